@@ -1,0 +1,53 @@
+namespace Recall.Actors;
+
+/// <summary>An ask got no reply within its timeout.</summary>
+public sealed class AskTimeoutException : TimeoutException
+{
+    /// <summary>Creates the exception for an ask of <paramref name="messageType"/> to <paramref name="target"/>.</summary>
+    public AskTimeoutException(ActorPath target, Type messageType, TimeSpan timeout)
+        : base($"Ask timed out after {timeout.TotalMilliseconds:0} ms: {target} did not reply to {messageType.Name}.")
+    {
+        Target = target;
+        MessageType = messageType;
+        Timeout = timeout;
+    }
+
+    /// <summary>The actor that did not reply.</summary>
+    public ActorPath Target { get; }
+
+    /// <summary>The type of the message that was asked.</summary>
+    public Type MessageType { get; }
+
+    /// <summary>How long the ask waited.</summary>
+    public TimeSpan Timeout { get; }
+}
+
+/// <summary>An actor name is empty, malformed, or already taken by a sibling.</summary>
+public sealed class InvalidActorNameException(string message) : ArgumentException(message);
+
+/// <summary>An actor's constructor or <c>PreStart</c> threw; by default the actor is stopped.</summary>
+public sealed class ActorInitializationException(ActorPath actor, Exception cause)
+    : Exception($"Actor {actor} failed to start: {cause.Message}", cause)
+{
+    /// <summary>The actor that failed to start.</summary>
+    public ActorPath Actor { get; } = actor;
+}
+
+/// <summary>An actor received <see cref="Terminated"/> for a watched actor and did not handle it.</summary>
+public sealed class DeathPactException(IActorRef deadActor)
+    : Exception($"Watched actor {deadActor.Path} terminated and the watcher did not handle Terminated.")
+{
+    /// <summary>The actor that stopped.</summary>
+    public IActorRef DeadActor { get; } = deadActor;
+}
+
+/// <summary>More messages were stashed than the actor's stash capacity allows.</summary>
+public sealed class StashOverflowException(ActorPath actor, int capacity)
+    : Exception($"Stash of {actor} is full: its capacity is {capacity} messages.")
+{
+    /// <summary>The actor whose stash overflowed.</summary>
+    public ActorPath Actor { get; } = actor;
+
+    /// <summary>The capacity that was exceeded.</summary>
+    public int Capacity { get; } = capacity;
+}

@@ -1,0 +1,85 @@
+namespace Recall.Actors.Internal;
+
+/// <summary>A ref the kernel can also send lifecycle messages to.</summary>
+internal interface IInternalActorRef : IActorRef
+{
+    ActorSystem System { get; }
+
+    void SendSystemMessage(SystemMessage message);
+}
+
+/// <summary>The ref of an actor in this process.</summary>
+internal sealed class LocalActorRef(ActorCell cell, ActorPath path) : IInternalActorRef
+{
+    public ActorPath Path { get; } = path;
+
+    public ActorCell Cell { get; } = cell;
+
+    public ActorSystem System => Cell.System;
+
+    public void Tell(object message, IActorRef? sender)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        Cell.Post(new Envelope(message, sender));
+    }
+
+    public void SendSystemMessage(SystemMessage message) => Cell.SendSystem(message);
+
+    public override string ToString() => Path.ToString();
+}
+
+/// <summary>Where undeliverable messages go: counted and logged by the system.</summary>
+internal sealed class DeadLetterActorRef(ActorSystem system) : IInternalActorRef
+{
+    public ActorPath Path { get; } = ActorPath.Root(system.Address).Child("deadLetters");
+
+    public ActorSystem System { get; } = system;
+
+    public void Tell(object message, IActorRef? sender)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        System.PublishDeadLetter(message is DeadLetter letter ? letter : new DeadLetter(message, sender, this));
+    }
+
+    public void SendSystemMessage(SystemMessage message)
+    {
+        // Watching the dead-letter ref means watching something that never lived.
+        if (message is Watch watch)
+        {
+            watch.Watcher.SendSystemMessage(new DeathWatchNotification(this));
+        }
+    }
+
+    public override string ToString() => Path.ToString();
+}
+
+/// <summary>The temporary ref an ask waits on; the first reply completes it.</summary>
+internal sealed class PromiseActorRef(ActorSystem system, ActorPath path) : IInternalActorRef
+{
+    private readonly TaskCompletionSource<object> _reply = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public ActorPath Path { get; } = path;
+
+    public ActorSystem System { get; } = system;
+
+    public Task<object> Reply => _reply.Task;
+
+    public void Tell(object message, IActorRef? sender)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        if (!_reply.TrySetResult(message))
+        {
+            System.PublishDeadLetter(new DeadLetter(message, sender, this));
+        }
+    }
+
+    public void SendSystemMessage(SystemMessage message)
+    {
+        if (message is Watch watch && _reply.Task.IsCompleted)
+        {
+            watch.Watcher.SendSystemMessage(new DeathWatchNotification(this));
+        }
+    }
+
+    public override string ToString() => Path.ToString();
+}
