@@ -1,0 +1,57 @@
+namespace Recall.Persistence.Journal;
+
+/// <summary>
+/// An append-only store of events, the storage half of persistence. Implementations are called
+/// by the runtime's journal front, which batches writes from many actors.
+/// </summary>
+/// <remarks>
+/// <para><b>Write.</b> <see cref="WriteAsync"/> receives a batch only for throughput: each
+/// <see cref="AtomicWrite"/> succeeds or fails on its own, all its events stored or none. The
+/// result has one entry per atomic write, in order: null when stored; a
+/// <see cref="SequenceConflictException"/> when a (persistence id, sequence number) already exists
+/// (the writer fails and stops: two writers must never interleave); any other exception when the
+/// write was <i>rejected</i> (for example the payload cannot be serialized or is too large): the
+/// events are not stored and the actor keeps running. A thrown exception (or a faulted task) means
+/// the store failed (I/O, connection): nothing of the batch may be assumed stored, every writer
+/// fails and stops. A successful result means every stored event is durable.</para>
+/// <para><b>Order.</b> Calls for the same persistence id never overlap: the front waits for one
+/// write to finish before it sends the next batch.</para>
+/// <para><b>Highest sequence number.</b> Never decreases, not even when events are deleted.</para>
+/// <para><b>Ownership.</b> The store may keep the <see cref="PersistentRepr"/> instances it is given;
+/// the caller does not change them afterwards.</para>
+/// </remarks>
+public interface IJournal
+{
+    /// <summary>Stores the atomic writes; see the type's remarks for results, rejection and failure.</summary>
+    ValueTask<IReadOnlyList<Exception?>> WriteAsync(IReadOnlyList<AtomicWrite> writes, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The stored events of <paramref name="persistenceId"/> with sequence numbers from
+    /// <paramref name="fromSequenceNumber"/> to <paramref name="toSequenceNumber"/> (both inclusive),
+    /// in order, at most <paramref name="max"/> of them. Deleted events are not returned.
+    /// </summary>
+    IAsyncEnumerable<PersistentRepr> ReplayAsync(string persistenceId, long fromSequenceNumber, long toSequenceNumber, long max, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The highest sequence number ever stored for <paramref name="persistenceId"/> (0 if none),
+    /// including deleted events; <paramref name="fromSequenceNumber"/> is a hint where to start looking.
+    /// </summary>
+    ValueTask<long> ReadHighestSequenceNumberAsync(string persistenceId, long fromSequenceNumber, CancellationToken cancellationToken);
+
+    /// <summary>Deletes the events up to and including <paramref name="toSequenceNumber"/>; the highest sequence number is kept.</summary>
+    ValueTask DeleteToAsync(string persistenceId, long toSequenceNumber, CancellationToken cancellationToken);
+}
+
+/// <summary>
+/// An append would overwrite an existing (persistence id, sequence number): another writer got
+/// there first. The writer fails and stops instead of interleaving its history with the other's.
+/// </summary>
+public sealed class SequenceConflictException(string persistenceId, long sequenceNumber, Exception? inner = null)
+    : Exception($"Event {sequenceNumber} of '{persistenceId}' already exists: another writer of '{persistenceId}' is active, or was.", inner)
+{
+    /// <summary>The persistence id written twice.</summary>
+    public string PersistenceId { get; } = persistenceId;
+
+    /// <summary>The sequence number that already existed.</summary>
+    public long SequenceNumber { get; } = sequenceNumber;
+}
