@@ -88,11 +88,15 @@ public abstract class Actor
 
     internal void InvokeReceive(object message) => Receive(message);
 
-    internal void InvokePreStart() => PreStart();
+    internal ActorCell Cell => _cell;
 
-    internal void InvokePostStop() => PostStop();
+    // The lifecycle as the kernel calls it; libraries built on the kernel (persistence) wrap the
+    // user's hooks here without asking users to call base methods.
+    internal virtual void AroundPreStart() => PreStart();
 
-    internal void InvokePreRestart(Exception reason, object? message) => PreRestart(reason, message);
+    internal virtual void AroundPostStop() => PostStop();
 
-    internal void InvokePostRestart(Exception reason) => PostRestart(reason);
+    internal virtual void AroundPreRestart(Exception reason, object? message) => PreRestart(reason, message);
+
+    internal virtual void AroundPostRestart(Exception reason) => PostRestart(reason);
 }

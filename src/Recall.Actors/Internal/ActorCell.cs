@@ -386,11 +386,11 @@ internal sealed partial class ActorCell : IActorContext, IThreadPoolWorkItem
             _state = CellState.Running;
             if (postRestartCause is null)
             {
-                _actor.InvokePreStart();
+                _actor.AroundPreStart();
             }
             else
             {
-                _actor.InvokePostRestart(postRestartCause);
+                _actor.AroundPostRestart(postRestartCause);
             }
         }
         catch (Exception exception)
@@ -480,11 +480,11 @@ internal sealed partial class ActorCell : IActorContext, IThreadPoolWorkItem
         {
             try
             {
-                _actor.InvokePreRestart(cause, failedMessage);
+                _actor.AroundPreRestart(cause, failedMessage);
             }
             catch (Exception exception)
             {
-                Log.HookFailed(_system.Logger, exception, Self.Path, nameof(Actor.InvokePreRestart));
+                Log.HookFailed(_system.Logger, exception, Self.Path, "PreRestart");
             }
         }
 
@@ -544,11 +544,11 @@ internal sealed partial class ActorCell : IActorContext, IThreadPoolWorkItem
         {
             try
             {
-                _actor.InvokePostStop();
+                _actor.AroundPostStop();
             }
             catch (Exception exception)
             {
-                Log.HookFailed(_system.Logger, exception, Self.Path, nameof(Actor.InvokePostStop));
+                Log.HookFailed(_system.Logger, exception, Self.Path, "PostStop");
             }
         }
 
@@ -959,7 +959,11 @@ internal sealed partial class ActorCell : IActorContext, IThreadPoolWorkItem
 
     // ---- stash support
 
-    public Envelope CurrentEnvelope => _current;
+    public Envelope CurrentEnvelope
+    {
+        get => _current;
+        set => _current = value;
+    }
 
     public void Prepend(List<Envelope> envelopes)
     {

@@ -92,11 +92,17 @@ public sealed class InMemoryJournal(EventSerialization serialization) : IJournal
         foreach (var stored in selected)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            yield return stored.Repr with
+            object payload;
+            try
             {
-                Payload = serialization.Deserialize(stored.Payload.Manifest, stored.Payload.Data),
-                Manifest = stored.Payload.Manifest,
-            };
+                payload = serialization.Deserialize(stored.Payload.Manifest, stored.Payload.Data);
+            }
+            catch (Exception exception)
+            {
+                throw new EventReadException(persistenceId, stored.Repr.SequenceNumber, stored.Payload.Manifest, exception);
+            }
+
+            yield return stored.Repr with { Payload = payload, Manifest = stored.Payload.Manifest };
         }
 
         await Task.CompletedTask;

@@ -55,3 +55,20 @@ public sealed class SequenceConflictException(string persistenceId, long sequenc
     /// <summary>The sequence number that already existed.</summary>
     public long SequenceNumber { get; } = sequenceNumber;
 }
+
+/// <summary>
+/// A stored event cannot be read back (unknown manifest, payload that no longer deserializes).
+/// Stores throw it from replay; recovery reports it with the persistence id, sequence number and manifest.
+/// </summary>
+public sealed class EventReadException(string persistenceId, long sequenceNumber, string manifest, Exception inner)
+    : Exception($"Event {sequenceNumber} of '{persistenceId}' (manifest '{manifest}') cannot be read: {inner.Message}", inner)
+{
+    /// <summary>Whose event.</summary>
+    public string PersistenceId { get; } = persistenceId;
+
+    /// <summary>Which event.</summary>
+    public long SequenceNumber { get; } = sequenceNumber;
+
+    /// <summary>Its stored manifest.</summary>
+    public string Manifest { get; } = manifest;
+}

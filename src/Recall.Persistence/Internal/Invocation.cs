@@ -1,0 +1,32 @@
+using Recall.Actors.Internal;
+
+namespace Recall.Persistence.Internal;
+
+/// <summary>
+/// A handler waiting to run: for a persisted event once its write is stored, for a deferred one
+/// once everything queued before it has run. It remembers the command's envelope, so the handler
+/// sees that command's sender.
+/// </summary>
+internal abstract class Invocation(object @event, bool stashing, bool deferred, Envelope origin)
+{
+    public object Event { get; } = @event;
+
+    /// <summary>Whether new commands wait (Persist, PersistAll, Defer) or not (the Async variants).</summary>
+    public bool Stashing { get; } = stashing;
+
+    /// <summary>Deferred: not written, runs in turn.</summary>
+    public bool Deferred { get; } = deferred;
+
+    public Envelope Origin { get; } = origin;
+
+    public long SequenceNumber { get; set; }
+
+    public abstract void Invoke();
+}
+
+internal sealed class Invocation<TEvent>(TEvent @event, Action<TEvent> handler, bool stashing, bool deferred, Envelope origin)
+    : Invocation(@event, stashing, deferred, origin)
+    where TEvent : notnull
+{
+    public override void Invoke() => handler((TEvent)Event);
+}

@@ -1,0 +1,206 @@
+using Recall.Actors;
+using Recall.Persistence.Journal;
+
+namespace Recall.Persistence.Internal;
+
+/// <summary>A persistent actor's writes of one command: atomic writes in sequence order.</summary>
+internal sealed record WriteRequest(IActorRef Writer, int Incarnation, IReadOnlyList<AtomicWrite> Writes);
+
+/// <summary>
+/// The outcome of a <see cref="WriteRequest"/>: one entry per atomic write (null = stored), or a
+/// failure of the whole request.
+/// </summary>
+internal sealed record WriteResponse(int Incarnation, IReadOnlyList<Exception?>? Results, Exception? Failure);
+
+/// <summary>
+/// The actor in front of a journal (group commit). Requests from all persistent actors are
+/// gathered while one batch is being written; when it completes, the gathered requests go out as
+/// the next batch (up to <see cref="PersistenceOptions.MaxBatchSize"/> events). Requests keep
+/// their arrival order, so each actor's writes and responses stay in order.
+/// </summary>
+internal sealed class JournalFront(IJournal journal, PersistenceOptions options, CircuitBreaker breaker) : Actor
+{
+    private List<WriteRequest> _gathered = [];
+    private bool _writing;
+
+    protected override void Receive(object message)
+    {
+        switch (message)
+        {
+            case WriteRequest request:
+                _gathered.Add(request);
+                if (!_writing)
+                {
+                    Flush();
+                }
+
+                break;
+            case BatchCompleted completed:
+                _writing = false;
+                Complete(completed.Batch, completed.Results, completed.Failure);
+                Flush();
+                break;
+            default:
+                Unhandled(message);
+                break;
+        }
+    }
+
+    private void Flush()
+    {
+        while (_gathered.Count > 0)
+        {
+            var batch = TakeBatch();
+            var writes = Flatten(batch);
+            if (!breaker.AllowCall())
+            {
+                Respond(batch, null, new CircuitBreakerOpenException(breaker.RemainingOpen));
+                continue;
+            }
+
+            ValueTask<IReadOnlyList<Exception?>> pending;
+            try
+            {
+                pending = journal.WriteAsync(writes, CancellationToken.None);
+            }
+            catch (Exception exception)
+            {
+                Complete(batch, null, exception);
+                continue;
+            }
+
+            if (pending.IsCompletedSuccessfully)
+            {
+                // The in-memory store, and any store that finished synchronously: no extra hop.
+                Complete(batch, pending.Result, null);
+                continue;
+            }
+
+            _writing = true;
+            _ = AwaitAsync(pending, batch, Self, options.JournalCallTimeout, Context.System.TimeProvider);
+            return;
+        }
+    }
+
+    private List<WriteRequest> TakeBatch()
+    {
+        var events = 0;
+        var count = 0;
+        while (count < _gathered.Count && (count == 0 || events < options.MaxBatchSize))
+        {
+            foreach (var write in _gathered[count].Writes)
+            {
+                events += write.Events.Count;
+            }
+
+            count++;
+        }
+
+        if (count == _gathered.Count)
+        {
+            var all = _gathered;
+            _gathered = [];
+            return all;
+        }
+
+        var batch = _gathered.GetRange(0, count);
+        _gathered.RemoveRange(0, count);
+        return batch;
+    }
+
+    private static IReadOnlyList<AtomicWrite> Flatten(List<WriteRequest> batch)
+    {
+        if (batch.Count == 1)
+        {
+            return batch[0].Writes;
+        }
+
+        var writes = new List<AtomicWrite>();
+        foreach (var request in batch)
+        {
+            writes.AddRange(request.Writes);
+        }
+
+        return writes;
+    }
+
+    private static async Task AwaitAsync(
+        ValueTask<IReadOnlyList<Exception?>> pending, List<WriteRequest> batch, IActorRef self, TimeSpan timeout, TimeProvider time)
+    {
+        try
+        {
+            var results = await pending.AsTask().WaitAsync(timeout, time);
+            self.Tell(new BatchCompleted(batch, results, null), null);
+        }
+        catch (TimeoutException)
+        {
+            self.Tell(new BatchCompleted(batch, null, new JournalTimeoutException("write", timeout)), null);
+        }
+        catch (Exception exception)
+        {
+            self.Tell(new BatchCompleted(batch, null, exception), null);
+        }
+    }
+
+    private void Complete(List<WriteRequest> batch, IReadOnlyList<Exception?>? results, Exception? failure)
+    {
+        if (failure is null && results is not null && results.Count != CountWrites(batch))
+        {
+            failure = new InvalidOperationException(
+                $"The journal returned {results.Count} results for {CountWrites(batch)} atomic writes; it breaks the IJournal contract.");
+        }
+
+        if (failure is null)
+        {
+            breaker.Succeeded();
+        }
+        else
+        {
+            breaker.Failed();
+        }
+
+        Respond(batch, results, failure);
+    }
+
+    private static int CountWrites(List<WriteRequest> batch)
+    {
+        var count = 0;
+        foreach (var request in batch)
+        {
+            count += request.Writes.Count;
+        }
+
+        return count;
+    }
+
+    private static void Respond(List<WriteRequest> batch, IReadOnlyList<Exception?>? results, Exception? failure)
+    {
+        var offset = 0;
+        foreach (var request in batch)
+        {
+            IReadOnlyList<Exception?>? slice = null;
+            if (failure is null)
+            {
+                if (batch.Count == 1)
+                {
+                    slice = results;
+                }
+                else
+                {
+                    var own = new Exception?[request.Writes.Count];
+                    for (var i = 0; i < own.Length; i++)
+                    {
+                        own[i] = results![offset + i];
+                    }
+
+                    slice = own;
+                }
+            }
+
+            offset += request.Writes.Count;
+            request.Writer.Tell(new WriteResponse(request.Incarnation, slice, failure), null);
+        }
+    }
+
+    private sealed record BatchCompleted(List<WriteRequest> Batch, IReadOnlyList<Exception?>? Results, Exception? Failure);
+}
