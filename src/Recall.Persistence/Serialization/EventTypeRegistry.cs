@@ -16,10 +16,11 @@ public sealed class EventTypeAttribute(string manifest) : Attribute
 }
 
 /// <summary>
-/// The two-way map between CLR types and manifests. Types are registered explicitly or found
-/// through <see cref="EventTypeAttribute"/> on the type itself the first time it is persisted;
-/// on replay a manifest resolves only to a type registered or persisted before, so register
-/// every type that may be replayed before recovery (the attribute alone is not enough then).
+/// The two-way map between CLR types and manifests. Types are registered explicitly
+/// (<see cref="Register(Type, string)"/>, or <see cref="RegisterAssembly"/> for every attributed
+/// type of an assembly) or found through <see cref="EventTypeAttribute"/> on the type itself the
+/// first time it is persisted. On replay a manifest resolves only to a type registered (or
+/// persisted) before, so register what a fresh process may replay before recovery starts.
 /// </summary>
 public sealed class EventTypeRegistry
 {
@@ -44,6 +45,28 @@ public sealed class EventTypeRegistry
     /// <summary>Registers <typeparamref name="T"/> under the manifest of its <see cref="EventTypeAttribute"/>.</summary>
     public EventTypeRegistry Register<T>() => Register<T>(AttributeManifest(typeof(T))
         ?? throw new ArgumentException($"{typeof(T).FullName} has no [EventType] attribute; pass a manifest."));
+
+    /// <summary>
+    /// Registers every type of <paramref name="assembly"/> that has an <see cref="EventTypeAttribute"/>.
+    /// Call it at startup for the assemblies that hold your events and snapshots, so that a fresh
+    /// process can replay them. This is the only place Recall scans an assembly.
+    /// </summary>
+    public EventTypeRegistry RegisterAssembly(Assembly assembly)
+    {
+        ArgumentNullException.ThrowIfNull(assembly);
+        foreach (var type in assembly.GetTypes())
+        {
+            if (AttributeManifest(type) is { } manifest)
+            {
+                Register(type, manifest);
+            }
+        }
+
+        return this;
+    }
+
+    /// <summary>Registers the attributed types of the assembly that defines <typeparamref name="T"/>.</summary>
+    public EventTypeRegistry RegisterAssemblyOf<T>() => RegisterAssembly(typeof(T).Assembly);
 
     /// <summary>Registers <paramref name="type"/> under <paramref name="manifest"/>.</summary>
     /// <exception cref="ArgumentException">The type or manifest is already registered differently.</exception>

@@ -1,0 +1,326 @@
+using System.Runtime.CompilerServices;
+using System.Text.Json;
+using Microsoft.Data.Sqlite;
+using Recall.Persistence.Journal;
+using Recall.Persistence.Serialization;
+
+namespace Recall.Persistence.Sqlite;
+
+/// <summary>
+/// The journal in a SQLite file. A batch from the journal front is one transaction (one fsync)
+/// on the store's writer thread, with prepared statements; an atomic write of several events is
+/// all-or-nothing within it (a savepoint), and an existing (persistence id, sequence number)
+/// makes that write a <see cref="SequenceConflictException"/> while the rest of the batch commits.
+/// </summary>
+public sealed class SqliteJournal : IJournal, IAsyncDisposable
+{
+    private const string InsertSql =
+        "INSERT INTO journal (persistence_id, sequence_number, writer_id, timestamp, manifest, payload, tags) VALUES ($pid, $seq, $writer, $ts, $manifest, $payload, $tags)";
+
+    private const string InsertTagSql = "INSERT OR IGNORE INTO journal_tags (tag, ordering) VALUES ($tag, last_insert_rowid())";
+
+    private readonly SqliteDatabase _database;
+    private readonly EventSerialization _serialization;
+    private readonly bool _ownsDatabase;
+    private WriterStatements? _statements;
+
+    /// <summary>Opens (or creates) the journal in the file of <paramref name="options"/>.</summary>
+    public SqliteJournal(SqliteStoreOptions options, EventSerialization serialization)
+        : this(new SqliteDatabase(options), serialization, ownsDatabase: true)
+    {
+    }
+
+    internal SqliteJournal(SqliteDatabase database, EventSerialization serialization, bool ownsDatabase)
+    {
+        _database = database;
+        _serialization = serialization;
+        _ownsDatabase = ownsDatabase;
+    }
+
+    /// <summary>The full path of the database file.</summary>
+    public string Path => _database.Path;
+
+    /// <inheritdoc />
+    public ValueTask<IReadOnlyList<Exception?>> WriteAsync(IReadOnlyList<AtomicWrite> writes, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(writes);
+
+        // Serialize first, on the caller's thread: a payload that cannot be serialized rejects
+        // its own atomic write and never reaches the database.
+        var results = new Exception?[writes.Count];
+        var rows = new Row[writes.Count][];
+        for (var i = 0; i < writes.Count; i++)
+        {
+            try
+            {
+                rows[i] = Serialize(writes[i]);
+            }
+            catch (Exception exception)
+            {
+                results[i] = exception;
+            }
+        }
+
+        return new ValueTask<IReadOnlyList<Exception?>>(_database.WriteAsync<IReadOnlyList<Exception?>>(connection => Insert(connection, rows, results)));
+    }
+
+    /// <inheritdoc />
+    public async IAsyncEnumerable<PersistentRepr> ReplayAsync(
+        string persistenceId, long fromSequenceNumber, long toSequenceNumber, long max, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(persistenceId);
+        if (max <= 0 || fromSequenceNumber > toSequenceNumber)
+        {
+            yield break;
+        }
+
+        await using var connection = _database.OpenReader();
+        await using var command = connection.CreateCommand();
+        command.CommandText = """
+            SELECT sequence_number, writer_id, timestamp, manifest, payload, tags FROM journal
+            WHERE persistence_id = $pid AND sequence_number >= $from AND sequence_number <= $to
+            ORDER BY sequence_number LIMIT $max
+            """;
+        command.Parameters.AddWithValue("$pid", persistenceId);
+        command.Parameters.AddWithValue("$from", fromSequenceNumber);
+        command.Parameters.AddWithValue("$to", toSequenceNumber);
+        command.Parameters.AddWithValue("$max", max);
+        SqliteDataReader reader;
+        try
+        {
+            reader = await command.ExecuteReaderAsync(cancellationToken);
+        }
+        catch (SqliteException exception)
+        {
+            throw _database.Describe(exception);
+        }
+
+        await using (reader)
+        {
+            while (await reader.ReadAsync(cancellationToken))
+            {
+                yield return ReadEvent(reader, persistenceId);
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<long> ReadHighestSequenceNumberAsync(string persistenceId, long fromSequenceNumber, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(persistenceId);
+        await using var connection = _database.OpenReader();
+        await using var command = connection.CreateCommand();
+        command.CommandText = """
+            SELECT max(
+                coalesce((SELECT max(sequence_number) FROM journal WHERE persistence_id = $pid), 0),
+                coalesce((SELECT sequence_number FROM journal_highest WHERE persistence_id = $pid), 0))
+            """;
+        command.Parameters.AddWithValue("$pid", persistenceId);
+        return Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    /// <inheritdoc />
+    public ValueTask DeleteToAsync(string persistenceId, long toSequenceNumber, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(persistenceId);
+        return new ValueTask(_database.WriteAsync(connection =>
+        {
+            using var transaction = connection.BeginTransaction();
+            using var command = connection.CreateCommand();
+            command.Transaction = transaction;
+
+            // Remember the highest sequence number before the rows that hold it may go.
+            command.CommandText = """
+                INSERT INTO journal_highest (persistence_id, sequence_number)
+                SELECT $pid, max(sequence_number) FROM journal WHERE persistence_id = $pid HAVING max(sequence_number) IS NOT NULL
+                ON CONFLICT (persistence_id) DO UPDATE SET sequence_number = max(sequence_number, excluded.sequence_number);
+                DELETE FROM journal_tags WHERE ordering IN (SELECT ordering FROM journal WHERE persistence_id = $pid AND sequence_number <= $to);
+                DELETE FROM journal WHERE persistence_id = $pid AND sequence_number <= $to;
+                """;
+            command.Parameters.AddWithValue("$pid", persistenceId);
+            command.Parameters.AddWithValue("$to", toSequenceNumber);
+            command.ExecuteNonQuery();
+            transaction.Commit();
+            return true;
+        }));
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        if (_ownsDatabase)
+        {
+            await _database.DisposeAsync();
+        }
+    }
+
+    internal PersistentRepr ReadEvent(SqliteDataReader reader, string persistenceId)
+    {
+        var sequenceNumber = reader.GetInt64(0);
+        var manifest = reader.GetString(3);
+        object payload;
+        try
+        {
+            payload = _serialization.Deserialize(manifest, (byte[])reader.GetValue(4));
+        }
+        catch (Exception exception)
+        {
+            throw new EventReadException(persistenceId, sequenceNumber, manifest, exception);
+        }
+
+        return new PersistentRepr(persistenceId, sequenceNumber, payload)
+        {
+            WriterId = reader.GetString(1),
+            Timestamp = new DateTimeOffset(reader.GetInt64(2), TimeSpan.Zero),
+            Manifest = manifest,
+            Tags = reader.IsDBNull(5) ? [] : JsonSerializer.Deserialize<string[]>(reader.GetString(5)) ?? [],
+        };
+    }
+
+    private Row[] Serialize(AtomicWrite write)
+    {
+        var rows = new Row[write.Events.Count];
+        for (var i = 0; i < rows.Length; i++)
+        {
+            var repr = write.Events[i];
+            var payload = _serialization.Serialize(repr.Payload);
+            rows[i] = new Row(repr, payload, repr.Tags.Count == 0 ? null : JsonSerializer.Serialize(repr.Tags));
+        }
+
+        return rows;
+    }
+
+    private Exception?[] Insert(SqliteConnection connection, Row[][] rows, Exception?[] results)
+    {
+        var statements = _statements ??= new WriterStatements(connection);
+        try
+        {
+            using var transaction = connection.BeginTransaction();
+            statements.Enlist(transaction);
+            for (var i = 0; i < rows.Length; i++)
+            {
+                if (results[i] is not null)
+                {
+                    continue;
+                }
+
+                var write = rows[i];
+                var atomic = write.Length > 1;
+                if (atomic)
+                {
+                    statements.Savepoint.ExecuteNonQuery();
+                }
+
+                try
+                {
+                    foreach (var row in write)
+                    {
+                        statements.Insert(row);
+                    }
+
+                    if (atomic)
+                    {
+                        statements.Release.ExecuteNonQuery();
+                    }
+                }
+                catch (SqliteException exception) when (exception.SqliteErrorCode == 19)
+                {
+                    // SQLITE_CONSTRAINT: the (persistence id, sequence number) exists already.
+                    if (atomic)
+                    {
+                        statements.RollbackToSavepoint.ExecuteNonQuery();
+                        statements.Release.ExecuteNonQuery();
+                    }
+
+                    results[i] = new SequenceConflictException(write[0].Repr.PersistenceId, write[0].Repr.SequenceNumber, exception);
+                }
+            }
+
+            transaction.Commit();
+            return results;
+        }
+        catch (SqliteException exception)
+        {
+            _statements?.Dispose();
+            _statements = null;
+            throw _database.Describe(exception);
+        }
+    }
+
+    private sealed record Row(PersistentRepr Repr, SerializedPayload Payload, string? Tags);
+
+    /// <summary>The writer connection's prepared statements, reused for every batch.</summary>
+    private sealed class WriterStatements : IDisposable
+    {
+        private readonly SqliteCommand _insert;
+        private readonly SqliteCommand _insertTag;
+        private readonly SqliteParameter _pid, _seq, _writer, _ts, _manifest, _payload, _tags, _tag;
+
+        public WriterStatements(SqliteConnection connection)
+        {
+            _insert = connection.CreateCommand();
+            _insert.CommandText = InsertSql;
+            _pid = _insert.Parameters.Add("$pid", SqliteType.Text);
+            _seq = _insert.Parameters.Add("$seq", SqliteType.Integer);
+            _writer = _insert.Parameters.Add("$writer", SqliteType.Text);
+            _ts = _insert.Parameters.Add("$ts", SqliteType.Integer);
+            _manifest = _insert.Parameters.Add("$manifest", SqliteType.Text);
+            _payload = _insert.Parameters.Add("$payload", SqliteType.Blob);
+            _tags = _insert.Parameters.Add("$tags", SqliteType.Text);
+            _insertTag = connection.CreateCommand();
+            _insertTag.CommandText = InsertTagSql;
+            _tag = _insertTag.Parameters.Add("$tag", SqliteType.Text);
+            Savepoint = Command(connection, "SAVEPOINT recall_write");
+            Release = Command(connection, "RELEASE recall_write");
+            RollbackToSavepoint = Command(connection, "ROLLBACK TO recall_write");
+        }
+
+        public SqliteCommand Savepoint { get; }
+
+        public SqliteCommand Release { get; }
+
+        public SqliteCommand RollbackToSavepoint { get; }
+
+        public void Enlist(SqliteTransaction transaction)
+        {
+            _insert.Transaction = transaction;
+            _insertTag.Transaction = transaction;
+            Savepoint.Transaction = transaction;
+            Release.Transaction = transaction;
+            RollbackToSavepoint.Transaction = transaction;
+        }
+
+        public void Insert(Row row)
+        {
+            _pid.Value = row.Repr.PersistenceId;
+            _seq.Value = row.Repr.SequenceNumber;
+            _writer.Value = row.Repr.WriterId;
+            _ts.Value = row.Repr.Timestamp.UtcTicks;
+            _manifest.Value = row.Payload.Manifest;
+            _payload.Value = row.Payload.Data;
+            _tags.Value = (object?)row.Tags ?? DBNull.Value;
+            _insert.ExecuteNonQuery();
+            foreach (var tag in row.Repr.Tags)
+            {
+                _tag.Value = tag;
+                _insertTag.ExecuteNonQuery();
+            }
+        }
+
+        public void Dispose()
+        {
+            _insert.Dispose();
+            _insertTag.Dispose();
+            Savepoint.Dispose();
+            Release.Dispose();
+            RollbackToSavepoint.Dispose();
+        }
+
+        private static SqliteCommand Command(SqliteConnection connection, string sql)
+        {
+            var command = connection.CreateCommand();
+            command.CommandText = sql;
+            return command;
+        }
+    }
+}

@@ -1,0 +1,26 @@
+namespace Recall.Persistence.Sqlite;
+
+/// <summary>Chooses the SQLite store.</summary>
+public static class SqlitePersistenceOptionsExtensions
+{
+    /// <summary>Stores events and snapshots in the SQLite file at <paramref name="path"/> (created if missing).</summary>
+    public static PersistenceOptions UseSqlite(this PersistenceOptions options, string path) =>
+        options.UseSqlite(o => o.Path = path);
+
+    /// <summary>Stores events and snapshots in a SQLite file with the settings <paramref name="configure"/> chooses.</summary>
+    public static PersistenceOptions UseSqlite(this PersistenceOptions options, Action<SqliteStoreOptions> configure)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(configure);
+        var settings = new SqliteStoreOptions();
+        configure(settings);
+        settings.Validate();
+
+        // Journal and snapshot store share one database (one writer thread); the journal owns it.
+        SqliteDatabase? database = null;
+        SqliteDatabase Database() => database ??= new SqliteDatabase(settings);
+        return options
+            .UseJournal(serialization => new SqliteJournal(Database(), serialization, ownsDatabase: true))
+            .UseSnapshotStore(serialization => new SqliteSnapshotStore(Database(), serialization, ownsDatabase: false));
+    }
+}

@@ -1,0 +1,29 @@
+using Microsoft.Data.Sqlite;
+
+namespace Recall.Persistence.Sqlite.Tests;
+
+/// <summary>A database file in a fresh temporary folder, removed with the folder.</summary>
+public sealed class TempDatabase : IDisposable
+{
+    public TempDatabase()
+    {
+        Folder = Directory.CreateTempSubdirectory("recall-sqlite-").FullName;
+        Path = System.IO.Path.Combine(Folder, "journal.db");
+    }
+
+    public string Folder { get; }
+
+    public string Path { get; }
+
+    public void Dispose()
+    {
+        SqliteConnection.ClearAllPools();
+        try
+        {
+            Directory.Delete(Folder, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
