@@ -1,0 +1,71 @@
+// A writer for the durability test: persists events as fast as it can, keeping many commands in
+// flight, and prints "ack <sequence number> <value>" for every event whose handler ran (that is,
+// every event the store acknowledged as durable). The test kills it with SIGKILL at a random moment.
+using Recall.Actors;
+using Recall.Persistence;
+using Recall.Persistence.Sqlite;
+
+if (args.Length != 2)
+{
+    Console.Error.WriteLine("usage: Recall.DurabilityProbe <database file> <persistence id>");
+    return 2;
+}
+
+var (path, persistenceId) = (args[0], args[1]);
+await using var system = ActorSystem.Create("probe", o => o.UsePersistence(p => p.UseSqlite(path).Events.Register<Added>("probe.added.v1")));
+var output = Console.Out;
+var counter = system.Spawn(Props.Create(() => new Counter(persistenceId, output)), "counter");
+var start = await counter.Ask<long>(new GetHighest(), TimeSpan.FromSeconds(30));
+Console.Out.WriteLine($"ready {start}");
+Console.Out.Flush();
+
+// Keep up to 64 commands in flight: acknowledgements arrive while later commands wait, so a kill
+// always lands between, or during, writes.
+using var inFlight = new SemaphoreSlim(64);
+var value = 0;
+while (true)
+{
+    await inFlight.WaitAsync();
+    value++;
+    _ = counter.Ask<long>(new Add(value), TimeSpan.FromMinutes(5)).ContinueWith(_ => inFlight.Release(), TaskScheduler.Default);
+}
+
+internal sealed record Add(int Value);
+
+internal sealed record GetHighest;
+
+internal sealed record Added(int Value);
+
+internal sealed class Counter(string id, TextWriter output) : PersistentActor
+{
+    public override string PersistenceId => id;
+
+    protected override void ReceiveCommand(object command)
+    {
+        switch (command)
+        {
+            case Add add:
+                PersistAsync(new Added(add.Value), e =>
+                {
+                    lock (output)
+                    {
+                        output.WriteLine($"ack {LastSequenceNr} {e.Value}");
+                        output.Flush();
+                    }
+
+                    Sender.Tell(LastSequenceNr);
+                });
+                break;
+            case GetHighest:
+                Sender.Tell(LastSequenceNr);
+                break;
+            default:
+                Unhandled(command);
+                break;
+        }
+    }
+
+    protected override void ReceiveRecover(object message)
+    {
+    }
+}
