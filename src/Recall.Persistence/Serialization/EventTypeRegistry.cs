@@ -26,6 +26,7 @@ public sealed class EventTypeRegistry
 {
     private readonly ConcurrentDictionary<Type, string> _manifests = new();
     private readonly ConcurrentDictionary<string, Type> _types = new(StringComparer.Ordinal);
+    private readonly Lock _registering = new();
 
     /// <summary>Creates a registry that knows the built-in manifests of common primitive types.</summary>
     public EventTypeRegistry()
@@ -74,16 +75,23 @@ public sealed class EventTypeRegistry
     {
         ArgumentNullException.ThrowIfNull(type);
         ArgumentException.ThrowIfNullOrWhiteSpace(manifest);
-        var existingType = _types.GetOrAdd(manifest, type);
-        if (existingType != type)
+        // Both checks come before either write, under one lock: a registration that throws must leave
+        // no half (a manifest resolving to a type whose manifest is another one would replay silently
+        // as the wrong name). Registration is rare; lookups stay lock-free.
+        lock (_registering)
         {
-            throw new ArgumentException($"Manifest '{manifest}' is already registered for {existingType.FullName}; it cannot also name {type.FullName}.");
-        }
+            if (_types.TryGetValue(manifest, out var existingType) && existingType != type)
+            {
+                throw new ArgumentException($"Manifest '{manifest}' is already registered for {existingType.FullName}; it cannot also name {type.FullName}.");
+            }
 
-        var existingManifest = _manifests.GetOrAdd(type, manifest);
-        if (existingManifest != manifest)
-        {
-            throw new ArgumentException($"{type.FullName} is already registered as '{existingManifest}'; it cannot also be '{manifest}'.");
+            if (_manifests.TryGetValue(type, out var existingManifest) && existingManifest != manifest)
+            {
+                throw new ArgumentException($"{type.FullName} is already registered as '{existingManifest}'; it cannot also be '{manifest}'.");
+            }
+
+            _types[manifest] = type;
+            _manifests[type] = manifest;
         }
 
         return this;

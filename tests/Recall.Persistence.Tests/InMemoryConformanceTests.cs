@@ -1,0 +1,17 @@
+using Recall.Persistence.InMemory;
+using Recall.Persistence.Journal;
+using Recall.Persistence.Serialization;
+using Recall.Persistence.Snapshots;
+using Recall.TestKit.Conformance;
+
+namespace Recall.Persistence.Tests;
+
+public sealed class InMemoryJournalConformanceTests : JournalConformance
+{
+    protected override IJournal CreateJournal(EventSerialization serialization) => new InMemoryJournal(serialization);
+}
+
+public sealed class InMemorySnapshotStoreConformanceTests : SnapshotStoreConformance
+{
+    protected override ISnapshotStore CreateSnapshotStore(EventSerialization serialization) => new InMemorySnapshotStore(serialization);
+}
