@@ -231,6 +231,13 @@ internal static class SqliteSchema
             sequence_number INTEGER NOT NULL
         ) WITHOUT ROWID;
 
+        -- A deleted history keeps its highest sequence number: a stale writer cannot refill it.
+        CREATE TRIGGER journal_no_rewrite BEFORE INSERT ON journal
+        WHEN NEW.sequence_number <= (SELECT sequence_number FROM journal_highest WHERE persistence_id = NEW.persistence_id)
+        BEGIN
+            SELECT RAISE(ABORT, 'sequence number already used by a deleted event');
+        END;
+
         CREATE TABLE snapshots (
             persistence_id  TEXT    NOT NULL,
             sequence_number INTEGER NOT NULL,
