@@ -1,0 +1,144 @@
+using System.Text;
+using System.Text.Json;
+using Microsoft.Data.Sqlite;
+
+namespace Recall.Persistence.Sqlite;
+
+/// <summary>A stored event as the file holds it: no event types needed to read it.</summary>
+/// <param name="Ordering">Its position in the global order of the file.</param>
+/// <param name="PersistenceId">Whose event.</param>
+/// <param name="SequenceNumber">Its place in that history.</param>
+/// <param name="WriterId">The writer incarnation.</param>
+/// <param name="Timestamp">When it was persisted (UTC).</param>
+/// <param name="Manifest">The stable type name.</param>
+/// <param name="Payload">The payload as text (UTF-8 JSON with the default serializer), or base64 when it is not text.</param>
+/// <param name="Tags">Its tags.</param>
+public sealed record StoredEventRow(
+    long Ordering, string PersistenceId, long SequenceNumber, string WriterId, DateTimeOffset Timestamp, string Manifest, string Payload, IReadOnlyList<string> Tags);
+
+/// <summary>
+/// Reads a journal file for people and tools (the <c>recall journal</c> commands): opened read-only,
+/// never creating or changing the file; refuses files that are missing, not Recall journals, or newer.
+/// </summary>
+public sealed class SqliteJournalInspector : IDisposable
+{
+    private readonly SqliteConnection _connection;
+
+    /// <summary>Opens <paramref name="path"/> read-only.</summary>
+    /// <exception cref="SqliteStoreException">The file is missing, not a database, not a Recall journal, or of a newer schema.</exception>
+    public SqliteJournalInspector(string path)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        Path = System.IO.Path.GetFullPath(path);
+        if (!File.Exists(Path))
+        {
+            throw new SqliteStoreException($"Database file '{Path}' does not exist.");
+        }
+
+        _connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = Path, Mode = SqliteOpenMode.ReadOnly, Pooling = false }.ToString());
+        try
+        {
+            _connection.Open();
+            using var command = _connection.CreateCommand();
+            command.CommandText = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'recall_schema'";
+            if (Convert.ToInt64(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) == 0)
+            {
+                throw new SqliteStoreException($"'{Path}' is not a Recall journal (it has no recall_schema table).");
+            }
+
+            command.CommandText = "SELECT max(version) FROM recall_schema";
+            var version = Convert.ToInt64(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
+            if (version > SqliteDatabase.SchemaVersion)
+            {
+                throw new SqliteStoreException($"'{Path}' has schema version {version}, written by a newer Recall; this version reads up to {SqliteDatabase.SchemaVersion}.");
+            }
+        }
+        catch (SqliteException exception)
+        {
+            _connection.Dispose();
+            throw exception.SqliteErrorCode switch
+            {
+                26 => new SqliteStoreException($"'{Path}' is not a SQLite database.", exception),
+                11 => new SqliteStoreException($"'{Path}' is corrupt or truncated.", exception),
+                _ => new SqliteStoreException($"SQLite error on '{Path}': {exception.Message}", exception),
+            };
+        }
+        catch
+        {
+            _connection.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The full path of the file.</summary>
+    public string Path { get; }
+
+    /// <summary>Every persistence id with stored events, in order of first appearance.</summary>
+    public IReadOnlyList<(string PersistenceId, long Events, long HighestSequenceNumber)> PersistenceIds()
+    {
+        using var command = _connection.CreateCommand();
+        command.CommandText = """
+            SELECT persistence_id, count(*), max(sequence_number) FROM journal
+            GROUP BY persistence_id ORDER BY min(ordering)
+            """;
+        using var reader = command.ExecuteReader();
+        var ids = new List<(string, long, long)>();
+        while (reader.Read())
+        {
+            ids.Add((reader.GetString(0), reader.GetInt64(1), reader.GetInt64(2)));
+        }
+
+        return ids;
+    }
+
+    /// <summary>The stored events of <paramref name="persistenceId"/> in sequence order.</summary>
+    public IReadOnlyList<StoredEventRow> Events(string persistenceId) =>
+        Query("WHERE persistence_id = $pid ORDER BY sequence_number", command => command.Parameters.AddWithValue("$pid", persistenceId));
+
+    /// <summary>The last <paramref name="count"/> events of the file, in global order.</summary>
+    public IReadOnlyList<StoredEventRow> Tail(int count)
+    {
+        var newestFirst = Query("ORDER BY ordering DESC LIMIT $count", command => command.Parameters.AddWithValue("$count", count));
+        newestFirst.Reverse();
+        return newestFirst;
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => _connection.Dispose();
+
+    private List<StoredEventRow> Query(string where, Action<SqliteCommand> parameters)
+    {
+        using var command = _connection.CreateCommand();
+        command.CommandText = $"SELECT ordering, persistence_id, sequence_number, writer_id, timestamp, manifest, payload, tags FROM journal {where}";
+        parameters(command);
+        using var reader = command.ExecuteReader();
+        var rows = new List<StoredEventRow>();
+        while (reader.Read())
+        {
+            var payload = (byte[])reader.GetValue(6);
+            rows.Add(new StoredEventRow(
+                reader.GetInt64(0),
+                reader.GetString(1),
+                reader.GetInt64(2),
+                reader.GetString(3),
+                new DateTimeOffset(reader.GetInt64(4), TimeSpan.Zero),
+                reader.GetString(5),
+                AsText(payload),
+                reader.IsDBNull(7) ? [] : JsonSerializer.Deserialize<string[]>(reader.GetString(7)) ?? []));
+        }
+
+        return rows;
+    }
+
+    private static string AsText(byte[] payload)
+    {
+        try
+        {
+            return new UTF8Encoding(false, throwOnInvalidBytes: true).GetString(payload);
+        }
+        catch (DecoderFallbackException)
+        {
+            return "base64:" + Convert.ToBase64String(payload);
+        }
+    }
+}
