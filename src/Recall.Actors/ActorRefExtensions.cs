@@ -42,6 +42,12 @@ public static class ActorRefExtensions
 
         var system = internalRef.System;
         var promise = new PromiseActorRef(system, system.TempPath(system.NextAskName()));
+        return await AskThrough<T>(target, message, promise, timeout, cancellationToken);
+    }
+
+    internal static async Task<T> AskThrough<T>(IActorRef target, object message, PromiseActorRef promise, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        var system = promise.System;
         target.Tell(message, promise);
         object reply;
         try

@@ -1,0 +1,311 @@
+using Recall.Actors;
+using Recall.Persistence.Internal;
+using Recall.Persistence.Serialization;
+using Recall.Persistence.Snapshots;
+
+namespace Recall.Persistence;
+
+/// <summary>When a typed actor saves snapshots of its state, and how many it keeps.</summary>
+/// <param name="EveryNEvents">Save a snapshot after every this many events.</param>
+/// <param name="KeepSnapshots">Keep this many snapshots; older ones are deleted after a save. 0 keeps all.</param>
+public sealed record SnapshotRetention(int EveryNEvents, int KeepSnapshots = 2)
+{
+    /// <summary>Save every <paramref name="events"/> events, keep the newest <paramref name="keep"/>.</summary>
+    public static SnapshotRetention Every(int events, int keep = 2)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(events);
+        ArgumentOutOfRangeException.ThrowIfNegative(keep);
+        return new SnapshotRetention(events, keep);
+    }
+}
+
+/// <summary>
+/// A typed event-sourced actor: two pure functions, <see cref="OnCommand"/> (state, command →
+/// <see cref="Effect{TEvent, TState}"/>) and <see cref="OnEvent"/> (state, event → state), and the
+/// runtime does the rest: persisting, applying, replying, stashing, recovering. It runs on the same
+/// runtime as <see cref="PersistentActor"/>, with the same guarantees: state changes only by
+/// events that are stored, and commands wait while an effect's events are being stored.
+/// </summary>
+/// <typeparam name="TCommand">The commands (usually a sealed interface of records).</typeparam>
+/// <typeparam name="TEvent">The events (usually a sealed interface of records).</typeparam>
+/// <typeparam name="TState">The state (an immutable record).</typeparam>
+public abstract class EventSourcedActor<TCommand, TEvent, TState> : Actor, IEventSourcedBehavior, ISideEffectTarget
+    where TCommand : notnull
+    where TEvent : notnull
+    where TState : notnull
+{
+    private readonly PersistenceId _persistenceId;
+    private readonly TState _emptyState;
+    private TState _state;
+    private EventSourcedRuntime? _runtime;
+    private StoreOperations? _storeOperations;
+
+    /// <summary>Creates the actor of <paramref name="persistenceId"/>, starting from <paramref name="emptyState"/>.</summary>
+    protected EventSourcedActor(PersistenceId persistenceId, TState emptyState)
+    {
+        ArgumentNullException.ThrowIfNull(emptyState);
+        _persistenceId = persistenceId;
+        _emptyState = emptyState;
+        _state = emptyState;
+    }
+
+    /// <summary>The current state.</summary>
+    protected TState State => _state;
+
+    /// <summary>This actor's persistence id.</summary>
+    protected PersistenceId PersistenceId => _persistenceId;
+
+    /// <summary>The sequence number of the last event stored and applied.</summary>
+    protected long LastSequenceNumber => Runtime.LastSequenceNumber;
+
+    /// <summary>Makes effects: <c>Effect.Persist(e).ThenReply(replyTo, s => ...)</c>.</summary>
+    protected static EffectFactory<TEvent, TState> Effect => default;
+
+    /// <summary>How to recover. Default: the newest snapshot, then every event after it.</summary>
+    protected virtual Recovery Recovery => Recovery.Default;
+
+    /// <summary>Snapshots every N events with retention, or null (the default) for none besides <see cref="ShouldSnapshot"/>.</summary>
+    protected virtual SnapshotRetention? Snapshots => null;
+
+    string IEventSourcedBehavior.PersistenceId => _persistenceId.Value;
+
+    Recovery IEventSourcedBehavior.Recovery => Recovery;
+
+    IActorContext IEventSourcedBehavior.Context => Context;
+
+    private EventSourcedRuntime Runtime => _runtime ?? throw new InvalidOperationException($"{GetType().Name} has not started yet.");
+
+    /// <summary>
+    /// Decides what a command does. Pure: look at state and command, return an effect; never
+    /// change state here. Override this, or <see cref="OnCommandAsync"/> when deciding needs I/O.
+    /// </summary>
+    protected virtual Effect<TEvent, TState> OnCommand(TState state, TCommand command) =>
+        throw new NotImplementedException($"{GetType().Name} must override OnCommand or OnCommandAsync.");
+
+    /// <summary>
+    /// Decides what a command does, asynchronously (for example after asking another service).
+    /// Other commands wait until the effect is returned and applied. By default calls <see cref="OnCommand"/>.
+    /// </summary>
+    protected virtual ValueTask<Effect<TEvent, TState>> OnCommandAsync(TState state, TCommand command) => new(OnCommand(state, command));
+
+    /// <summary>Applies an event to the state. Pure and synchronous: used for live events and replay alike.</summary>
+    protected abstract TState OnEvent(TState state, TEvent @event);
+
+    /// <summary>Whether to save a snapshot after <paramref name="event"/> was applied. Default: never.</summary>
+    protected virtual bool ShouldSnapshot(TState state, TEvent @event, long sequenceNumber) => false;
+
+    /// <summary>The tags of an event, for reading events by tag. Default: none.</summary>
+    protected virtual IReadOnlyList<string> Tags(TEvent @event) => [];
+
+    /// <summary>Called when recovery has finished, with the recovered state.</summary>
+    protected virtual void OnRecoveryCompleted(TState state)
+    {
+    }
+
+    /// <summary>Called when recovery failed (the runtime has logged it); the actor stops afterwards.</summary>
+    protected virtual void OnRecoveryFailure(Exception cause)
+    {
+    }
+
+    /// <summary>Called when a write failed (the runtime has logged it); the actor stops afterwards.</summary>
+    protected virtual void OnPersistFailure(Exception cause, TEvent @event, long sequenceNumber)
+    {
+    }
+
+    /// <summary>Called when the store rejected an event (the runtime has logged it); the effect's side effects do not run.</summary>
+    protected virtual void OnPersistRejected(Exception cause, TEvent @event, long sequenceNumber)
+    {
+    }
+
+    /// <inheritdoc />
+    protected sealed override void Receive(object message) => Runtime.Receive(message);
+
+    internal override void AroundPreStart()
+    {
+        Start();
+        base.AroundPreStart();
+        _runtime!.Start();
+    }
+
+    internal override void AroundPostRestart(Exception reason)
+    {
+        Start();
+        base.AroundPostRestart(reason);
+        _runtime!.Start();
+    }
+
+    internal override void AroundPreRestart(Exception reason, object? message)
+    {
+        _runtime?.OnRestarting();
+        base.AroundPreRestart(reason, message);
+    }
+
+    internal override void AroundPostStop()
+    {
+        _runtime?.OnStopped();
+        base.AroundPostStop();
+    }
+
+    void IEventSourcedBehavior.ApplySnapshot(SnapshotOffer offer) => _state = offer.Snapshot is TState state
+        ? state
+        : throw new InvalidOperationException($"The snapshot of '{_persistenceId}' is a {offer.Snapshot.GetType().Name}, not a {typeof(TState).Name}.");
+
+    void IEventSourcedBehavior.ApplyEvent(object @event) => _state = OnEvent(_state, AsEvent(@event));
+
+    void IEventSourcedBehavior.OnRecoveryCompleted() => OnRecoveryCompleted(_state);
+
+    void IEventSourcedBehavior.HandleCommand(object command)
+    {
+        switch (command)
+        {
+            case TCommand typed:
+                Decide(typed);
+                break;
+            case TypedStateRequest:
+                Sender.Tell(new TypedStateReply(_state, Runtime.LastSequenceNumber, _persistenceId.Value));
+                break;
+            case SaveSnapshotSuccess saved when Snapshots is { KeepSnapshots: > 0 } retention:
+                var keepFrom = saved.Metadata.SequenceNumber - ((long)retention.EveryNEvents * (retention.KeepSnapshots - 1));
+                if (keepFrom > 1)
+                {
+                    _storeOperations!.DeleteSnapshots(SnapshotSelectionCriteria.UpTo(keepFrom - 1));
+                }
+
+                break;
+            case SaveSnapshotSuccess or SaveSnapshotFailure or DeleteSnapshotsSuccess or DeleteSnapshotsFailure:
+                break;
+            default:
+                Unhandled(command);
+                break;
+        }
+    }
+
+    void IEventSourcedBehavior.OnRecoveryFailure(Exception cause, object? @event)
+    {
+        EventSourcedRuntime.Log.RecoveryFailed(Runtime.Logger, cause, _persistenceId.Value);
+        OnRecoveryFailure(cause);
+    }
+
+    void IEventSourcedBehavior.OnPersistFailure(Exception cause, object @event, long sequenceNumber) =>
+        OnPersistFailure(cause, AsEvent(@event), sequenceNumber);
+
+    void IEventSourcedBehavior.OnPersistRejected(Exception cause, object @event, long sequenceNumber) =>
+        OnPersistRejected(cause, AsEvent(@event), sequenceNumber);
+
+    void ISideEffectTarget.StopSelf() => Context.Stop(Self);
+
+    void ISideEffectTarget.UnstashAll() => Stash.UnstashAll();
+
+    private void Start()
+    {
+        _state = _emptyState;
+        _runtime = new EventSourcedRuntime(this, this);
+        _storeOperations = new StoreOperations(_runtime);
+    }
+
+    private void Decide(TCommand command)
+    {
+        var pending = OnCommandAsync(_state, command);
+        if (pending.IsCompletedSuccessfully)
+        {
+            Apply(pending.Result, command);
+            return;
+        }
+
+        // Deciding takes I/O: commands wait in the mailbox until the effect is applied.
+        var runtime = Runtime;
+        RunTask(async () =>
+        {
+            var effect = await pending;
+            Apply(effect, command);
+            runtime.Running.AfterHandler();
+        });
+    }
+
+    private void Apply(Effect<TEvent, TState> effect, TCommand command)
+    {
+        switch (effect.Kind)
+        {
+            case EffectKind.Persist:
+                var events = effect.Events;
+                var applied = 0;
+                Runtime.Running.PersistAll(
+                    events.Select(Tagged),
+                    stored =>
+                    {
+                        var @event = AsEvent(stored is Tagged tagged ? tagged.Payload : stored);
+                        _state = OnEvent(_state, @event);
+                        MaybeSnapshot(@event);
+                        if (++applied == events.Count)
+                        {
+                            RunSideEffects(effect);
+                        }
+                    },
+                    stashing: true);
+                break;
+            case EffectKind.Unhandled:
+                Unhandled(command);
+                RunSideEffects(effect);
+                break;
+            case EffectKind.Stash:
+                Stash.Stash();
+                break;
+            default:
+                RunSideEffects(effect);
+                break;
+        }
+    }
+
+    private object Tagged(TEvent @event)
+    {
+        var tags = Tags(@event);
+        return tags.Count == 0 ? @event : new Tagged(@event, tags);
+    }
+
+    private void MaybeSnapshot(TEvent @event)
+    {
+        var sequenceNumber = Runtime.LastSequenceNumber;
+        if (ShouldSnapshot(_state, @event, sequenceNumber) || (Snapshots is { } retention && sequenceNumber % retention.EveryNEvents == 0))
+        {
+            _storeOperations!.SaveSnapshot(_state);
+        }
+    }
+
+    private void RunSideEffects(Effect<TEvent, TState> effect)
+    {
+        foreach (var sideEffect in effect.SideEffects)
+        {
+            sideEffect(_state, this);
+        }
+    }
+
+    private TEvent AsEvent(object @event) => @event is TEvent typed
+        ? typed
+        : throw new InvalidOperationException($"'{_persistenceId}' received a {@event.GetType().Name}, which is not a {typeof(TEvent).Name}.");
+}
+
+/// <summary>
+/// A typed event-sourced actor whose command handler must reply: it returns a
+/// <see cref="ReplyEffect{TEvent, TState}"/>, made only by <c>Reply</c>, <c>ThenReply</c> or
+/// <c>NoReply</c>, so forgetting to reply does not compile.
+/// </summary>
+public abstract class EventSourcedActorWithEnforcedReplies<TCommand, TEvent, TState> : EventSourcedActor<TCommand, TEvent, TState>
+    where TCommand : notnull
+    where TEvent : notnull
+    where TState : notnull
+{
+    /// <summary>Creates the actor of <paramref name="persistenceId"/>, starting from <paramref name="emptyState"/>.</summary>
+    protected EventSourcedActorWithEnforcedReplies(PersistenceId persistenceId, TState emptyState)
+        : base(persistenceId, emptyState)
+    {
+    }
+
+    /// <summary>Decides what a command does, and what to reply.</summary>
+    protected abstract override ReplyEffect<TEvent, TState> OnCommand(TState state, TCommand command);
+}
+
+/// <summary>Asks a typed actor for its state and last sequence number (used by the test kit).</summary>
+internal sealed record TypedStateRequest;
+
+/// <summary>The answer to <see cref="TypedStateRequest"/>.</summary>
+internal sealed record TypedStateReply(object State, long LastSequenceNumber, string PersistenceId);
