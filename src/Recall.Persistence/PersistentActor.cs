@@ -188,9 +188,27 @@ public abstract class PersistentActor : Actor, IEventSourcedBehavior
 
     void IEventSourcedBehavior.ApplyEvent(object @event) => ReceiveRecover(@event);
 
-    void IEventSourcedBehavior.OnRecoveryCompleted() => ReceiveRecover(RecoveryCompleted.Instance);
+    void IEventSourcedBehavior.OnRecoveryCompleted()
+    {
+        ReceiveRecover(RecoveryCompleted.Instance);
+        AfterRecovery();
+    }
 
-    void IEventSourcedBehavior.HandleCommand(object command) => ReceiveCommand(command);
+    /// <summary>Runs after <c>ReceiveRecover(RecoveryCompleted)</c>; for base classes built on this one.</summary>
+    internal virtual void AfterRecovery()
+    {
+    }
+
+    void IEventSourcedBehavior.HandleCommand(object command)
+    {
+        if (!HandleInternal(command))
+        {
+            ReceiveCommand(command);
+        }
+    }
+
+    /// <summary>Lets a base class built on this one take its own messages before <c>ReceiveCommand</c>.</summary>
+    internal virtual bool HandleInternal(object message) => false;
 
     void IEventSourcedBehavior.OnRecoveryFailure(Exception cause, object? @event)
     {
