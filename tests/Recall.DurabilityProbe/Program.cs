@@ -2,12 +2,36 @@
 // flight, and prints "ack <sequence number> <value>" for every event whose handler ran (that is,
 // every event the store acknowledged as durable). The test kills it with SIGKILL at a random moment.
 using Recall.Actors;
+using Recall.DurabilityProbe;
 using Recall.Persistence;
 using Recall.Persistence.Sqlite;
 
+if (args is ["deliver", var deliveryDatabase, var count])
+{
+    // The delivery crash test: promise COUNT messages to a destination that never confirms,
+    // print "promised N" for each stored promise, then wait to be killed.
+    await using var deliverySystem = ActorSystem.Create("probe", o => o.UsePersistence(p => DeliverySender.Register(p.UseSqlite(deliveryDatabase).Events)));
+    var silent = deliverySystem.Spawn(Props.Create(() => new SilentDestination()), "destination");
+    var sender = deliverySystem.Spawn(Props.Create(() => new DeliverySender("sender-1", silent, n =>
+    {
+        lock (Console.Out)
+        {
+            Console.Out.WriteLine($"promised {n}");
+            Console.Out.Flush();
+        }
+    })), "sender");
+    for (var n = 1; n <= int.Parse(count, System.Globalization.CultureInfo.InvariantCulture); n++)
+    {
+        sender.Tell(new Promise(n), null);
+    }
+
+    await Task.Delay(Timeout.Infinite);
+    return 0;
+}
+
 if (args.Length != 2)
 {
-    Console.Error.WriteLine("usage: Recall.DurabilityProbe <database file> <persistence id>");
+    Console.Error.WriteLine("usage: Recall.DurabilityProbe <database file> <persistence id> | deliver <database file> <count>");
     return 2;
 }
 

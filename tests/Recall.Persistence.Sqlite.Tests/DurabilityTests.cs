@@ -1,4 +1,4 @@
-using System.Diagnostics;
+using System.Globalization;
 using Microsoft.Data.Sqlite;
 using Recall.Persistence.Serialization;
 
@@ -53,48 +53,22 @@ public sealed class DurabilityTests : IDisposable
 
     private async Task<List<(long SequenceNumber, int Value)>> RunAndKillAsync(TimeSpan runFor)
     {
-        var probe = Path.Combine(AppContext.BaseDirectory, "Recall.DurabilityProbe.dll");
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        start.ArgumentList.Add(probe);
-        start.ArgumentList.Add(_database.Path);
-        start.ArgumentList.Add(PersistenceId);
-        using var process = Process.Start(start)!;
-        var acks = new List<(long, int)>();
-        var ready = new TaskCompletionSource();
-        var reading = Task.Run(async () =>
-        {
-            while (await process.StandardOutput.ReadLineAsync() is { } line)
+        var started = DateTime.MaxValue;
+        var lines = await ProbeProcess.RunAndKillAsync(
+            [_database.Path, PersistenceId],
+            seen =>
             {
-                var parts = line.Split(' ');
-                if (parts[0] == "ready")
+                if (started == DateTime.MaxValue && seen.Any(l => l.StartsWith("ready", StringComparison.Ordinal)))
                 {
-                    ready.TrySetResult();
+                    started = DateTime.UtcNow;
                 }
-                else if (parts[0] == "ack")
-                {
-                    lock (acks)
-                    {
-                        acks.Add((long.Parse(parts[1], System.Globalization.CultureInfo.InvariantCulture), int.Parse(parts[2], System.Globalization.CultureInfo.InvariantCulture)));
-                    }
-                }
-            }
-        });
 
-        var started = await Task.WhenAny(ready.Task, Task.Delay(TimeSpan.FromSeconds(60)));
-        if (started != ready.Task)
-        {
-            process.Kill(entireProcessTree: true);
-            Assert.Fail("the writer did not start within 60 s: " + await process.StandardError.ReadToEndAsync());
-        }
-
-        await Task.Delay(runFor);
-        process.Kill(entireProcessTree: true); // SIGKILL: no shutdown code runs
-        await process.WaitForExitAsync();
-        await reading;
-        lock (acks)
-        {
-            return [.. acks];
-        }
+                return DateTime.UtcNow - started >= runFor;
+            });
+        return [.. lines
+            .Select(line => line.Split(' '))
+            .Where(parts => parts[0] == "ack")
+            .Select(parts => (long.Parse(parts[1], CultureInfo.InvariantCulture), int.Parse(parts[2], CultureInfo.InvariantCulture)))];
     }
 
     private Dictionary<long, int> ReadStoredEvents()
