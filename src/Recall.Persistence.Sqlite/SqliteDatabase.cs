@@ -146,10 +146,9 @@ internal sealed class SqliteDatabase : IAsyncDisposable
     {
         try
         {
+            // Look before changing anything: WAL mode is written into the file's header, and a file
+            // that is not ours must stay exactly as it was.
             using var command = connection.CreateCommand();
-            command.CommandText = "PRAGMA journal_mode = WAL;";
-            command.ExecuteNonQuery();
-
             command.CommandText = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'recall_schema'";
             var hasSchema = Convert.ToInt64(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) > 0;
             if (hasSchema)
@@ -165,6 +164,7 @@ internal sealed class SqliteDatabase : IAsyncDisposable
 
                 if (version == SchemaVersion)
                 {
+                    EnableWal(command);
                     return;
                 }
             }
@@ -178,6 +178,7 @@ internal sealed class SqliteDatabase : IAsyncDisposable
                 }
             }
 
+            EnableWal(command);
             using var transaction = connection.BeginTransaction();
             command.Transaction = transaction;
             command.CommandText = SqliteSchema.Create;
@@ -196,6 +197,12 @@ internal sealed class SqliteDatabase : IAsyncDisposable
             connection.Dispose();
             throw;
         }
+    }
+
+    private static void EnableWal(SqliteCommand command)
+    {
+        command.CommandText = "PRAGMA journal_mode = WAL;";
+        command.ExecuteNonQuery();
     }
 }
 
