@@ -19,11 +19,12 @@ internal sealed class TellOneWay(BenchOptions options) : IWorkload
     public async Task<RunResult> RunAsync(RunContext context)
     {
         var system = context.CreateSystem();
+        var failures = new FailureLog();
         var done = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
         var received = new Tally();
         var sent = new Tally();
-        var sink = system.Spawn(Props.Create(() => new Sink(N, received, done)), "sink");
-        var blaster = system.Spawn(Props.Create(() => new Blaster(sink, N, sent)), "blaster");
+        var sink = system.Spawn(Props.Create(() => new Sink(N, received, done, failures)), "sink");
+        var blaster = system.Spawn(Props.Create(() => new Blaster(sink, N, sent, failures)), "blaster");
 
         var clock = Stopwatch.StartNew();
         blaster.Tell(Start.Instance, null);
@@ -32,14 +33,16 @@ internal sealed class TellOneWay(BenchOptions options) : IWorkload
 
         // After termination every turn has finished: the counts are final (no extra message arrived).
         await system.TerminateAsync();
-        Check.That(counted == N, $"sink counted {counted} != {N}");
-        Check.That(Volatile.Read(ref received.Value) == N, $"sink received {received.Value} != {N}");
-        Check.That(Volatile.Read(ref sent.Value) == N, $"blaster sent {sent.Value} != {N}");
-        Check.That(system.DeadLetterCount == 0, $"{system.DeadLetterCount} dead letters");
+        failures.CheckNone();
+        var state = $"sink counted {counted} and received {Volatile.Read(ref received.Value)}, blaster sent {Volatile.Read(ref sent.Value)}, {system.DeadLetterCount} dead letters; expected {N}";
+        Check.That(counted == N, state);
+        Check.That(Volatile.Read(ref received.Value) == N, state);
+        Check.That(Volatile.Read(ref sent.Value) == N, state);
+        Check.That(system.DeadLetterCount == 0, state);
         return new RunResult(clock.Elapsed);
     }
 
-    private sealed class Sink(long expected, Tally received, TaskCompletionSource<long> done) : Actor
+    private sealed class Sink(long expected, Tally received, TaskCompletionSource<long> done, FailureLog failures) : CheckedActor(failures)
     {
         private long _count;
 
@@ -61,7 +64,7 @@ internal sealed class TellOneWay(BenchOptions options) : IWorkload
         protected override void PostStop() => received.Value = _count;
     }
 
-    private sealed class Blaster(IActorRef target, long count, Tally sent) : Actor
+    private sealed class Blaster(IActorRef target, long count, Tally sent, FailureLog failures) : CheckedActor(failures)
     {
         protected override void Receive(object message)
         {

@@ -19,12 +19,13 @@ internal sealed class TellPingPong(BenchOptions options) : IWorkload
     public async Task<RunResult> RunAsync(RunContext context)
     {
         var system = context.CreateSystem();
+        var failures = new FailureLog();
         var roundTrips = N / 2;
         var done = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
         var replies = new Tally();
         var received = new Tally();
-        var ponger = system.Spawn(Props.Create(() => new Ponger(replies)), "ponger");
-        var pinger = system.Spawn(Props.Create(() => new Pinger(ponger, roundTrips, received, done)), "pinger");
+        var ponger = system.Spawn(Props.Create(() => new Ponger(replies, failures)), "ponger");
+        var pinger = system.Spawn(Props.Create(() => new Pinger(ponger, roundTrips, received, done, failures)), "pinger");
 
         var clock = Stopwatch.StartNew();
         pinger.Tell(Start.Instance, null);
@@ -33,14 +34,16 @@ internal sealed class TellPingPong(BenchOptions options) : IWorkload
 
         // After termination every turn has finished: the counts are final.
         await system.TerminateAsync();
-        Check.That(delivered == N, $"delivered {delivered} != {N}");
-        Check.That(Volatile.Read(ref received.Value) == roundTrips, $"pinger received {received.Value} != {roundTrips}");
-        Check.That(Volatile.Read(ref replies.Value) == roundTrips, $"ponger replied {replies.Value} != {roundTrips}");
-        Check.That(system.DeadLetterCount == 0, $"{system.DeadLetterCount} dead letters");
+        failures.CheckNone();
+        var state = $"delivered {delivered}, pinger received {Volatile.Read(ref received.Value)}, ponger replied {Volatile.Read(ref replies.Value)}, {system.DeadLetterCount} dead letters; expected {N} messages";
+        Check.That(delivered == N, state);
+        Check.That(Volatile.Read(ref received.Value) == roundTrips, state);
+        Check.That(Volatile.Read(ref replies.Value) == roundTrips, state);
+        Check.That(system.DeadLetterCount == 0, state);
         return new RunResult(clock.Elapsed);
     }
 
-    private sealed class Ponger(Tally replies) : Actor
+    private sealed class Ponger(Tally replies, FailureLog failures) : CheckedActor(failures)
     {
         private long _replies;
 
@@ -60,7 +63,7 @@ internal sealed class TellPingPong(BenchOptions options) : IWorkload
         }
     }
 
-    private sealed class Pinger(IActorRef ponger, long roundTrips, Tally received, TaskCompletionSource<long> done) : Actor
+    private sealed class Pinger(IActorRef ponger, long roundTrips, Tally received, TaskCompletionSource<long> done, FailureLog failures) : CheckedActor(failures)
     {
         private long _received;
 
