@@ -167,7 +167,7 @@ internal sealed class Runner(BenchOptions options)
             json.WriteStartObject("extra");
             foreach (var key in results[0].Extra?.Keys ?? Enumerable.Empty<string>())
             {
-                json.WriteNumber(key, Math.Round(Median([.. results.Select(r => r.Extra![key])]), 1));
+                json.WriteNumber(key, Math.Round(Median([.. results.Select(r => r.Extra![key])]), 4));
             }
 
             json.WriteEndObject();
@@ -202,7 +202,7 @@ internal sealed class Runner(BenchOptions options)
     private static string Rate(long n, TimeSpan elapsed) => (n / elapsed.TotalSeconds).ToString("N0", CultureInfo.InvariantCulture);
 
     private static string FormatExtra(IReadOnlyDictionary<string, double>? extra) =>
-        extra is null ? "" : " " + string.Join(' ', extra.Select(e => $"{e.Key}={e.Value.ToString("0.#", CultureInfo.InvariantCulture)}"));
+        extra is null ? "" : " " + string.Join(' ', extra.Select(e => $"{e.Key}={e.Value.ToString("0.####", CultureInfo.InvariantCulture)}"));
 
     public void Log(string message) => Console.Error.WriteLine($"[{_clock.Elapsed.TotalSeconds,7:F1}s] {message}");
 }

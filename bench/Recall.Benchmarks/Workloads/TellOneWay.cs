@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Recall.Actors;
 
 namespace Recall.Benchmarks.Workloads;
@@ -26,7 +25,7 @@ internal sealed class TellOneWay(BenchOptions options) : IWorkload
         var sink = system.Spawn(Props.Create(() => new Sink(N, received, done, failures)), "sink");
         var blaster = system.Spawn(Props.Create(() => new Blaster(sink, N, sent, failures)), "blaster");
 
-        var clock = Stopwatch.StartNew();
+        var clock = RunClock.StartNew();
         blaster.Tell(Start.Instance, null);
         var counted = await Check.Within(done.Task, TimeSpan.FromMinutes(5), "one-way");
         clock.Stop();
@@ -39,7 +38,7 @@ internal sealed class TellOneWay(BenchOptions options) : IWorkload
         Check.That(Volatile.Read(ref received.Value) == N, state);
         Check.That(Volatile.Read(ref sent.Value) == N, state);
         Check.That(system.DeadLetterCount == 0, state);
-        return new RunResult(clock.Elapsed);
+        return new RunResult(clock.Elapsed, new Dictionary<string, double> { ["cpu_seconds"] = clock.Cpu.TotalSeconds });
     }
 
     private sealed class Sink(long expected, Tally received, TaskCompletionSource<long> done, FailureLog failures) : CheckedActor(failures)

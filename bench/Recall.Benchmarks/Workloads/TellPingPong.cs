@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Recall.Actors;
 
 namespace Recall.Benchmarks.Workloads;
@@ -27,7 +26,7 @@ internal sealed class TellPingPong(BenchOptions options) : IWorkload
         var ponger = system.Spawn(Props.Create(() => new Ponger(replies, failures)), "ponger");
         var pinger = system.Spawn(Props.Create(() => new Pinger(ponger, roundTrips, received, done, failures)), "pinger");
 
-        var clock = Stopwatch.StartNew();
+        var clock = RunClock.StartNew();
         pinger.Tell(Start.Instance, null);
         var delivered = await Check.Within(done.Task, TimeSpan.FromMinutes(5), "ping-pong");
         clock.Stop();
@@ -40,7 +39,7 @@ internal sealed class TellPingPong(BenchOptions options) : IWorkload
         Check.That(Volatile.Read(ref received.Value) == roundTrips, state);
         Check.That(Volatile.Read(ref replies.Value) == roundTrips, state);
         Check.That(system.DeadLetterCount == 0, state);
-        return new RunResult(clock.Elapsed);
+        return new RunResult(clock.Elapsed, new Dictionary<string, double> { ["cpu_seconds"] = clock.Cpu.TotalSeconds });
     }
 
     private sealed class Ponger(Tally replies, FailureLog failures) : CheckedActor(failures)
