@@ -1,0 +1,73 @@
+using System.Globalization;
+
+namespace Recall.Benchmarks;
+
+/// <summary>Command-line settings of the harness.</summary>
+internal sealed class BenchOptions
+{
+    public HashSet<string> Workloads { get; } = new(StringComparer.OrdinalIgnoreCase);
+
+    public HashSet<string> Stores { get; } = new(StringComparer.OrdinalIgnoreCase);
+
+    public int Runs { get; private set; } = 3;
+
+    public int Warmups { get; private set; } = 1;
+
+    /// <summary>Divides every N (smoke tests only; never for recorded figures).</summary>
+    public int ScaleDown { get; private set; } = 1;
+
+    /// <summary>PostgreSQL connection string for the postgres store (env RECALL_BENCH_POSTGRES by default).</summary>
+    public string? Postgres { get; private set; } = Environment.GetEnvironmentVariable("RECALL_BENCH_POSTGRES");
+
+    public bool ListOnly { get; private set; }
+
+    public static BenchOptions Parse(string[] args)
+    {
+        var options = new BenchOptions();
+        for (var i = 0; i < args.Length; i++)
+        {
+            string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
+            switch (args[i])
+            {
+                case "--workload":
+                case "--workloads":
+                case "--only":
+                    options.Workloads.UnionWith(Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+                    break;
+                case "--store":
+                case "--stores":
+                    options.Stores.UnionWith(Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+                    break;
+                case "--runs":
+                    options.Runs = PositiveInt(args[i], Value(), allowZero: false);
+                    break;
+                case "--warmups":
+                    options.Warmups = PositiveInt(args[i], Value(), allowZero: true);
+                    break;
+                case "--scale-down":
+                    options.ScaleDown = PositiveInt(args[i], Value(), allowZero: false);
+                    break;
+                case "--postgres":
+                    options.Postgres = Value();
+                    break;
+                case "--list":
+                    options.ListOnly = true;
+                    break;
+                default:
+                    throw new ArgumentException($"unknown argument '{args[i]}'");
+            }
+        }
+
+        return options;
+    }
+
+    private static int PositiveInt(string flag, string value, bool allowZero)
+    {
+        if (!int.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var n) || n < (allowZero ? 0 : 1))
+        {
+            throw new ArgumentException($"{flag} needs a whole number {(allowZero ? ">= 0" : ">= 1")}, not '{value}'");
+        }
+
+        return n;
+    }
+}
