@@ -1,0 +1,137 @@
+using Microsoft.Data.Sqlite;
+using Recall.Actors;
+using Recall.Persistence;
+using Recall.Persistence.Sqlite;
+
+namespace Recall.Benchmarks.Workloads.Persistence;
+
+/// <summary>How a persistence workload reaches its store: configure a system, and clean up after.</summary>
+internal sealed class BenchStore : IDisposable
+{
+    private readonly string? _folder;
+
+    private BenchStore(string name, string? folder)
+    {
+        Name = name;
+        _folder = folder;
+    }
+
+    public string Name { get; }
+
+    /// <summary>The SQLite file, for the sqlite store.</summary>
+    public string? SqlitePath => _folder is null ? null : Path.Combine(_folder, "journal.db");
+
+    /// <summary>A fresh, empty store: a new SQLite file, or (memory) the system's own.</summary>
+    public static BenchStore Fresh(string name) => name switch
+    {
+        "memory" => new BenchStore(name, null),
+        "sqlite" => new BenchStore(name, Directory.CreateTempSubdirectory("recall-bench-").FullName),
+        _ => throw new BenchCheckException($"store '{name}' is not supported by this workload yet"),
+    };
+
+    public void Configure(ActorSystemOptions options) => options.UsePersistence(p =>
+    {
+        if (Name == "memory")
+        {
+            p.UseInMemory();
+        }
+        else
+        {
+            p.UseSqlite(SqlitePath!);
+        }
+    });
+
+    public void Dispose()
+    {
+        if (_folder is not null)
+        {
+            SqliteConnection.ClearAllPools();
+            try
+            {
+                Directory.Delete(_folder, recursive: true);
+            }
+            catch (IOException)
+            {
+            }
+        }
+    }
+}
+
+/// <summary>The workloads' persistent actor: each command persists its int; counts what it applied and replayed.</summary>
+internal sealed class BenchCounter(string id, Mode mode, Countdown? recovered, Countdown? applied) : PersistentActor
+{
+    private long _replayed;
+    private long _sum;
+
+    public override string PersistenceId => id;
+
+    protected override void ReceiveCommand(object command)
+    {
+        switch (command)
+        {
+            case int value when mode == Mode.Persist:
+                Persist(value, Apply);
+                break;
+            case int value:
+                PersistAsync(value, Apply);
+                break;
+            case Ping:
+                Sender.Tell(new Pong(_replayed, _sum, LastSequenceNr), Self);
+                break;
+            default:
+                Unhandled(command);
+                break;
+        }
+    }
+
+    protected override void ReceiveRecover(object message)
+    {
+        if (message is int value)
+        {
+            _replayed++;
+            _sum += value;
+        }
+        else if (message is RecoveryCompleted)
+        {
+            recovered?.Signal();
+        }
+    }
+
+    private void Apply(int value)
+    {
+        _sum += value;
+        applied?.Signal();
+    }
+}
+
+internal enum Mode
+{
+    Persist,
+    PersistAsync,
+}
+
+/// <summary>Asks a <see cref="BenchCounter"/> what it holds (after recovery and every handler before it).</summary>
+internal sealed class Ping
+{
+    public static Ping Instance { get; } = new();
+}
+
+/// <summary>What a counter holds.</summary>
+internal sealed record Pong(long Replayed, long Sum, long LastSequenceNr);
+
+/// <summary>Completes when signalled <c>count</c> times.</summary>
+internal sealed class Countdown(long count)
+{
+    private long _left = count;
+    private readonly TaskCompletionSource _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    public Task Done => _done.Task;
+
+    public void Signal()
+    {
+        if (Interlocked.Decrement(ref _left) == 0)
+        {
+            _done.TrySetResult();
+        }
+    }
+}
