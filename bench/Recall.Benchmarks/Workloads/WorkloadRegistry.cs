@@ -13,6 +13,9 @@ internal static class WorkloadRegistry
         new Persistence.PersistWorkload("persist-many", Persistence.Mode.Persist, 1000, 100, options),
         new Persistence.RecoverWorkload("recover", 1, 100_000, options),
         new Persistence.RecoverWorkload("recover-many", 1000, 100, options),
+        new Persistence.PersistWorkload("persist-seq-typed", Persistence.Mode.Persist, 1, 100_000, options, typed: true),
+        new Persistence.PersistWorkload("persist-many-typed", Persistence.Mode.Persist, 1000, 100, options, typed: true),
         new Persistence.IdleMemoryPersistent(options),
+        new Persistence.LimitSqliteInsert(options),
     ];
 }

@@ -9,14 +9,14 @@ namespace Recall.Benchmarks.Workloads.Persistence;
 /// spawned and recovered (empty) before the clock starts. Checks: every actor applied all its
 /// events (sum), and the journal's highest sequence number of every id is the command count.
 /// </summary>
-internal sealed class PersistWorkload(string name, Mode mode, int actors, int perActor, BenchOptions options) : IWorkload
+internal sealed class PersistWorkload(string name, Mode mode, int actors, int perActor, BenchOptions options, bool typed = false) : IWorkload
 {
     private readonly int _actors = Math.Max(1, actors / Math.Max(1, actors == 1 ? 1 : options.ScaleDown));
     private readonly int _perActor = Math.Max(1, perActor / (actors == 1 ? options.ScaleDown : 1));
 
     public string Name => name;
 
-    public IReadOnlyList<string> Stores { get; } = ["memory", "sqlite"];
+    public IReadOnlyList<string> Stores { get; } = typed ? ["memory"] : ["memory", "sqlite"];
 
     public long N => (long)_actors * _perActor;
 
@@ -30,7 +30,9 @@ internal sealed class PersistWorkload(string name, Mode mode, int actors, int pe
         for (var i = 0; i < _actors; i++)
         {
             var id = $"bench-{i}";
-            refs[i] = system.Spawn(Props.Create(() => new BenchCounter(id, mode, recovered, applied)), id);
+            refs[i] = system.Spawn(typed
+                ? Props.Create(() => new TypedBenchCounter(id, recovered, applied))
+                : Props.Create(() => new BenchCounter(id, mode, recovered, applied)), id);
         }
 
         await Check.Within(recovered.Done, TimeSpan.FromMinutes(5), "actors recovered before the clock starts");
@@ -54,7 +56,8 @@ internal sealed class PersistWorkload(string name, Mode mode, int actors, int pe
         {
             var pong = await refs[i].Ask<Pong>(Ping.Instance, TimeSpan.FromSeconds(60));
             Check.That(pong.Sum == expectedSum && pong.LastSequenceNr == _perActor, $"bench-{i} applied sum {pong.Sum} up to {pong.LastSequenceNr}, expected {expectedSum} up to {_perActor}");
-            var highest = await journal.ReadHighestSequenceNumberAsync($"bench-{i}", 0, CancellationToken.None);
+            var persistenceId = typed ? PersistenceId.Of("bench", $"bench-{i}").Value : $"bench-{i}";
+            var highest = await journal.ReadHighestSequenceNumberAsync(persistenceId, 0, CancellationToken.None);
             Check.That(highest == _perActor, $"journal holds {highest} events of bench-{i}, expected {_perActor}");
         }
 

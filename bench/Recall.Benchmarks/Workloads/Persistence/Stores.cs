@@ -104,6 +104,22 @@ internal sealed class BenchCounter(string id, Mode mode, Countdown? recovered, C
     }
 }
 
+/// <summary>The typed twin of <see cref="BenchCounter"/> (Persist only).</summary>
+internal sealed class TypedBenchCounter(string id, Countdown recovered, Countdown applied)
+    : EventSourcedActor<object, int, long>(PersistenceId.Of("bench", id), 0L)
+{
+    protected override Effect<int, long> OnCommand(long state, object command) => command switch
+    {
+        int value => Effect.Persist(value).ThenRun(_ => applied.Signal()),
+        Ping => Effect.None().ThenRun(s => Context.Sender.Tell(new Pong(0, s, LastSequenceNumber), Self)),
+        _ => Effect.Unhandled(),
+    };
+
+    protected override long OnEvent(long state, int @event) => state + @event;
+
+    protected override void OnRecoveryCompleted(long state) => recovered.Signal();
+}
+
 internal enum Mode
 {
     Persist,
