@@ -77,7 +77,7 @@ internal sealed partial class ActorCell : IActorContext, IThreadPoolWorkItem
 
     public bool IsTerminated => _state == CellState.Terminated;
 
-    internal ChildRestartRecord RestartRecord => (_extras ??= new()).RestartRecord;
+    internal ChildRestartRecord RestartRecord => EnsureExtras().RestartRecord;
 
     public IReadOnlyCollection<IActorRef> Children
     {
@@ -96,11 +96,11 @@ internal sealed partial class ActorCell : IActorContext, IThreadPoolWorkItem
         }
     }
 
-    public ITimerScheduler Timers => (_extras ??= new()).Timers ??= new TimerScheduler(this);
+    public ITimerScheduler Timers => EnsureExtras().Timers ??= new TimerScheduler(this);
 
-    public IStash Stash => (_extras ??= new()).Stash ??= new StashBuffer(this, _props.StashCapacity ?? _system.Options.DefaultStashCapacity);
+    public IStash Stash => EnsureExtras().Stash ??= new StashBuffer(this, _props.StashCapacity ?? _system.Options.DefaultStashCapacity);
 
-    public ILogger Logger => (_extras ??= new()).Logger ??= _system.LoggerFactory.CreateLogger(_actor?.GetType() ?? typeof(Actor));
+    public ILogger Logger => EnsureExtras().Logger ??= _system.LoggerFactory.CreateLogger(_actor?.GetType() ?? typeof(Actor));
 
     public TimeSpan? ReceiveTimeout => _extras?.ReceiveTimeout;
 
@@ -330,7 +330,7 @@ internal sealed partial class ActorCell : IActorContext, IThreadPoolWorkItem
                 BeginRecreate(recreate.Cause);
                 break;
             case Watch watch:
-                ((_extras ??= new()).Watchers ??= []).Add(watch.Watcher);
+                (EnsureExtras().Watchers ??= []).Add(watch.Watcher);
                 break;
             case Unwatch unwatch:
                 _extras?.Watchers?.Remove(unwatch.Watcher);
@@ -409,13 +409,9 @@ internal sealed partial class ActorCell : IActorContext, IThreadPoolWorkItem
         }
 
         _failed = true;
-        if (_extras is not null)
+        if (_extras is not null || _current.Message is not null)
         {
-            _extras.FailedMessage = _current.Message;
-        }
-        else if (_current.Message is not null)
-        {
-            (_extras = new()).FailedMessage = _current.Message;
+            EnsureExtras().FailedMessage = _current.Message;
         }
 
         if (_parent is null)
@@ -490,7 +486,7 @@ internal sealed partial class ActorCell : IActorContext, IThreadPoolWorkItem
 
         ClearBehaviourState(keepStash: true);
         _state = CellState.Recreating;
-        (_extras ??= new()).RecreateCause = cause;
+        EnsureExtras().RecreateCause = cause;
         if (!HasStoppingChildren())
         {
             FinishRecreate();
@@ -705,8 +701,8 @@ internal sealed partial class ActorCell : IActorContext, IThreadPoolWorkItem
     public IActorRef Spawn(Props props, string? name = null)
     {
         ArgumentNullException.ThrowIfNull(props);
-        var extras = _extras ??= new();
-        var children = extras.Children ??= new(StringComparer.Ordinal);
+        var extras = EnsureExtras();
+        var children = LazyInitializer.EnsureInitialized(ref extras.Children, static () => new(StringComparer.Ordinal));
         ActorCell child;
         lock (children)
         {
@@ -794,7 +790,7 @@ internal sealed partial class ActorCell : IActorContext, IThreadPoolWorkItem
             return subject;
         }
 
-        if (((_extras ??= new()).Watching ??= []).Add(subject))
+        if ((EnsureExtras().Watching ??= []).Add(subject))
         {
             target.SendSystemMessage(new Watch(Self));
         }
@@ -816,7 +812,7 @@ internal sealed partial class ActorCell : IActorContext, IThreadPoolWorkItem
     public void Become(Action<object> behavior, bool discardOld = true)
     {
         ArgumentNullException.ThrowIfNull(behavior);
-        var behaviors = (_extras ??= new()).Behaviors ??= [];
+        var behaviors = EnsureExtras().Behaviors ??= [];
         if (discardOld && behaviors.Count > 0)
         {
             behaviors[^1] = behavior;
@@ -838,7 +834,7 @@ internal sealed partial class ActorCell : IActorContext, IThreadPoolWorkItem
 
     public void SetReceiveTimeout(TimeSpan? timeout)
     {
-        var extras = _extras ??= new();
+        var extras = EnsureExtras();
         extras.ReceiveTimeout = timeout;
         extras.ReceiveTimeoutGeneration++;
         if (timeout is null)
@@ -963,7 +959,7 @@ internal sealed partial class ActorCell : IActorContext, IThreadPoolWorkItem
 
     public void Prepend(List<Envelope> envelopes)
     {
-        var extras = _extras ??= new();
+        var extras = EnsureExtras();
         if (extras.Unstashed is not { Count: > 0 } existing)
         {
             var queue = extras.Unstashed ??= new Queue<Envelope>(envelopes.Count);
@@ -988,6 +984,13 @@ internal sealed partial class ActorCell : IActorContext, IThreadPoolWorkItem
 
         extras.Unstashed = merged;
     }
+
+    /// <summary>
+    /// The extras, created on first use. Thread-safe: besides the actor's own turn, guardians are
+    /// spawned into from any thread and a parent reads its failed child's restart record.
+    /// </summary>
+    private Extras EnsureExtras() =>
+        Volatile.Read(ref _extras) ?? Interlocked.CompareExchange(ref _extras, new Extras(), null) ?? _extras!;
 
     /// <summary>State that most actors never need; allocated on first use to keep idle actors small.</summary>
     private sealed class Extras
