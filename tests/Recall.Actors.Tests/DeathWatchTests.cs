@@ -171,6 +171,58 @@ public sealed class DeathWatchTests : IAsyncLifetime
         await probe.ExpectNoMsgAsync(TimeSpan.FromMilliseconds(200));
     }
 
+    /// <summary>A <see cref="Watcher"/> that can be held, to let a Terminated queue up behind other messages.</summary>
+    private sealed class HoldableWatcher(IActorRef probe) : HoldableActor
+    {
+        protected override void Receive(object message)
+        {
+            if (TryHold(message))
+            {
+                return;
+            }
+
+            switch (message)
+            {
+                case WatchIt watch:
+                    Context.Watch(watch.Subject);
+                    Sender.Tell("watching", Self);
+                    break;
+                case UnwatchIt unwatch:
+                    Context.Unwatch(unwatch.Subject);
+                    probe.Tell("unwatched", Self);
+                    break;
+                default:
+                    probe.Tell(message, Sender);
+                    break;
+            }
+        }
+    }
+
+    [Fact]
+    public async Task After_Unwatch_a_Terminated_that_was_already_queued_is_not_delivered()
+    {
+        var probe = new TestProbe(_system);
+        var other = new TestProbe(_system);
+        var subject = _system.Spawn(Props.Create(() => new Idle()));
+        var watcher = _system.Spawn(Props.Create(() => new HoldableWatcher(probe.Ref)));
+        await watcher.Ask<string>(new WatchIt(subject), TimeSpan.FromSeconds(5));
+        var gate = new Gate();
+        watcher.Tell(new Hold(gate.Task, probe.Ref), null);
+        await probe.ExpectMsgAsync("holding");
+        watcher.Tell(new UnwatchIt(subject), null);
+        other.Watch(subject);
+
+        subject.Tell("stop", null); // its Terminated is queued behind the unwatch
+        await other.ExpectTerminatedAsync(subject);
+        await Task.Delay(100); // room for the watcher to queue its Terminated
+        gate.Open();
+
+        await probe.ExpectMsgAsync("unwatched");
+        watcher.Tell("ping", null);
+        await probe.ExpectMsgAsync("ping");
+        await probe.ExpectNoMsgAsync();
+    }
+
     [Fact]
     public async Task An_unhandled_Terminated_fails_the_watcher_with_DeathPactException_and_stops_it()
     {

@@ -294,6 +294,38 @@ public sealed class SupervisionTests : IAsyncLifetime
         protected override void Receive(object message) => Unhandled(message);
     }
 
+    /// <summary>A parent whose strategy escalates; it spawns a counter on request.</summary>
+    private sealed class EscalatingParent : Actor
+    {
+        protected override SupervisorStrategy SupervisorStrategy => new OneForOneStrategy(_ => Directive.Escalate);
+
+        protected override void Receive(object message)
+        {
+            if (message is SpawnChild spawn)
+            {
+                Sender.Tell(Context.Spawn(spawn.Props, spawn.Name), Self);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task When_the_grandparent_resumes_an_escalated_failure_the_failed_child_resumes_too()
+    {
+        var probe = new TestProbe(_system);
+        var failures = new TestProbe(_system);
+        var grandparent = _system.Spawn(Props.Create(() => new Parent(Strategies.Reporting(failures.Ref, Directive.Resume))));
+        var middle = await grandparent.SpawnChildAsync(Props.Create(() => new EscalatingParent()));
+        var leaf = await middle.SpawnChildAsync(Props.Create(() => new Counter(probe.Ref)));
+        await probe.ExpectMsgAsync("started");
+
+        probe.Send(leaf, "inc");
+        probe.Send(leaf, new Boom("escalate me"));
+        probe.Send(leaf, "inc");
+
+        await failures.ExpectMsgAsync<Boom>();
+        Assert.Equal(2, await CountAsync(leaf, probe)); // the leaf kept its state and handles messages again
+    }
+
     [Fact]
     public async Task Escalate_hands_the_failure_to_the_grandparent()
     {

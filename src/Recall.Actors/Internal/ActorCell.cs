@@ -233,6 +233,16 @@ internal sealed partial class ActorCell : IActorContext, IThreadPoolWorkItem
                 message = Actors.ReceiveTimeout.Instance;
             }
 
+            if (message is Terminated terminated && _extras is { } watchState)
+            {
+                if (watchState.TerminatedCancelled?.Remove(terminated.Actor) == true)
+                {
+                    return; // unwatched after this Terminated was queued
+                }
+
+                watchState.TerminatedQueued?.Remove(terminated.Actor);
+            }
+
             if (_extras is { ReceiveTimeout: not null } extras && message is not INotInfluenceReceiveTimeout)
             {
                 RestartReceiveTimeout(extras);
@@ -325,6 +335,13 @@ internal sealed partial class ActorCell : IActorContext, IThreadPoolWorkItem
                 break;
             case Resume:
                 _failed = false;
+                if (_extras?.FailedMessage is Failed escalated)
+                {
+                    // This actor failed by escalating a child's failure; that child still waits for a decision.
+                    _extras.FailedMessage = null;
+                    escalated.Child.SendSystem(new Resume());
+                }
+
                 break;
             case Recreate recreate:
                 BeginRecreate(recreate.Cause);
@@ -339,7 +356,7 @@ internal sealed partial class ActorCell : IActorContext, IThreadPoolWorkItem
                 if (_extras?.Watching?.Remove(notification.Actor) == true)
                 {
                     // Through the mailbox, so it arrives after what the dead actor sent before.
-                    Self.Tell(new Terminated(notification.Actor), notification.Actor);
+                    QueueTerminated(notification.Actor);
                 }
 
                 break;
@@ -597,7 +614,7 @@ internal sealed partial class ActorCell : IActorContext, IThreadPoolWorkItem
 
         if (_extras?.Watching?.Remove(child.Self) == true)
         {
-            Self.Tell(new Terminated(child.Self), child.Self);
+            QueueTerminated(child.Self);
         }
 
         if (_state == CellState.Terminating && !HasChildren())
@@ -608,6 +625,13 @@ internal sealed partial class ActorCell : IActorContext, IThreadPoolWorkItem
         {
             FinishRecreate();
         }
+    }
+
+    /// <summary>Delivers Terminated through the mailbox, so it arrives after what the dead actor sent before.</summary>
+    private void QueueTerminated(IActorRef subject)
+    {
+        (EnsureExtras().TerminatedQueued ??= []).Add(subject);
+        Self.Tell(new Terminated(subject), subject);
     }
 
     private void RequestStop()
@@ -806,6 +830,12 @@ internal sealed partial class ActorCell : IActorContext, IThreadPoolWorkItem
             (subject as IInternalActorRef)?.SendSystemMessage(new Unwatch(Self));
         }
 
+        if (_extras?.TerminatedQueued?.Remove(subject) == true)
+        {
+            // Its Terminated is already in the mailbox: drop it when it comes up.
+            (_extras.TerminatedCancelled ??= []).Add(subject);
+        }
+
         return subject;
     }
 
@@ -999,6 +1029,8 @@ internal sealed partial class ActorCell : IActorContext, IThreadPoolWorkItem
         public long NextChildNumber;
         public HashSet<IInternalActorRef>? Watchers;
         public HashSet<IActorRef>? Watching;
+        public HashSet<IActorRef>? TerminatedQueued;     // Terminated in the mailbox, not yet handled
+        public HashSet<IActorRef>? TerminatedCancelled;  // ... of which these were unwatched since
         public List<Action<object>>? Behaviors;
         public TimerScheduler? Timers;
         public StashBuffer? Stash;
