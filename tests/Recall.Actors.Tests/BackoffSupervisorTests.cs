@@ -141,6 +141,37 @@ public sealed class BackoffSupervisorTests : IAsyncLifetime
         await ExpectStartedAsync(probe);
     }
 
+    private sealed class FailsToStart : Actor
+    {
+        public FailsToStart(IActorRef probe) => probe.Tell("constructing", null);
+
+        protected override void PreStart() => throw new InvalidOperationException("cannot start");
+
+        protected override void Receive(object message)
+        {
+        }
+    }
+
+    [Fact]
+    public async Task A_child_that_fails_to_start_is_retried_after_the_backoff()
+    {
+        var probe = new TestProbe(_system);
+        var options = new BackoffOptions(Props.Create(() => new FailsToStart(probe.Ref)), "child")
+        {
+            MinBackoff = TimeSpan.FromSeconds(1),
+            RandomFactor = 0,
+        };
+        var supervisor = _system.Spawn(BackoffSupervisor.Props(options));
+        await probe.ExpectMsgAsync("constructing");
+
+        await ChildDownAsync(supervisor);
+        _time.Advance(TimeSpan.FromMilliseconds(999));
+        await probe.ExpectNoMsgAsync(Quiet);
+        _time.Advance(TimeSpan.FromMilliseconds(1));
+
+        await probe.ExpectMsgAsync("constructing");
+    }
+
     [Fact]
     public async Task The_backoff_resets_after_the_child_ran_for_ResetBackoffAfter()
     {

@@ -275,6 +275,26 @@ public sealed class SupervisionTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Without_a_window_the_retry_limit_counts_over_the_whole_life_of_the_child()
+    {
+        var (child, probe, _) = await SpawnSupervisedAsync(f => new OneForOneStrategy(2, null, _ => Directive.Restart));
+
+        for (var i = 0; i < 2; i++)
+        {
+            probe.Send(child, "fail");
+            await probe.ExpectMsgAsync("stopped");
+            await probe.ExpectMsgAsync("restarted after fail");
+            await probe.ExpectMsgAsync("started");
+            _time.Advance(TimeSpan.FromDays(1));
+        }
+
+        probe.Send(child, "fail");
+
+        await probe.ExpectMsgAsync("stopped");
+        await probe.ExpectTerminatedAsync(child);
+    }
+
+    [Fact]
     public void OneForOneStrategy_rejects_a_negative_limit_other_than_minus_one() =>
         Assert.Throws<ArgumentOutOfRangeException>(() => new OneForOneStrategy(-2, null, _ => Directive.Restart));
 

@@ -131,6 +131,35 @@ public sealed class TerminationTests : IAsyncLifetime
     public void WhenTerminated_is_pending_while_the_system_runs() =>
         Assert.False(_system.WhenTerminated.IsCompleted);
 
+    private sealed class Meddler(IActorRef stranger) : Actor
+    {
+        protected override void Receive(object message)
+        {
+            try
+            {
+                Context.Stop(stranger);
+                Sender.Tell("stopped it", Self);
+            }
+            catch (ArgumentException error)
+            {
+                Sender.Tell(error.Message, Self);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task An_actor_may_stop_only_itself_and_its_children()
+    {
+        var stranger = _system.Spawn(Props.Create(() => new Node(_stopped, TimeSpan.Zero)), "stranger");
+        var meddler = _system.Spawn(Props.Create(() => new Meddler(stranger)), "meddler");
+
+        var answer = await meddler.Ask<string>("go", TimeSpan.FromSeconds(5));
+
+        Assert.Contains("can stop only itself and its children", answer, StringComparison.Ordinal);
+        Assert.Contains("recall://test/user/stranger", answer, StringComparison.Ordinal);
+        Assert.Equal("ready", await stranger.Ask<string>("ready?", TimeSpan.FromSeconds(5)));
+    }
+
     [Fact]
     public async Task Stop_rejects_an_actor_of_another_system()
     {
