@@ -104,7 +104,17 @@ public sealed partial class ActorSystem : IAsyncDisposable
     /// <param name="props">How to create it.</param>
     /// <param name="name">A name unique among top-level actors, or null for a generated one.</param>
     /// <exception cref="InvalidActorNameException">The name is malformed or taken.</exception>
-    public IActorRef Spawn(Props props, string? name = null) => _userGuardian.Spawn(props, name);
+    /// <exception cref="InvalidOperationException">The system is terminating or has terminated.</exception>
+    public IActorRef Spawn(Props props, string? name = null)
+    {
+        // The guardian learns of termination asynchronously; refuse at once, not only once it has begun stopping.
+        if (Volatile.Read(ref _terminateRequested) != 0)
+        {
+            throw new InvalidOperationException($"Cannot spawn a child of {_userGuardian.Self.Path}: actor system '{Name}' is terminating.");
+        }
+
+        return _userGuardian.Spawn(props, name);
+    }
 
     /// <summary>Creates an actor under <c>/system</c>, for libraries built on the kernel.</summary>
     public IActorRef SpawnSystemActor(Props props, string? name = null) => _systemGuardian.Spawn(props, name);

@@ -77,7 +77,7 @@ internal sealed partial class ActorCell : IActorContext, IThreadPoolWorkItem
 
     public bool IsTerminated => _state == CellState.Terminated;
 
-    internal ChildRestartRecord RestartRecord => (_extras ??= new()).RestartRecord;
+    internal ChildRestartRecord RestartRecord => EnsureExtras().RestartRecord;
 
     public IReadOnlyCollection<IActorRef> Children
     {
@@ -96,11 +96,11 @@ internal sealed partial class ActorCell : IActorContext, IThreadPoolWorkItem
         }
     }
 
-    public ITimerScheduler Timers => (_extras ??= new()).Timers ??= new TimerScheduler(this);
+    public ITimerScheduler Timers => EnsureExtras().Timers ??= new TimerScheduler(this);
 
-    public IStash Stash => (_extras ??= new()).Stash ??= new StashBuffer(this, _props.StashCapacity ?? _system.Options.DefaultStashCapacity);
+    public IStash Stash => EnsureExtras().Stash ??= new StashBuffer(this, _props.StashCapacity ?? _system.Options.DefaultStashCapacity);
 
-    public ILogger Logger => (_extras ??= new()).Logger ??= _system.LoggerFactory.CreateLogger(_actor?.GetType() ?? typeof(Actor));
+    public ILogger Logger => EnsureExtras().Logger ??= _system.LoggerFactory.CreateLogger(_actor?.GetType() ?? typeof(Actor));
 
     public TimeSpan? ReceiveTimeout => _extras?.ReceiveTimeout;
 
@@ -233,6 +233,16 @@ internal sealed partial class ActorCell : IActorContext, IThreadPoolWorkItem
                 message = Actors.ReceiveTimeout.Instance;
             }
 
+            if (message is Terminated terminated && _extras is { } watchState)
+            {
+                if (watchState.TerminatedCancelled?.Remove(terminated.Actor) == true)
+                {
+                    return; // unwatched after this Terminated was queued
+                }
+
+                watchState.TerminatedQueued?.Remove(terminated.Actor);
+            }
+
             if (_extras is { ReceiveTimeout: not null } extras && message is not INotInfluenceReceiveTimeout)
             {
                 RestartReceiveTimeout(extras);
@@ -325,12 +335,19 @@ internal sealed partial class ActorCell : IActorContext, IThreadPoolWorkItem
                 break;
             case Resume:
                 _failed = false;
+                if (_extras?.FailedMessage is Failed escalated)
+                {
+                    // This actor failed by escalating a child's failure; that child still waits for a decision.
+                    _extras.FailedMessage = null;
+                    escalated.Child.SendSystem(new Resume());
+                }
+
                 break;
             case Recreate recreate:
                 BeginRecreate(recreate.Cause);
                 break;
             case Watch watch:
-                ((_extras ??= new()).Watchers ??= []).Add(watch.Watcher);
+                (EnsureExtras().Watchers ??= []).Add(watch.Watcher);
                 break;
             case Unwatch unwatch:
                 _extras?.Watchers?.Remove(unwatch.Watcher);
@@ -339,7 +356,7 @@ internal sealed partial class ActorCell : IActorContext, IThreadPoolWorkItem
                 if (_extras?.Watching?.Remove(notification.Actor) == true)
                 {
                     // Through the mailbox, so it arrives after what the dead actor sent before.
-                    Self.Tell(new Terminated(notification.Actor), notification.Actor);
+                    QueueTerminated(notification.Actor);
                 }
 
                 break;
@@ -409,13 +426,9 @@ internal sealed partial class ActorCell : IActorContext, IThreadPoolWorkItem
         }
 
         _failed = true;
-        if (_extras is not null)
+        if (_extras is not null || _current.Message is not null)
         {
-            _extras.FailedMessage = _current.Message;
-        }
-        else if (_current.Message is not null)
-        {
-            (_extras = new()).FailedMessage = _current.Message;
+            EnsureExtras().FailedMessage = _current.Message;
         }
 
         if (_parent is null)
@@ -490,7 +503,7 @@ internal sealed partial class ActorCell : IActorContext, IThreadPoolWorkItem
 
         ClearBehaviourState(keepStash: true);
         _state = CellState.Recreating;
-        (_extras ??= new()).RecreateCause = cause;
+        EnsureExtras().RecreateCause = cause;
         if (!HasStoppingChildren())
         {
             FinishRecreate();
@@ -601,7 +614,7 @@ internal sealed partial class ActorCell : IActorContext, IThreadPoolWorkItem
 
         if (_extras?.Watching?.Remove(child.Self) == true)
         {
-            Self.Tell(new Terminated(child.Self), child.Self);
+            QueueTerminated(child.Self);
         }
 
         if (_state == CellState.Terminating && !HasChildren())
@@ -612,6 +625,13 @@ internal sealed partial class ActorCell : IActorContext, IThreadPoolWorkItem
         {
             FinishRecreate();
         }
+    }
+
+    /// <summary>Delivers Terminated through the mailbox, so it arrives after what the dead actor sent before.</summary>
+    private void QueueTerminated(IActorRef subject)
+    {
+        (EnsureExtras().TerminatedQueued ??= []).Add(subject);
+        Self.Tell(new Terminated(subject), subject);
     }
 
     private void RequestStop()
@@ -705,8 +725,8 @@ internal sealed partial class ActorCell : IActorContext, IThreadPoolWorkItem
     public IActorRef Spawn(Props props, string? name = null)
     {
         ArgumentNullException.ThrowIfNull(props);
-        var extras = _extras ??= new();
-        var children = extras.Children ??= new(StringComparer.Ordinal);
+        var extras = EnsureExtras();
+        var children = LazyInitializer.EnsureInitialized(ref extras.Children, static () => new(StringComparer.Ordinal));
         ActorCell child;
         lock (children)
         {
@@ -794,7 +814,7 @@ internal sealed partial class ActorCell : IActorContext, IThreadPoolWorkItem
             return subject;
         }
 
-        if (((_extras ??= new()).Watching ??= []).Add(subject))
+        if ((EnsureExtras().Watching ??= []).Add(subject))
         {
             target.SendSystemMessage(new Watch(Self));
         }
@@ -810,13 +830,19 @@ internal sealed partial class ActorCell : IActorContext, IThreadPoolWorkItem
             (subject as IInternalActorRef)?.SendSystemMessage(new Unwatch(Self));
         }
 
+        if (_extras?.TerminatedQueued?.Remove(subject) == true)
+        {
+            // Its Terminated is already in the mailbox: drop it when it comes up.
+            (_extras.TerminatedCancelled ??= []).Add(subject);
+        }
+
         return subject;
     }
 
     public void Become(Action<object> behavior, bool discardOld = true)
     {
         ArgumentNullException.ThrowIfNull(behavior);
-        var behaviors = (_extras ??= new()).Behaviors ??= [];
+        var behaviors = EnsureExtras().Behaviors ??= [];
         if (discardOld && behaviors.Count > 0)
         {
             behaviors[^1] = behavior;
@@ -838,7 +864,7 @@ internal sealed partial class ActorCell : IActorContext, IThreadPoolWorkItem
 
     public void SetReceiveTimeout(TimeSpan? timeout)
     {
-        var extras = _extras ??= new();
+        var extras = EnsureExtras();
         extras.ReceiveTimeout = timeout;
         extras.ReceiveTimeoutGeneration++;
         if (timeout is null)
@@ -967,7 +993,7 @@ internal sealed partial class ActorCell : IActorContext, IThreadPoolWorkItem
 
     public void Prepend(List<Envelope> envelopes)
     {
-        var extras = _extras ??= new();
+        var extras = EnsureExtras();
         if (extras.Unstashed is not { Count: > 0 } existing)
         {
             var queue = extras.Unstashed ??= new Queue<Envelope>(envelopes.Count);
@@ -993,6 +1019,13 @@ internal sealed partial class ActorCell : IActorContext, IThreadPoolWorkItem
         extras.Unstashed = merged;
     }
 
+    /// <summary>
+    /// The extras, created on first use. Thread-safe: besides the actor's own turn, guardians are
+    /// spawned into from any thread and a parent reads its failed child's restart record.
+    /// </summary>
+    private Extras EnsureExtras() =>
+        Volatile.Read(ref _extras) ?? Interlocked.CompareExchange(ref _extras, new Extras(), null) ?? _extras!;
+
     /// <summary>State that most actors never need; allocated on first use to keep idle actors small.</summary>
     private sealed class Extras
     {
@@ -1000,6 +1033,8 @@ internal sealed partial class ActorCell : IActorContext, IThreadPoolWorkItem
         public long NextChildNumber;
         public HashSet<IInternalActorRef>? Watchers;
         public HashSet<IActorRef>? Watching;
+        public HashSet<IActorRef>? TerminatedQueued;     // Terminated in the mailbox, not yet handled
+        public HashSet<IActorRef>? TerminatedCancelled;  // ... of which these were unwatched since
         public List<Action<object>>? Behaviors;
         public TimerScheduler? Timers;
         public StashBuffer? Stash;

@@ -9,7 +9,8 @@ namespace Recall.Actors.Internal;
 /// <remarks>
 /// Producers reserve a slot with one interlocked increment on the tail segment and publish it with
 /// a release write of the slot's flag; the consumer reads slots in order and never writes shared
-/// state other than the slots it has consumed. The first segment is created on the first enqueue,
+/// state other than the slots it has consumed and <c>_first</c>, which it moves along so that
+/// consumed segments can be collected. The first segment is created on the first enqueue,
 /// so an actor that never receives a user message pays nothing for its mailbox.
 /// </remarks>
 internal struct MpscQueue<T>
@@ -17,7 +18,7 @@ internal struct MpscQueue<T>
     private const int FirstSegmentLength = 8;
     private const int MaxSegmentLength = 2048;
 
-    private Segment? _first;  // set once, by the first enqueue
+    private Segment? _first;  // set by the first enqueue; then the consumer's current segment
     private Segment? _head;   // consumer only
     private int _headIndex;   // consumer only
     private Segment? _tail;   // producers
@@ -79,6 +80,9 @@ internal struct MpscQueue<T>
 
             _head = head = next;
             _headIndex = index = 0;
+
+            // Drop the consumed segment: _first would otherwise keep the whole chain alive.
+            Volatile.Write(ref _first, next);
         }
 
         ref var slot = ref head.Slots[index];
