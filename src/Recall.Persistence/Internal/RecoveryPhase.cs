@@ -103,11 +103,15 @@ internal static class RecoveryPhase
             .ReplayAsync(runtime.PersistenceId, runtime.LastSequenceNumber + 1, recovery.ToSequenceNumber, recovery.ReplayMax, CancellationToken.None)
             .GetAsyncEnumerator(CancellationToken.None);
         var completed = false;
+
+        // The filter holds back a window of events, so the last event applied can lag behind the
+        // last one read: a failure is reported at the event being read, not the one being applied.
+        var lastRead = runtime.LastSequenceNumber;
         try
         {
             while (true)
             {
-                position.SequenceNumber = runtime.LastSequenceNumber + 1;
+                position.SequenceNumber = lastRead + 1;
                 position.Manifest = null;
                 position.Event = null;
                 var move = events.MoveNextAsync();
@@ -119,13 +123,17 @@ internal static class RecoveryPhase
                     break;
                 }
 
+                var current = events.Current;
+                lastRead = current.SequenceNumber;
                 if (filter is null)
                 {
-                    Apply(runtime, events.Current, position);
+                    Apply(runtime, current, position);
                     continue;
                 }
 
-                filter.Add(events.Current, passed!);
+                position.SequenceNumber = current.SequenceNumber;
+                position.Manifest = current.Manifest;
+                filter.Add(current, passed!);
                 ApplyAll(runtime, passed!, position);
             }
 
