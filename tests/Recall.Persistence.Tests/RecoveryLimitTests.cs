@@ -37,6 +37,20 @@ public sealed class RecoveryLimitTests
     }
 
     [Fact]
+    public async Task An_actor_stopped_during_its_replay_gives_its_recovery_permit_back()
+    {
+        await using var h = PersistenceHarness.Create(p => p.MaxConcurrentRecoveries = 1);
+        h.Journal.StallReplays("rl-stuck");
+        var stuck = h.Spawn("rl-stuck");
+        await h.Journal.WaitForStalledAsync();
+
+        await h.StopAsync(stuck);
+
+        var (_, recovered) = await h.SpawnRecoveredAsync("rl-after");
+        Assert.Equal(new Recovered(0, ""), recovered);
+    }
+
+    [Fact]
     public async Task An_actor_stopped_while_waiting_for_a_recovery_permit_does_not_hold_one()
     {
         await using var h = PersistenceHarness.Create(p => p.MaxConcurrentRecoveries = 1);

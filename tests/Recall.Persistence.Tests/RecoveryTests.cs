@@ -85,9 +85,13 @@ public sealed class RecoveryTests : IAsyncLifetime
         await PersistAsync(actor, "e3");
         await _h.StopAsync(actor);
 
+        var replays = _h.Journal.CallCount(StoreOperation.Replay);
+        var loads = _h.Snapshots!.CallCount(StoreOperation.LoadSnapshot);
         var (again, recovered) = await _h.SpawnRecoveredAsync("r-4", Recovery.None);
 
         Assert.Equal(new Recovered(3, ""), recovered); // no snapshot offered, no event replayed
+        Assert.Equal(replays, _h.Journal.CallCount(StoreOperation.Replay));
+        Assert.Equal(loads, _h.Snapshots.CallCount(StoreOperation.LoadSnapshot));
         await PersistAsync(again, "e4");
         Assert.Equal(
             [(1L, "e1"), (2L, "e2"), (3L, "e3"), (4L, "e4")],
@@ -231,6 +235,25 @@ public sealed class RecoveryTests : IAsyncLifetime
         await watcher.ExpectTerminatedAsync(recovering);
     }
 
+    [Fact]
+    public async Task An_exception_in_ReceiveRecover_fails_recovery_at_that_event_and_stops_the_actor()
+    {
+        var (actor, _) = await _h.SpawnRecoveredAsync("r-10");
+        await PersistAsync(actor, "e1", "boom", "e3");
+        await _h.StopAsync(actor);
+
+        var recovering = _h.System.Spawn(Props.Create(() => new ThrowingOnReplay("r-10", _h.Log.Ref)));
+        var watcher = new TestProbe(_h.System);
+        watcher.Watch(recovering);
+
+        var failed = await _h.Log.ExpectMsgAsync<RecoveryFailed>();
+        var cause = Assert.IsType<RecoveryFailedException>(failed.Cause);
+        Assert.Equal(("r-10", 2L, "string"), (cause.PersistenceId, cause.SequenceNumber, cause.Manifest));
+        Assert.Equal("boom", failed.Event);
+        Assert.IsType<InvalidOperationException>(cause.InnerException);
+        await watcher.ExpectTerminatedAsync(recovering);
+    }
+
     private Task PersistAsync(IActorRef actor, string e, long expectedSequenceNumber) => PersistAsync(_h, actor, e, expectedSequenceNumber);
 
     private Task PersistAsync(IActorRef actor, params string[] events) => PersistAsync(_h, actor, events);
@@ -252,4 +275,23 @@ public sealed class RecoveryTests : IAsyncLifetime
             await h.Log.ExpectMsgAsync<Handled>(m => Equals(m.Event, e));
         }
     }
+}
+
+public sealed class ThrowingOnReplay(string persistenceId, IActorRef log) : PersistentActor
+{
+    public override string PersistenceId => persistenceId;
+
+    protected override void ReceiveCommand(object command)
+    {
+    }
+
+    protected override void ReceiveRecover(object message)
+    {
+        if (message is "boom")
+        {
+            throw new InvalidOperationException("cannot apply boom");
+        }
+    }
+
+    protected override void OnRecoveryFailure(Exception cause, object? @event) => log.Tell(new RecoveryFailed(cause, @event));
 }
