@@ -1,5 +1,4 @@
 using Recall.Samples.Wallet;
-using Recall.TestKit;
 
 namespace Recall.Persistence.Tests;
 

@@ -86,13 +86,21 @@ internal sealed class JournalFront(IJournal journal, PersistenceOptions options,
     {
         var events = 0;
         var count = 0;
-        while (count < _gathered.Count && (count == 0 || events < options.MaxBatchSize))
+        while (count < _gathered.Count)
         {
+            var size = 0;
             foreach (var write in _gathered[count].Writes)
             {
-                events += write.Events.Count;
+                size += write.Events.Count;
             }
 
+            // A request is answered as a whole, so it is never split: one larger than the limit goes alone.
+            if (count > 0 && events + size > options.MaxBatchSize)
+            {
+                break;
+            }
+
+            events += size;
             count++;
         }
 

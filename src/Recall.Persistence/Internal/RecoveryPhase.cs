@@ -32,6 +32,7 @@ internal static class RecoveryPhase
                 await ReplayAsync(runtime, recovery, position, time);
             }
 
+            position = new Position(); // a failure from here on is not at any event
             var highest = await Bounded(
                 runtime.Persistence.Journal.ReadHighestSequenceNumberAsync(persistenceId, runtime.LastSequenceNumber, CancellationToken.None),
                 "read of the highest sequence number", options.RecoveryEventTimeout, time);
@@ -103,29 +104,47 @@ internal static class RecoveryPhase
             .ReplayAsync(runtime.PersistenceId, runtime.LastSequenceNumber + 1, recovery.ToSequenceNumber, recovery.ReplayMax, CancellationToken.None)
             .GetAsyncEnumerator(CancellationToken.None);
         var completed = false;
+        Task<bool>? pendingMove = null;
+
+        // The filter holds back a window of events, so the last event applied can lag behind the
+        // last one read: a failure is reported at the event being read, not the one being applied.
+        var lastRead = runtime.LastSequenceNumber;
         try
         {
             while (true)
             {
-                position.SequenceNumber = runtime.LastSequenceNumber + 1;
+                position.SequenceNumber = lastRead + 1;
                 position.Manifest = null;
                 position.Event = null;
                 var move = events.MoveNextAsync();
-                var hasNext = move.IsCompletedSuccessfully
-                    ? move.Result
-                    : await Bounded(move, $"replay of event {position.SequenceNumber}", options.RecoveryEventTimeout, time);
+                bool hasNext;
+                if (move.IsCompletedSuccessfully)
+                {
+                    hasNext = move.Result;
+                }
+                else
+                {
+                    pendingMove = move.AsTask();
+                    hasNext = await Bounded(pendingMove, $"replay of event {position.SequenceNumber}", options.RecoveryEventTimeout, time);
+                    pendingMove = null;
+                }
+
                 if (!hasNext)
                 {
                     break;
                 }
 
+                var current = events.Current;
+                lastRead = current.SequenceNumber;
                 if (filter is null)
                 {
-                    Apply(runtime, events.Current, position);
+                    Apply(runtime, current, position);
                     continue;
                 }
 
-                filter.Add(events.Current, passed!);
+                position.SequenceNumber = current.SequenceNumber;
+                position.Manifest = current.Manifest;
+                filter.Add(current, passed!);
                 ApplyAll(runtime, passed!, position);
             }
 
@@ -146,10 +165,42 @@ internal static class RecoveryPhase
             }
             else
             {
-                _ = events.DisposeAsync().AsTask();
+                DisposeInBackground(events, pendingMove);
             }
         }
     }
+
+    /// <summary>
+    /// Disposes the replay of a failed recovery without waiting for it. An async enumerator must
+    /// not be disposed while a MoveNextAsync is pending (compiler-generated ones throw
+    /// NotSupportedException, which would hide the timeout), so a pending move is awaited first,
+    /// however long the store takes. Off the actor, which may have stopped by then; errors of an
+    /// abandoned replay are of no interest.
+    /// </summary>
+    private static void DisposeInBackground(IAsyncEnumerator<PersistentRepr> events, Task<bool>? pendingMove) =>
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                if (pendingMove is not null)
+                {
+                    await pendingMove;
+                }
+            }
+            catch (Exception)
+            {
+                // The move failed: the enumerator has finished; disposing it is still harmless.
+            }
+
+            try
+            {
+                await events.DisposeAsync();
+            }
+            catch (Exception)
+            {
+                // Nothing to do about a store that cannot clean up an abandoned replay.
+            }
+        });
 
     private static void ApplyAll(EventSourcedRuntime runtime, List<PersistentRepr> passed, Position position)
     {
@@ -181,16 +232,14 @@ internal static class RecoveryPhase
         }
     }
 
-    private static async Task<T> Bounded<T>(ValueTask<T> pending, string what, TimeSpan timeout, TimeProvider time)
-    {
-        if (pending.IsCompletedSuccessfully)
-        {
-            return pending.Result;
-        }
+    private static async Task<T> Bounded<T>(ValueTask<T> pending, string what, TimeSpan timeout, TimeProvider time) =>
+        pending.IsCompletedSuccessfully ? pending.Result : await Bounded(pending.AsTask(), what, timeout, time);
 
+    private static async Task<T> Bounded<T>(Task<T> pending, string what, TimeSpan timeout, TimeProvider time)
+    {
         try
         {
-            return await pending.AsTask().WaitAsync(timeout, time);
+            return await pending.WaitAsync(timeout, time);
         }
         catch (TimeoutException)
         {
