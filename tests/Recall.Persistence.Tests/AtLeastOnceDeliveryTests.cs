@@ -1,7 +1,5 @@
 using Microsoft.Extensions.Time.Testing;
 using Recall.Persistence.Delivery;
-using Recall.Persistence.Serialization;
-using Recall.TestKit;
 
 namespace Recall.Persistence.Tests;
 

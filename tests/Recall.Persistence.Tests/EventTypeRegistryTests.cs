@@ -1,4 +1,3 @@
-using Recall.Persistence.Serialization;
 
 namespace Recall.Persistence.Tests;
 

@@ -1,7 +1,4 @@
 using Recall.Persistence.InMemory;
-using Recall.Persistence.Journal;
-using Recall.Persistence.Serialization;
-using Recall.Persistence.Snapshots;
 using Recall.TestKit.Conformance;
 
 namespace Recall.Persistence.Tests;

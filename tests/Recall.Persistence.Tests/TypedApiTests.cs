@@ -1,7 +1,4 @@
-using Recall.Persistence.Serialization;
 using Recall.Samples.Wallet.Typed;
-using Recall.TestKit;
-using Recall.TestKit.Persistence;
 
 namespace Recall.Persistence.Tests;
 
