@@ -20,7 +20,7 @@ namespace Recall.Persistence;
 public abstract class PersistentActor : Actor, IEventSourcedBehavior
 {
     private EventSourcedRuntime? _runtime;
-    private Task _storeOperations = Task.CompletedTask;
+    private StoreOperations? _storeOperations;
 
     /// <summary>The stable id of this actor's history in the journal, e.g. <c>wallet-alice</c>.</summary>
     public abstract string PersistenceId { get; }
@@ -36,6 +36,8 @@ public abstract class PersistentActor : Actor, IEventSourcedBehavior
 
     /// <summary>Whether the actor is still recovering.</summary>
     protected bool IsRecovering => Runtime.IsRecovering;
+
+    private StoreOperations StoreOperations => _storeOperations ??= new StoreOperations(Runtime);
 
     private EventSourcedRuntime Runtime => _runtime ?? throw new InvalidOperationException(
         $"{GetType().Name} has not started yet: persistence members are available from PreStart on.");
@@ -93,49 +95,19 @@ public abstract class PersistentActor : Actor, IEventSourcedBehavior
     /// <see cref="DeleteMessagesSuccess"/> or <see cref="DeleteMessagesFailure"/>. The highest
     /// sequence number is kept, so later events continue after it.
     /// </summary>
-    protected void DeleteMessages(long toSequenceNr)
-    {
-        var journal = Runtime.Persistence.Journal;
-        var id = PersistenceId;
-        RunStoreOperation(
-            async () => { await journal.DeleteToAsync(id, toSequenceNr, CancellationToken.None); return new DeleteMessagesSuccess(toSequenceNr); },
-            cause => new DeleteMessagesFailure(toSequenceNr, cause));
-    }
+    protected void DeleteMessages(long toSequenceNr) => StoreOperations.DeleteMessages(toSequenceNr);
 
     /// <summary>
     /// Saves <paramref name="snapshot"/> as the state after <see cref="LastSequenceNr"/>; the actor
     /// receives <see cref="SaveSnapshotSuccess"/> or <see cref="SaveSnapshotFailure"/>.
     /// </summary>
-    protected void SaveSnapshot(object snapshot)
-    {
-        ArgumentNullException.ThrowIfNull(snapshot);
-        var metadata = new SnapshotMetadata(PersistenceId, LastSequenceNr, Context.System.TimeProvider.GetUtcNow());
-        var store = Runtime.Persistence.SnapshotStore;
-        RunStoreOperation(
-            async () => { await RequireSnapshotStore(store).SaveAsync(metadata, snapshot, CancellationToken.None); return new SaveSnapshotSuccess(metadata); },
-            cause => new SaveSnapshotFailure(metadata, cause));
-    }
+    protected void SaveSnapshot(object snapshot) => StoreOperations.SaveSnapshot(snapshot);
 
     /// <summary>Deletes the snapshot at <paramref name="sequenceNr"/>; replies <see cref="DeleteSnapshotSuccess"/> or <see cref="DeleteSnapshotFailure"/>.</summary>
-    protected void DeleteSnapshot(long sequenceNr)
-    {
-        var metadata = new SnapshotMetadata(PersistenceId, sequenceNr, default);
-        var store = Runtime.Persistence.SnapshotStore;
-        RunStoreOperation(
-            async () => { await RequireSnapshotStore(store).DeleteAsync(metadata, CancellationToken.None); return new DeleteSnapshotSuccess(metadata); },
-            cause => new DeleteSnapshotFailure(metadata, cause));
-    }
+    protected void DeleteSnapshot(long sequenceNr) => StoreOperations.DeleteSnapshot(sequenceNr);
 
     /// <summary>Deletes the snapshots matching <paramref name="criteria"/>; replies <see cref="DeleteSnapshotsSuccess"/> or <see cref="DeleteSnapshotsFailure"/>.</summary>
-    protected void DeleteSnapshots(SnapshotSelectionCriteria criteria)
-    {
-        ArgumentNullException.ThrowIfNull(criteria);
-        var id = PersistenceId;
-        var store = Runtime.Persistence.SnapshotStore;
-        RunStoreOperation(
-            async () => { await RequireSnapshotStore(store).DeleteAsync(id, criteria, CancellationToken.None); return new DeleteSnapshotsSuccess(criteria); },
-            cause => new DeleteSnapshotsFailure(criteria, cause));
-    }
+    protected void DeleteSnapshots(SnapshotSelectionCriteria criteria) => StoreOperations.DeleteSnapshots(criteria);
 
     /// <summary>Called when a write failed; the actor stops afterwards. The runtime has logged it.</summary>
     protected virtual void OnPersistFailure(Exception cause, object @event, long sequenceNr)
@@ -161,6 +133,7 @@ public abstract class PersistentActor : Actor, IEventSourcedBehavior
     internal override void AroundPreStart()
     {
         _runtime = new EventSourcedRuntime(this, this);
+        _storeOperations = null;
         base.AroundPreStart();
         _runtime.Start();
     }
@@ -168,6 +141,7 @@ public abstract class PersistentActor : Actor, IEventSourcedBehavior
     internal override void AroundPostRestart(Exception reason)
     {
         _runtime = new EventSourcedRuntime(this, this);
+        _storeOperations = null;
         base.AroundPostRestart(reason);
         _runtime.Start();
     }
@@ -219,31 +193,4 @@ public abstract class PersistentActor : Actor, IEventSourcedBehavior
     void IEventSourcedBehavior.OnPersistFailure(Exception cause, object @event, long sequenceNumber) => OnPersistFailure(cause, @event, sequenceNumber);
 
     void IEventSourcedBehavior.OnPersistRejected(Exception cause, object @event, long sequenceNumber) => OnPersistRejected(cause, @event, sequenceNumber);
-
-    private static ISnapshotStore RequireSnapshotStore(ISnapshotStore? store) =>
-        store ?? throw new InvalidOperationException("No snapshot store is configured: call UseSnapshotStore, or a store's Use... method that includes one.");
-
-    /// <summary>Runs store calls one after another (so a delete never overtakes the save before it) and replies to this actor.</summary>
-    private void RunStoreOperation(Func<Task<object>> operation, Func<Exception, object> failure)
-    {
-        var self = Self;
-        var previous = _storeOperations;
-        _storeOperations = RunAsync();
-
-        async Task RunAsync()
-        {
-            await previous;
-            object reply;
-            try
-            {
-                reply = await operation();
-            }
-            catch (Exception exception)
-            {
-                reply = failure(exception);
-            }
-
-            self.Tell(reply, null);
-        }
-    }
 }
