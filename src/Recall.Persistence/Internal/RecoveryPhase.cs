@@ -50,8 +50,16 @@ internal static class RecoveryPhase
                 _ => new RecoveryFailedException(persistenceId, position.SequenceNumber, position.Manifest, exception),
             };
             runtime.IsRecovering = false;
-            behavior.OnRecoveryFailure(failure, position.Event);
-            runtime.Stop();
+            try
+            {
+                behavior.OnRecoveryFailure(failure, position.Event);
+            }
+            finally
+            {
+                // Even if the hook throws, the actor stops: its state is unknown.
+                runtime.Stop();
+            }
+
             return;
         }
 
