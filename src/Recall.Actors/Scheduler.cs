@@ -1,9 +1,15 @@
+using System.Collections.Concurrent;
+
 namespace Recall.Actors;
 
 /// <summary>Sends messages later, on the system's <see cref="TimeProvider"/>. Dispose the result to cancel.</summary>
 public sealed class Scheduler
 {
     private readonly TimeProvider _timeProvider;
+
+    // Keeps every pending tell reachable: a timer that nothing references may be collected before
+    // it fires (FakeTimeProvider's timers are), and callers commonly drop the handle.
+    private readonly ConcurrentDictionary<ScheduledTell, byte> _pending = new();
 
     internal Scheduler(TimeProvider timeProvider) => _timeProvider = timeProvider;
 
@@ -18,19 +24,52 @@ public sealed class Scheduler
         return Schedule(initialDelay, interval, receiver, message, sender);
     }
 
-    private ITimer Schedule(TimeSpan dueTime, TimeSpan period, IActorRef receiver, object message, IActorRef? sender)
+    private ScheduledTell Schedule(TimeSpan dueTime, TimeSpan period, IActorRef receiver, object message, IActorRef? sender)
     {
         ArgumentNullException.ThrowIfNull(receiver);
         ArgumentNullException.ThrowIfNull(message);
         ArgumentOutOfRangeException.ThrowIfLessThan(dueTime, TimeSpan.Zero);
-        return _timeProvider.CreateTimer(
-            static state =>
+        var scheduled = new ScheduledTell(this, receiver, message, sender, once: period == Timeout.InfiniteTimeSpan);
+        _pending[scheduled] = 0;
+        scheduled.Start(_timeProvider.CreateTimer(static state => ((ScheduledTell)state!).Fire(), scheduled, dueTime, period));
+        return scheduled;
+    }
+
+    private sealed class ScheduledTell(Scheduler owner, IActorRef receiver, object message, IActorRef? sender, bool once) : IDisposable
+    {
+        private ITimer? _timer;
+        private int _disposed;
+
+        public void Start(ITimer timer)
+        {
+            _timer = timer;
+            if (Volatile.Read(ref _disposed) != 0)
             {
-                var (to, msg, from) = ((IActorRef, object, IActorRef?))state!;
-                to.Tell(msg, from);
-            },
-            (receiver, message, sender),
-            dueTime,
-            period);
+                timer.Dispose(); // disposed (or fired once) while the timer was being created
+            }
+        }
+
+        public void Fire()
+        {
+            if (Volatile.Read(ref _disposed) != 0)
+            {
+                return;
+            }
+
+            receiver.Tell(message, sender);
+            if (once)
+            {
+                Dispose();
+            }
+        }
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _disposed, 1) == 0)
+            {
+                owner._pending.TryRemove(this, out _);
+                _timer?.Dispose();
+            }
+        }
     }
 }
