@@ -1,10 +1,15 @@
+using System.Collections.Concurrent;
+
 namespace Recall.Actors;
 
 /// <summary>Sends messages later, on the system's <see cref="TimeProvider"/>. Dispose the result to cancel.</summary>
 public sealed class Scheduler
 {
     private readonly TimeProvider _timeProvider;
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<ScheduledTell, byte> _active = new();
+
+    // Keeps every pending tell reachable: a timer that nothing references may be collected before
+    // it fires (FakeTimeProvider's timers are), and callers commonly drop the handle.
+    private readonly ConcurrentDictionary<ScheduledTell, byte> _pending = new();
 
     internal Scheduler(TimeProvider timeProvider) => _timeProvider = timeProvider;
 
@@ -25,38 +30,45 @@ public sealed class Scheduler
         ArgumentNullException.ThrowIfNull(message);
         ArgumentOutOfRangeException.ThrowIfLessThan(dueTime, TimeSpan.Zero);
         var scheduled = new ScheduledTell(this, receiver, message, sender, once: period == Timeout.InfiniteTimeSpan);
-
-        // Keep the timer reachable until it is done: a timer nobody references may be collected
-        // (and so cancelled) before it fires.
-        _active.TryAdd(scheduled, 0);
-        scheduled.Start(_timeProvider, dueTime, period);
+        _pending[scheduled] = 0;
+        scheduled.Start(_timeProvider.CreateTimer(static state => ((ScheduledTell)state!).Fire(), scheduled, dueTime, period));
         return scheduled;
     }
 
-    /// <summary>One scheduled tell; disposing it cancels what has not been sent yet.</summary>
     private sealed class ScheduledTell(Scheduler owner, IActorRef receiver, object message, IActorRef? sender, bool once) : IDisposable
     {
         private ITimer? _timer;
+        private int _disposed;
 
-        public void Start(TimeProvider time, TimeSpan dueTime, TimeSpan period)
+        public void Start(ITimer timer)
         {
-            var timer = time.CreateTimer(static state => ((ScheduledTell)state!).Fire(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
-            Volatile.Write(ref _timer, timer);
-            timer.Change(dueTime, period);
+            _timer = timer;
+            if (Volatile.Read(ref _disposed) != 0)
+            {
+                timer.Dispose(); // disposed (or fired once) while the timer was being created
+            }
         }
 
-        public void Dispose()
+        public void Fire()
         {
-            owner._active.TryRemove(this, out _);
-            Interlocked.Exchange(ref _timer, null)?.Dispose();
-        }
+            if (Volatile.Read(ref _disposed) != 0)
+            {
+                return;
+            }
 
-        private void Fire()
-        {
             receiver.Tell(message, sender);
             if (once)
             {
                 Dispose();
+            }
+        }
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _disposed, 1) == 0)
+            {
+                owner._pending.TryRemove(this, out _);
+                _timer?.Dispose();
             }
         }
     }

@@ -319,6 +319,24 @@ public sealed class TimerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_scheduled_tell_whose_handle_was_dropped_is_still_delivered()
+    {
+        var probe = new TestProbe(_system);
+
+        _system.Scheduler.ScheduleTellOnce(TimeSpan.FromSeconds(1), probe.Ref, "once");
+        _system.Scheduler.ScheduleTellRepeatedly(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1), probe.Ref, "again");
+        GC.Collect(); // a timer nobody references may be collected, and never fire
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+        _time.Advance(TimeSpan.FromSeconds(1));
+
+        var first = new[] { await probe.ExpectMsgAsync<string>(), await probe.ExpectMsgAsync<string>() };
+        Assert.Equal(["again", "once"], first.Order(StringComparer.Ordinal));
+        _time.Advance(TimeSpan.FromSeconds(1));
+        await probe.ExpectMsgAsync("again");
+    }
+
+    [Fact]
     public async Task Disposing_a_scheduled_tell_cancels_it()
     {
         var probe = new TestProbe(_system);
