@@ -140,8 +140,11 @@ internal sealed class PostgreSqlDatabase : IAsyncDisposable
             PostgresException { SqlState: PostgresErrorCodes.InvalidPassword or PostgresErrorCodes.InvalidAuthorizationSpecification } p => $"authentication failed: {p.MessageText}",
             PostgresException { SqlState: PostgresErrorCodes.InsufficientPrivilege } p => $"permission denied: {p.MessageText}",
             PostgresException { SqlState: PostgresErrorCodes.UndefinedTable } p => $"{p.MessageText} (were the tables dropped while the store ran?)",
+            PostgresException { SqlState: PostgresErrorCodes.AdminShutdown or PostgresErrorCodes.CrashShutdown } p => $"the server closed the connection: {p.MessageText}",
+            PostgresException { SqlState: PostgresErrorCodes.CannotConnectNow } p => $"the server is not accepting connections yet: {p.MessageText}",
             PostgresException p => $"{p.MessageText} (SQLSTATE {p.SqlState})",
             NpgsqlException { InnerException: SocketException socket } => $"cannot connect: {socket.Message}",
+            NpgsqlException { InnerException: IOException or EndOfStreamException } => "the connection was lost (the server restarted, or the network failed); a write in flight may or may not be stored",
             NpgsqlException { InnerException: TimeoutException } => "timed out",
             _ => exception.Message,
         };
