@@ -141,8 +141,14 @@ public sealed class PostgreSqlJournal : IJournal, IAsyncDisposable
             }
         }
 
+        var batch = new Batch(writes, payloads, results);
+        if (batch.Rows == 0)
+        {
+            return results;
+        }
+
         return await _database.WriteAsync(
-            $"write of {writes.Sum(w => w.Events.Count)} events",
+            $"write of {batch.Rows} events",
             async connection =>
             {
                 // A unique violation aborts the statement whole; the writes that caused it are found
@@ -150,10 +156,13 @@ public sealed class PostgreSqlJournal : IJournal, IAsyncDisposable
                 // unless a concurrent writer's transaction conflicted and then rolled back, hence the bound.
                 for (var attempt = 1; ; attempt++)
                 {
-                    var batch = new Batch(writes, payloads, results);
-                    if (batch.Rows == 0)
+                    if (attempt > 1)
                     {
-                        return results;
+                        batch = new Batch(writes, payloads, results);
+                        if (batch.Rows == 0)
+                        {
+                            return results;
+                        }
                     }
 
                     try
