@@ -19,9 +19,17 @@ public static class PostgresServer
 
     public static string Required => ConnectionString ?? throw new InvalidOperationException("RECALL_POSTGRES is not set.");
 
-    /// <summary>Why tests that need the server cannot run here, or null when they can.</summary>
+    /// <summary>
+    /// Why tests that need the server cannot run here, or null when they can. With
+    /// RECALL_REQUIRE_POSTGRES=1 (CI) nothing is skipped: a missing server fails the tests instead.
+    /// </summary>
     public static string? SkipReason(bool serverControl)
     {
+        if (Read("RECALL_REQUIRE_POSTGRES") == "1")
+        {
+            return null;
+        }
+
         if (ConnectionString is null)
         {
             return "SKIPPED: no PostgreSQL. Set RECALL_POSTGRES to a connection string, or run ./test.sh with PostgreSQL's initdb and pg_ctl installed (it starts a throwaway server).";
