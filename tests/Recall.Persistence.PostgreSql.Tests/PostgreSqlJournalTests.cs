@@ -140,6 +140,86 @@ public sealed class PostgreSqlJournalTests : IAsyncLifetime
         Assert.Equal(["tag-2"], rows[1].Tags);
     }
 
+    [Fact]
+    public async Task A_reader_following_transaction_id_and_ordering_below_xmin_never_skips_a_late_commit()
+    {
+        var journal = NewJournal();
+        await WriteAllAsync(journal, Write("early", 1, 1));
+
+        // A slow transaction inserts first (it gets the lower ordering) and commits last.
+        await using var slow = await PostgresServer.OpenAsync();
+        await using var transaction = await slow.BeginTransactionAsync();
+        await using (var insert = new NpgsqlCommand(
+            $"INSERT INTO \"{_schema}\".journal (persistence_id, sequence_number, writer_id, timestamp, manifest, payload) VALUES ('slow', 1, 'w', now(), 'm', '\\x7b7d')",
+            slow,
+            transaction))
+        {
+            await insert.ExecuteNonQueryAsync();
+        }
+
+        await WriteAllAsync(journal, Write("fast", 1, 1));
+
+        // By ordering alone, "fast" is visible after "early" while "slow" (a lower ordering) is not yet:
+        // a reader resuming after "fast" would never see "slow". Below xmin, "fast" is held back.
+        // (Other tests' transactions may hold xmin back for a moment too, hence the polling; while
+        // "slow" is open, "fast" can never pass, whatever else runs.)
+        Assert.Equal(["early", "fast"], (await ReadByOrderingAsync()).Select(row => row.Id));
+        var first = await PollBelowXminAsync((0, 0), rows => rows.Count > 0);
+        Assert.Equal(["early"], first.Select(row => row.Id));
+
+        await transaction.CommitAsync();
+        var rest = await PollBelowXminAsync(first[^1].Offset, rows => rows.Count == 2);
+        Assert.Equal(["slow", "fast"], rest.Select(row => row.Id));
+    }
+
+    private async Task<List<(string Id, (long Transaction, long Ordering) Offset)>> PollBelowXminAsync(
+        (long Transaction, long Ordering) after, Func<List<(string Id, (long Transaction, long Ordering) Offset)>, bool> done)
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(10);
+        while (true)
+        {
+            var rows = await ReadBelowXminAsync(after);
+            if (done(rows) || DateTime.UtcNow > deadline)
+            {
+                return rows;
+            }
+
+            await Task.Delay(20);
+        }
+    }
+
+    private Task<List<(string Id, (long Transaction, long Ordering) Offset)>> ReadByOrderingAsync() =>
+        QueryAsync($"SELECT persistence_id, transaction_id::text::bigint, ordering FROM \"{_schema}\".journal ORDER BY ordering", null);
+
+    private Task<List<(string Id, (long Transaction, long Ordering) Offset)>> ReadBelowXminAsync((long Transaction, long Ordering) after) =>
+        QueryAsync(
+            $"""
+            SELECT persistence_id, transaction_id::text::bigint, ordering FROM "{_schema}".journal
+            WHERE (transaction_id, ordering) > ($1::text::xid8, $2) AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+            ORDER BY transaction_id, ordering
+            """,
+            after);
+
+    private static async Task<List<(string Id, (long Transaction, long Ordering) Offset)>> QueryAsync(string sql, (long Transaction, long Ordering)? after)
+    {
+        await using var connection = await PostgresServer.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        if (after is { } offset)
+        {
+            command.Parameters.AddWithValue(offset.Transaction.ToString(System.Globalization.CultureInfo.InvariantCulture));
+            command.Parameters.AddWithValue(offset.Ordering);
+        }
+
+        await using var reader = await command.ExecuteReaderAsync();
+        var rows = new List<(string, (long, long))>();
+        while (await reader.ReadAsync())
+        {
+            rows.Add((reader.GetString(0), (reader.GetInt64(1), reader.GetInt64(2))));
+        }
+
+        return rows;
+    }
+
     private PostgreSqlJournal NewJournal()
     {
         var serialization = new EventSerialization();
