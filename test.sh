@@ -29,9 +29,10 @@ start_postgres() {
   [ -n "$pg_bin" ] && [ -x "$pg_bin/initdb" ] && [ -x "$pg_bin/pg_ctl" ] || return 1
 
   pg_tmp=$(mktemp -d "${TMPDIR:-/tmp}/recall-pg.XXXXXX")
+  local account=""
   if [ "$(id -u)" = 0 ]; then
     # the server refuses to run as root: use the postgres account, or a throwaway one
-    local account=postgres
+    account=postgres
     id "$account" >/dev/null 2>&1 || { account=recall-pg; id "$account" >/dev/null 2>&1 || useradd --system --no-create-home "$account"; }
     chown "$account" "$pg_tmp"
     chmod 755 "$pg_tmp"
@@ -49,7 +50,8 @@ start_postgres() {
     || { cat "$pg_tmp/server.log" >&2; return 1; }
   "${pg_runas[@]}" "$pg_bin/createdb" -h 127.0.0.1 -p "$port" -U postgres recall_tests >/dev/null 2>&1 || true
   export RECALL_POSTGRES="Host=127.0.0.1;Port=$port;Username=postgres;Database=recall_tests"
-  export RECALL_POSTGRES_BIN="$pg_bin" RECALL_POSTGRES_DATA="$pg_tmp/data" RECALL_POSTGRES_PORT="$port"
+  # the tests that restart the server run pg_ctl as the account that owns the data folder (RUNAS, empty when not root)
+  export RECALL_POSTGRES_BIN="$pg_bin" RECALL_POSTGRES_DATA="$pg_tmp/data" RECALL_POSTGRES_PORT="$port" RECALL_POSTGRES_RUNAS="$account"
   echo "test.sh: PostgreSQL started on 127.0.0.1:$port"
 }
 

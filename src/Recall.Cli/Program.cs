@@ -3,18 +3,28 @@ using Spectre.Console;
 
 return args switch
 {
-    ["demo", .. var rest] when rest.Contains("--child") => await WalletDemo.RunChildAsync(Option(rest, "--db") ?? "recall-demo.db"),
-    ["demo", .. var rest] => await WalletDemo.RunAsync(Option(rest, "--db") ?? "recall-demo.db", rest.Contains("--kill"), AnsiConsole.Console),
+    ["demo", .. var rest] when rest.Contains("--child") => await WalletDemo.RunChildAsync(DemoStore.FromArguments(rest)),
+    ["demo", .. var rest] => await RunDemoAsync(rest),
     ["demo-kernel", ..] => await KernelDemo.RunAsync(Console.Out),
     ["journal", .. var rest] => JournalCommands.Run(rest, AnsiConsole.Console),
     [] or ["help" or "--help" or "-h"] => Usage(Console.Out, 0),
     _ => Usage(Console.Error, 2),
 };
 
-static string? Option(string[] args, string name)
+static async Task<int> RunDemoAsync(string[] args)
 {
-    var index = Array.IndexOf(args, name);
-    return index >= 0 && index + 1 < args.Length ? args[index + 1] : null;
+    DemoStore store;
+    try
+    {
+        store = DemoStore.FromArguments(args);
+    }
+    catch (ArgumentException exception)
+    {
+        Console.Error.WriteLine($"recall demo: {exception.Message}");
+        return 2;
+    }
+
+    return await WalletDemo.RunAsync(store, args.Contains("--kill"), AnsiConsole.Console);
 }
 
 static int Usage(TextWriter writer, int exitCode)
@@ -24,6 +34,9 @@ static int Usage(TextWriter writer, int exitCode)
     writer.WriteLine("commands:");
     writer.WriteLine("  demo [--db FILE] [--kill]   wallets on SQLite crash and recover (default file: recall-demo.db;");
     writer.WriteLine("                              --kill runs them in a child process killed with SIGKILL)");
+    writer.WriteLine("  demo --postgres [CONN] [--kill]");
+    writer.WriteLine("                              the same on PostgreSQL, in schema recall_demo (CONN: an Npgsql");
+    writer.WriteLine("                              connection string; default: the RECALL_POSTGRES environment variable)");
     writer.WriteLine("  demo-kernel                 a supervised pipeline of plain actors that crashes and heals");
     writer.WriteLine("  journal ids FILE            the persistence ids in a SQLite journal");
     writer.WriteLine("  journal events FILE ID      the events of one persistence id (JSON payloads, tags, timestamps)");

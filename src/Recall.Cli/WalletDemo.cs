@@ -2,16 +2,15 @@ using System.Diagnostics;
 using System.Globalization;
 using Recall.Actors;
 using Recall.Persistence;
-using Recall.Persistence.Sqlite;
 using Recall.Samples.Wallet;
 using Spectre.Console;
 
 namespace Recall.Cli;
 
 /// <summary>
-/// The main demo: wallets on the embedded SQLite store take commands (some rejected), the process
-/// "crashes" (a restart of the actor system, or with --kill a child process killed with SIGKILL),
-/// and the wallets recover their balances from the journal.
+/// The main demo: wallets on the embedded SQLite store (or PostgreSQL) take commands (some
+/// rejected), the process "crashes" (a restart of the actor system, or with --kill a child process
+/// killed with SIGKILL), and the wallets recover their balances from the journal.
 /// </summary>
 internal static class WalletDemo
 {
@@ -19,21 +18,26 @@ internal static class WalletDemo
     private static readonly string[] Wallets = ["alice", "bob", "carol", "dave"];
     private static readonly TimeSpan AskTimeout = TimeSpan.FromSeconds(30);
 
-    public static async Task<int> RunAsync(string path, bool kill, IAnsiConsole console)
+    public static async Task<int> RunAsync(DemoStore store, bool kill, IAnsiConsole console)
     {
-        path = Path.GetFullPath(path);
-        console.Write(new Rule("[bold]Recall demo[/]: event-sourced wallets on SQLite").LeftJustified());
-        console.MarkupLine($"journal: [blue]{Markup.Escape(path)}[/] (WAL, an event is acknowledged only after fsync)");
+        console.Write(new Rule($"[bold]Recall demo[/]: event-sourced wallets on {store.Name}").LeftJustified());
+        console.MarkupLine($"journal: [blue]{Markup.Escape(store.Location)}[/] ({Markup.Escape(store.Durability)})");
         console.WriteLine();
 
-        var start = await RecoverAsync(path);
-        return kill ? await KillAndRecoverAsync(path, start.Balances, console) : await RestartAndRecoverAsync(path, start.Balances, console);
+        if (await store.PrepareAsync() is { } problem)
+        {
+            console.MarkupLine($"[red]{Markup.Escape(problem)}[/]");
+            return 1;
+        }
+
+        var start = await RecoverAsync(store);
+        return kill ? await KillAndRecoverAsync(store, start.Balances, console) : await RestartAndRecoverAsync(store, start.Balances, console);
     }
 
     /// <summary>Runs the commands and prints "ack wallet index balance" for each acknowledged one (the --kill child).</summary>
-    public static async Task<int> RunChildAsync(string path)
+    public static async Task<int> RunChildAsync(DemoStore store)
     {
-        await using var system = CreateSystem("demo-child", path);
+        await using var system = CreateSystem("demo-child", store);
         var output = Console.Out;
         await Task.WhenAll(Wallets.Select(async name =>
         {
@@ -53,11 +57,11 @@ internal static class WalletDemo
         return 0;
     }
 
-    private static async Task<int> RestartAndRecoverAsync(string path, IReadOnlyDictionary<string, int> start, IAnsiConsole console)
+    private static async Task<int> RestartAndRecoverAsync(DemoStore store, IReadOnlyDictionary<string, int> start, IAnsiConsole console)
     {
         var expected = new Dictionary<string, int>();
         var table = new Table().AddColumns("wallet", "start", "commands", "accepted", "rejected", "balance");
-        await using (var system = CreateSystem("demo", path))
+        await using (var system = CreateSystem("demo", store))
         {
             var results = await Task.WhenAll(Wallets.Select(name => RunCommandsAsync(system, name, start[name])));
             foreach (var result in results)
@@ -70,15 +74,15 @@ internal static class WalletDemo
         console.MarkupLine($"[bold]1.[/] {Wallets.Length} wallets took {CommandsPerWallet} commands each; a GiveMe beyond the balance is rejected and stores nothing:");
         console.Write(table);
         console.MarkupLine("[bold]2.[/] crash: the actor system is gone, and with it every balance held in memory");
-        return Report(console, expected.ToDictionary(p => p.Key, p => (IReadOnlySet<int>)new HashSet<int> { p.Value }), await RecoverAsync(path), "expected");
+        return Report(console, expected.ToDictionary(p => p.Key, p => (IReadOnlySet<int>)new HashSet<int> { p.Value }), await RecoverAsync(store), "expected");
     }
 
-    private static async Task<int> KillAndRecoverAsync(string path, IReadOnlyDictionary<string, int> start, IAnsiConsole console)
+    private static async Task<int> KillAndRecoverAsync(DemoStore store, IReadOnlyDictionary<string, int> start, IAnsiConsole console)
     {
         console.MarkupLine("[bold]1.[/] a child process runs the wallets and reports each acknowledged command...");
         var acknowledged = new Dictionary<string, (int Index, int Balance)>();
         var acks = 0;
-        var startInfo = ChildStartInfo(path);
+        var startInfo = ChildStartInfo(store);
         using (var child = Process.Start(startInfo) ?? throw new InvalidOperationException("Could not start the child process."))
         {
             var enough = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -121,7 +125,7 @@ internal static class WalletDemo
         }
 
         console.Write(table);
-        return Report(console, possible, await RecoverAsync(path), "acknowledged");
+        return Report(console, possible, await RecoverAsync(store), "acknowledged");
     }
 
     private static int Report(IAnsiConsole console, Dictionary<string, IReadOnlySet<int>> expected, Recovered recovered, string expectedLabel)
@@ -182,9 +186,9 @@ internal static class WalletDemo
         return new Result(name, accepted, rejected, stored);
     }
 
-    private static async Task<Recovered> RecoverAsync(string path)
+    private static async Task<Recovered> RecoverAsync(DemoStore store)
     {
-        await using var system = CreateSystem("recovery", path);
+        await using var system = CreateSystem("recovery", store);
         var clock = Stopwatch.StartNew();
         var balances = await Task.WhenAll(Wallets.Select(name =>
             system.Spawn(Props.Create(() => new Wallet(name)), $"wallet-{name}").Ask<int>(new GetBalance(), AskTimeout)));
@@ -192,8 +196,8 @@ internal static class WalletDemo
         return new Recovered(Wallets.Zip(balances).ToDictionary(p => p.First, p => p.Second), clock.Elapsed);
     }
 
-    private static ActorSystem CreateSystem(string name, string path) =>
-        ActorSystem.Create(name, o => o.UsePersistence(p => p.UseSqlite(path).Events.RegisterAssemblyOf<Wallet>()));
+    private static ActorSystem CreateSystem(string name, DemoStore store) =>
+        ActorSystem.Create(name, o => o.UsePersistence(p => store.Use(p).Events.RegisterAssemblyOf<Wallet>()));
 
     /// <summary>The same commands on every run: the demo is reproducible.</summary>
     private static List<object> Commands(string wallet)
@@ -217,7 +221,7 @@ internal static class WalletDemo
         _ => (balance, false),
     };
 
-    private static ProcessStartInfo ChildStartInfo(string path)
+    private static ProcessStartInfo ChildStartInfo(DemoStore store)
     {
         var host = Environment.ProcessPath ?? "dotnet";
         var info = new ProcessStartInfo(host) { RedirectStandardOutput = true, UseShellExecute = false };
@@ -228,8 +232,11 @@ internal static class WalletDemo
 
         info.ArgumentList.Add("demo");
         info.ArgumentList.Add("--child");
-        info.ArgumentList.Add("--db");
-        info.ArgumentList.Add(path);
+        foreach (var argument in store.ChildArguments)
+        {
+            info.ArgumentList.Add(argument);
+        }
+
         return info;
     }
 

@@ -1,0 +1,32 @@
+namespace Recall.Persistence.PostgreSql;
+
+/// <summary>Chooses the PostgreSQL store.</summary>
+public static class PostgreSqlPersistenceOptionsExtensions
+{
+    /// <summary>
+    /// Stores events and snapshots in the database of <paramref name="connectionString"/> (an Npgsql
+    /// connection string), in the schema <c>recall</c>, created on first use.
+    /// </summary>
+    /// <exception cref="ArgumentException">The connection string is empty or invalid.</exception>
+    public static PersistenceOptions UsePostgreSql(this PersistenceOptions options, string connectionString) =>
+        options.UsePostgreSql(o => o.ConnectionString = connectionString);
+
+    /// <summary>Stores events and snapshots in PostgreSQL with the settings <paramref name="configure"/> chooses.</summary>
+    /// <exception cref="ArgumentException">A setting is invalid.</exception>
+    public static PersistenceOptions UsePostgreSql(this PersistenceOptions options, Action<PostgreSqlStoreOptions> configure)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(configure);
+        var settings = new PostgreSqlStoreOptions();
+        configure(settings);
+        settings.Validate();
+
+        // Journal and snapshot store share the connection pools; the last one disposed closes them.
+        // The factories run once per actor system, so each system gets its own pools.
+        PostgreSqlDatabase? database = null;
+        PostgreSqlDatabase Database() => database is null ? database = new PostgreSqlDatabase(settings) : database.Acquire();
+        return options
+            .UseJournal(serialization => new PostgreSqlJournal(Database(), serialization))
+            .UseSnapshotStore(serialization => new PostgreSqlSnapshotStore(Database(), serialization));
+    }
+}
