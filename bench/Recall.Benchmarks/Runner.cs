@@ -34,6 +34,12 @@ internal sealed class Runner(BenchOptions options)
                     continue;
                 }
 
+                if (store == "postgres" && options.Postgres is null)
+                {
+                    Log($"{workload.Name} on postgres skipped: give --postgres CONNSTR or RECALL_BENCH_POSTGRES");
+                    continue;
+                }
+
                 ran++;
                 try
                 {

@@ -16,13 +16,13 @@ internal sealed class PersistWorkload(string name, Mode mode, int actors, int pe
 
     public string Name => name;
 
-    public IReadOnlyList<string> Stores { get; } = typed ? ["memory"] : ["memory", "sqlite"];
+    public IReadOnlyList<string> Stores { get; } = typed ? ["memory"] : ["memory", "sqlite", "postgres"];
 
     public long N => (long)_actors * _perActor;
 
     public async Task<RunResult> RunAsync(RunContext context)
     {
-        using var store = BenchStore.Fresh(context.Store);
+        using var store = BenchStore.Fresh(context.Store, context.Options.Postgres);
         var system = context.CreateSystem(store.Configure);
         var recovered = new Countdown(_actors);
         var applied = new Countdown(N);
@@ -79,14 +79,14 @@ internal sealed class RecoverWorkload(string name, int actors, int perActor, Ben
 
     public string Name => name;
 
-    public IReadOnlyList<string> Stores { get; } = ["sqlite"];
+    public IReadOnlyList<string> Stores { get; } = ["sqlite", "postgres"];
 
     public long N => (long)_actors * _perActor;
 
     public async Task PrepareAsync(RunContext context)
     {
         _store?.Dispose();
-        _store = BenchStore.Fresh(context.Store);
+        _store = BenchStore.Fresh(context.Store, context.Options.Postgres);
         var system = context.CreateSystem(_store.Configure);
         var recovered = new Countdown(_actors);
         var applied = new Countdown(N);

@@ -1,6 +1,7 @@
 using Microsoft.Data.Sqlite;
 using Recall.Actors;
 using Recall.Persistence;
+using Recall.Persistence.PostgreSql;
 using Recall.Persistence.Sqlite;
 
 namespace Recall.Benchmarks.Workloads.Persistence;
@@ -9,11 +10,15 @@ namespace Recall.Benchmarks.Workloads.Persistence;
 internal sealed class BenchStore : IDisposable
 {
     private readonly string? _folder;
+    private readonly string? _postgres;
+    private readonly string? _schema;
 
-    private BenchStore(string name, string? folder)
+    private BenchStore(string name, string? folder, string? postgres = null)
     {
         Name = name;
         _folder = folder;
+        _postgres = postgres;
+        _schema = postgres is null ? null : "bench_" + Guid.NewGuid().ToString("N")[..12];
     }
 
     public string Name { get; }
@@ -22,10 +27,11 @@ internal sealed class BenchStore : IDisposable
     public string? SqlitePath => _folder is null ? null : Path.Combine(_folder, "journal.db");
 
     /// <summary>A fresh, empty store: a new SQLite file, or (memory) the system's own.</summary>
-    public static BenchStore Fresh(string name) => name switch
+    public static BenchStore Fresh(string name, string? postgres = null) => name switch
     {
         "memory" => new BenchStore(name, null),
         "sqlite" => new BenchStore(name, Directory.CreateTempSubdirectory("recall-bench-").FullName),
+        "postgres" => new BenchStore(name, null, postgres ?? throw new BenchCheckException("the postgres store needs --postgres CONNSTR or RECALL_BENCH_POSTGRES")),
         _ => throw new BenchCheckException($"store '{name}' is not supported by this workload yet"),
     };
 
@@ -34,6 +40,14 @@ internal sealed class BenchStore : IDisposable
         if (Name == "memory")
         {
             p.UseInMemory();
+        }
+        else if (_postgres is not null)
+        {
+            p.UsePostgreSql(o =>
+            {
+                o.ConnectionString = _postgres;
+                o.Schema = _schema!;
+            });
         }
         else
         {
