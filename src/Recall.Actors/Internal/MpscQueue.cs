@@ -104,30 +104,43 @@ internal struct MpscQueue<T>
         return true;
     }
 
-    /// <summary>Whether a published item is waiting; consumer thread only.</summary>
+    /// <summary>
+    /// Whether a published item is waiting. Meant for the consumer thread, but also safe (never
+    /// throws, may answer true spuriously) while another thread consumes: the end of a turn asks
+    /// after clearing the scheduled flag, when the next turn may already run elsewhere and move
+    /// the head to another segment between the reads of <c>_head</c> and <c>_headIndex</c>.
+    /// </summary>
     public bool HasItems
     {
         get
         {
-            var head = _head ?? Volatile.Read(ref _first);
+            var head = Volatile.Read(ref _head) ?? Volatile.Read(ref _first);
             if (head is null)
             {
                 return false;
             }
 
-            var index = _headIndex;
-            if (index == head.Slots.Length)
+            var index = Volatile.Read(ref _headIndex);
+            var slots = head.Slots;
+            if (index == slots.Length)
             {
-                head = Volatile.Read(ref head.Next);
-                if (head is null)
+                var next = Volatile.Read(ref head.Next);
+                if (next is null)
                 {
                     return false;
                 }
 
+                slots = next.Slots;
                 index = 0;
             }
 
-            return Volatile.Read(ref head.Slots[index].Published) != 0;
+            if ((uint)index >= (uint)slots.Length)
+            {
+                // A torn read of a head that another thread is moving: someone is consuming.
+                return true;
+            }
+
+            return Volatile.Read(ref slots[index].Published) != 0;
         }
     }
 
