@@ -39,6 +39,7 @@ public abstract class EventSourcedActor<TCommand, TEvent, TState> : Actor, IEven
     private TState _state;
     private EventSourcedRuntime? _runtime;
     private StoreOperations? _storeOperations;
+    private SnapshotRetention? _snapshots;
 
     /// <summary>Creates the actor of <paramref name="persistenceId"/>, starting from <paramref name="emptyState"/>.</summary>
     protected EventSourcedActor(PersistenceId persistenceId, TState emptyState)
@@ -198,6 +199,7 @@ public abstract class EventSourcedActor<TCommand, TEvent, TState> : Actor, IEven
 
     private void Start()
     {
+        _snapshots = Snapshots;
         _state = _emptyState;
         _runtime = new EventSourcedRuntime(this, this);
         _storeOperations = new StoreOperations(_runtime);
@@ -226,6 +228,19 @@ public abstract class EventSourcedActor<TCommand, TEvent, TState> : Actor, IEven
     {
         switch (effect.Kind)
         {
+            case EffectKind.Persist when effect.Events.Count == 1:
+                // One event (the common case): no list, no enumerator.
+                Runtime.Running.Persist(
+                    Tagged(effect.Events[0]),
+                    stored =>
+                    {
+                        var @event = AsEvent(stored is Tagged tagged ? tagged.Payload : stored);
+                        _state = OnEvent(_state, @event);
+                        MaybeSnapshot(@event);
+                        RunSideEffects(effect);
+                    },
+                    stashing: true);
+                break;
             case EffectKind.Persist:
                 var events = effect.Events;
                 var applied = 0;
@@ -265,7 +280,7 @@ public abstract class EventSourcedActor<TCommand, TEvent, TState> : Actor, IEven
     private void MaybeSnapshot(TEvent @event)
     {
         var sequenceNumber = Runtime.LastSequenceNumber;
-        if (ShouldSnapshot(_state, @event, sequenceNumber) || (Snapshots is { } retention && sequenceNumber % retention.EveryNEvents == 0))
+        if (ShouldSnapshot(_state, @event, sequenceNumber) || (_snapshots is { } retention && sequenceNumber % retention.EveryNEvents == 0))
         {
             _storeOperations!.SaveSnapshot(_state);
         }
