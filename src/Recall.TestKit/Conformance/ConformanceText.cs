@@ -13,4 +13,21 @@ internal static class ConformanceText
                 span[i] = alphabet[((i * 7) + (i / alphabet.Length)) % alphabet.Length];
             }
         });
+
+    /// <summary>Disposes every store a test created, async or not.</summary>
+    public static async Task DisposeAllAsync<T>(IEnumerable<T> stores)
+    {
+        foreach (var store in stores)
+        {
+            switch (store)
+            {
+                case IAsyncDisposable asyncDisposable:
+                    await asyncDisposable.DisposeAsync();
+                    break;
+                case IDisposable disposable:
+                    disposable.Dispose();
+                    break;
+            }
+        }
+    }
 }

@@ -94,19 +94,7 @@ public abstract class JournalConformance : IAsyncLifetime
     /// <summary>Runs after each test: disposes the journals the test created. Override to clean up more, and call the base.</summary>
     public virtual async Task DisposeAsync()
     {
-        foreach (var journal in _journals)
-        {
-            switch (journal)
-            {
-                case IAsyncDisposable asyncDisposable:
-                    await asyncDisposable.DisposeAsync();
-                    break;
-                case IDisposable disposable:
-                    disposable.Dispose();
-                    break;
-            }
-        }
-
+        await ConformanceText.DisposeAllAsync(_journals);
         _journals.Clear();
     }
 

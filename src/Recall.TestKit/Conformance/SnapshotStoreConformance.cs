@@ -56,19 +56,7 @@ public abstract class SnapshotStoreConformance : IAsyncLifetime
     /// <summary>Runs after each test: disposes the stores the test created. Override to clean up more, and call the base.</summary>
     public virtual async Task DisposeAsync()
     {
-        foreach (var store in _stores)
-        {
-            switch (store)
-            {
-                case IAsyncDisposable asyncDisposable:
-                    await asyncDisposable.DisposeAsync();
-                    break;
-                case IDisposable disposable:
-                    disposable.Dispose();
-                    break;
-            }
-        }
-
+        await ConformanceText.DisposeAllAsync(_stores);
         _stores.Clear();
     }
 
