@@ -37,22 +37,6 @@ if (unknown.Length > 0)
 var runner = new Runner(options);
 ThreadPool.GetMinThreads(out var minWorkers, out _);
 runner.Log($"gc: server={GCSettings.IsServerGC} latency={GCSettings.LatencyMode}; cores={Environment.ProcessorCount}; " +
-    $"threadpool min workers={minWorkers}; runtime={Environment.Version}; load average={LoadAverage()}; " +
+    $"threadpool min workers={minWorkers}; runtime={Environment.Version}; load average={Runner.LoadAverage()}; " +
     $"runs={options.Runs} warm-ups={options.Warmups}{(options.ScaleDown > 1 ? $" SCALED DOWN /{options.ScaleDown}" : "")}");
 return await runner.RunAsync(workloads);
-
-static string LoadAverage()
-{
-    try
-    {
-        return string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3));
-    }
-    catch (IOException)
-    {
-        return "n/a";
-    }
-    catch (UnauthorizedAccessException)
-    {
-        return "n/a";
-    }
-}

@@ -71,6 +71,7 @@ internal sealed class Runner(BenchOptions options)
     {
         var label = $"{workload.Name}/{store}";
         await CleanAsync();
+        Log($"{label}: starting; thread pool threads={ThreadPool.ThreadCount}, load average={LoadAverage()}");
         var preparation = new RunContext(options, store, run: int.MinValue);
         try
         {
@@ -209,6 +210,23 @@ internal sealed class Runner(BenchOptions options)
 
     private static string FormatExtra(IReadOnlyDictionary<string, double>? extra) =>
         extra is null ? "" : " " + string.Join(' ', extra.Select(e => $"{e.Key}={e.Value.ToString("0.####", CultureInfo.InvariantCulture)}"));
+
+    /// <summary>The 1, 5 and 15 minute load averages (Linux), or n/a.</summary>
+    public static string LoadAverage()
+    {
+        try
+        {
+            return string.Join(' ', File.ReadAllText("/proc/loadavg").Split(' ').Take(3));
+        }
+        catch (IOException)
+        {
+            return "n/a";
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return "n/a";
+        }
+    }
 
     public void Log(string message) => Console.Error.WriteLine($"[{_clock.Elapsed.TotalSeconds,7:F1}s] {message}");
 }
