@@ -1,6 +1,7 @@
 using Recall.Actors;
 using Recall.Persistence.Internal;
 using Recall.Persistence.Journal;
+using Recall.Persistence.Query;
 using Recall.Persistence.Serialization;
 using Recall.Persistence.Snapshots;
 
@@ -35,10 +36,23 @@ public sealed class PersistenceExtension : IAsyncDisposable
     /// <summary>The snapshot store, or null when none is configured (snapshots then fail with a clear error).</summary>
     public ISnapshotStore? SnapshotStore { get; }
 
+    /// <summary>
+    /// The journal read as streams (CQRS read side), with the system's read adapters and
+    /// <see cref="PersistenceOptions.Query"/> settings.
+    /// </summary>
+    /// <exception cref="NotSupportedException">The journal cannot be read as streams (it does not implement <see cref="IReadJournalStore"/>).</exception>
+    public IReadJournal ReadJournal => _readJournal ??= new ReadJournal(
+        Journal as IReadJournalStore ?? throw new NotSupportedException($"The journal {Journal.GetType().Name} cannot be read as streams: it does not implement IReadJournalStore."),
+        Options.Adapters,
+        Options.Query,
+        System.TimeProvider);
+
     /// <summary>The manifest registry and serializer of every store.</summary>
     public EventSerialization Serialization => Options.Serialization;
 
     internal IActorRef JournalFront { get; }
+
+    private IReadJournal? _readJournal;
 
     internal SemaphoreSlim RecoveryPermits { get; }
 

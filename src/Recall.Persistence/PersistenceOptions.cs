@@ -1,6 +1,7 @@
 using Recall.Actors;
 using Recall.Persistence.InMemory;
 using Recall.Persistence.Journal;
+using Recall.Persistence.Query;
 using Recall.Persistence.Serialization;
 using Recall.Persistence.Snapshots;
 
@@ -47,6 +48,9 @@ public sealed class PersistenceOptions
     /// <summary>Event adapters for schema evolution and tagging.</summary>
     public EventAdapters Adapters { get; } = new();
 
+    /// <summary>Poll interval and page size of the read journal's streams (<c>system.Persistence().ReadJournal</c>).</summary>
+    public ReadJournalOptions Query { get; } = new();
+
     /// <summary>The most events the journal front writes in one batch. Default 1,000.</summary>
     public int MaxBatchSize { get; set; } = 1000;
 
@@ -81,9 +85,14 @@ public sealed class PersistenceOptions
     public StashOverflowStrategy InternalStashOverflow { get; set; } = StashOverflowStrategy.Fail;
 
     /// <summary>Stores events and snapshots in process memory (tests and benchmarks).</summary>
-    public PersistenceOptions UseInMemory() =>
-        UseJournal(serialization => new InMemoryJournal(serialization))
-        .UseSnapshotStore(serialization => new InMemorySnapshotStore(serialization));
+    public PersistenceOptions UseInMemory()
+    {
+        // The journal lists the snapshot store's persistence ids on the read side: they share.
+        InMemorySnapshotStore? snapshots = null;
+        InMemorySnapshotStore Snapshots(EventSerialization serialization) => snapshots ??= new InMemorySnapshotStore(serialization);
+        return UseJournal(serialization => new InMemoryJournal(serialization, Snapshots(serialization)))
+            .UseSnapshotStore(Snapshots);
+    }
 
     /// <summary>Stores events in <paramref name="journal"/>.</summary>
     public PersistenceOptions UseJournal(IJournal journal)
@@ -130,6 +139,7 @@ public sealed class PersistenceOptions
         Positive(RecoveryEventTimeout, nameof(RecoveryEventTimeout));
         Positive(CircuitBreakerResetTimeout, nameof(CircuitBreakerResetTimeout));
         ArgumentNullException.ThrowIfNull(Serialization, nameof(Serialization));
+        Query.Validate();
     }
 
     private static void Positive(int value, string name)

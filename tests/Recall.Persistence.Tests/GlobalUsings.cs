@@ -5,3 +5,4 @@ global using Recall.Persistence.Snapshots;
 global using Recall.Persistence.Tests.Support;
 global using Recall.TestKit;
 global using Recall.TestKit.Persistence;
+global using Recall.Persistence.Query;

@@ -12,3 +12,12 @@ public sealed class InMemorySnapshotStoreConformanceTests : SnapshotStoreConform
 {
     protected override ISnapshotStore CreateSnapshotStore(EventSerialization serialization) => new InMemorySnapshotStore(serialization);
 }
+
+public sealed class InMemoryQueryConformanceTests : QueryConformance
+{
+    protected override (IReadJournalStore Journal, ISnapshotStore Snapshots) CreateStores(EventSerialization serialization)
+    {
+        var snapshots = new InMemorySnapshotStore(serialization);
+        return (new InMemoryJournal(serialization, snapshots), snapshots);
+    }
+}

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using Recall.Persistence.Journal;
+using Recall.Persistence.Query;
 using Recall.Persistence.Serialization;
 
 namespace Recall.Persistence.InMemory;
@@ -7,12 +8,19 @@ namespace Recall.Persistence.InMemory;
 /// <summary>
 /// A journal in process memory, for tests and benchmarks. It serializes every payload like a real
 /// store (so unserializable events are rejected here too, and replay returns fresh objects) and
-/// keeps nothing across processes.
+/// keeps nothing across processes. It can be read as streams (<see cref="IReadJournalStore"/>); the
+/// persistence ids query includes the ids of <paramref name="snapshots"/> when given.
 /// </summary>
-public sealed class InMemoryJournal(EventSerialization serialization) : IJournal
+/// <param name="serialization">The manifest registry and serializer.</param>
+/// <param name="snapshots">The snapshot store of the same system, whose persistence ids the read side lists too.</param>
+public sealed class InMemoryJournal(EventSerialization serialization, InMemorySnapshotStore? snapshots = null) : IReadJournalStore
 {
     private readonly Dictionary<string, History> _histories = new(StringComparer.Ordinal);
+    private readonly List<StoredEvent> _all = [];
     private readonly Lock _gate = new();
+
+    /// <inheritdoc />
+    public WriteNotifier Writes { get; } = new();
 
     /// <inheritdoc />
     public ValueTask<IReadOnlyList<Exception?>> WriteAsync(IReadOnlyList<AtomicWrite> writes, CancellationToken cancellationToken)
@@ -29,7 +37,7 @@ public sealed class InMemoryJournal(EventSerialization serialization) : IJournal
                 for (var j = 0; j < serialized.Length; j++)
                 {
                     var repr = write.Events[j];
-                    serialized[j] = new StoredEvent(repr, serialization.Serialize(repr.Payload));
+                    serialized[j] = new StoredEvent(repr, serialization.Serialize(repr.Payload), 0);
                 }
             }
             catch (Exception exception)
@@ -51,11 +59,18 @@ public sealed class InMemoryJournal(EventSerialization serialization) : IJournal
                     continue;
                 }
 
-                history.Events.AddRange(serialized);
+                foreach (var stored in serialized)
+                {
+                    var numbered = stored with { Ordering = _all.Count + 1 };
+                    history.Events.Add(numbered);
+                    _all.Add(numbered);
+                }
+
                 history.Highest = write.HighestSequenceNumber;
             }
         }
 
+        Writes.Notify();
         return ValueTask.FromResult<IReadOnlyList<Exception?>>(results);
     }
 
@@ -92,20 +107,95 @@ public sealed class InMemoryJournal(EventSerialization serialization) : IJournal
         foreach (var stored in selected)
         {
             cancellationToken.ThrowIfCancellationRequested();
-            object payload;
-            try
-            {
-                payload = serialization.Deserialize(stored.Payload.Manifest, stored.Payload.Data);
-            }
-            catch (Exception exception)
-            {
-                throw new EventReadException(persistenceId, stored.Repr.SequenceNumber, stored.Payload.Manifest, exception);
-            }
-
-            yield return stored.Repr with { Payload = payload, Manifest = stored.Payload.Manifest };
+            yield return Deserialize(stored);
         }
 
         await Task.CompletedTask;
+    }
+
+    /// <inheritdoc />
+    public ValueTask<Offset> ReadLatestOffsetAsync(CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            return ValueTask.FromResult(Offset.Sequence(_all.Count));
+        }
+    }
+
+    /// <inheritdoc />
+    public ValueTask<IReadOnlyList<OffsetEvent>> ReadEventsAsync(EventFilter filter, Offset after, Offset upTo, int limit, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(filter);
+        var selected = new List<StoredEvent>();
+        lock (_gate)
+        {
+            // Orderings are 1, 2, 3, ...: the event after ordering n is at index n.
+            var last = Math.Min(_all.Count, upTo.Transaction > 0 ? long.MaxValue : upTo.Ordering);
+            for (var i = after.Transaction > 0 ? last : after.Ordering; i < last && selected.Count < limit; i++)
+            {
+                var stored = _all[(int)i];
+                if (stored.Repr.SequenceNumber > _histories[stored.Repr.PersistenceId].DeletedTo && filter.Matches(stored.Repr))
+                {
+                    selected.Add(stored);
+                }
+            }
+        }
+
+        var page = new OffsetEvent[selected.Count];
+        for (var i = 0; i < page.Length; i++)
+        {
+            page[i] = new OffsetEvent(Offset.Sequence(selected[i].Ordering), Deserialize(selected[i]));
+        }
+
+        return ValueTask.FromResult<IReadOnlyList<OffsetEvent>>(page);
+    }
+
+    /// <inheritdoc />
+    public ValueTask<IReadOnlyList<string>> ReadPersistenceIdsAsync(string? after, int limit, CancellationToken cancellationToken)
+    {
+        var ids = new SortedSet<string>(StringComparer.Ordinal);
+        lock (_gate)
+        {
+            ids.UnionWith(_histories.Keys);
+        }
+
+        if (snapshots is not null)
+        {
+            ids.UnionWith(snapshots.PersistenceIds());
+        }
+
+        IEnumerable<string> page = after is null ? ids : ids.Where(id => string.CompareOrdinal(id, after) > 0);
+        return ValueTask.FromResult<IReadOnlyList<string>>([.. page.Take(limit)]);
+    }
+
+    /// <inheritdoc />
+    public ValueTask<IReadOnlyList<PersistenceIdAt>> ReadPersistenceIdsAsync(Offset after, int limit, CancellationToken cancellationToken)
+    {
+        var page = new List<PersistenceIdAt>();
+        lock (_gate)
+        {
+            for (var i = after.Ordering; i < _all.Count && page.Count < limit; i++)
+            {
+                page.Add(new PersistenceIdAt(Offset.Sequence(i + 1), _all[(int)i].Repr.PersistenceId));
+            }
+        }
+
+        return ValueTask.FromResult<IReadOnlyList<PersistenceIdAt>>(page);
+    }
+
+    private PersistentRepr Deserialize(StoredEvent stored)
+    {
+        object payload;
+        try
+        {
+            payload = serialization.Deserialize(stored.Payload.Manifest, stored.Payload.Data);
+        }
+        catch (Exception exception)
+        {
+            throw new EventReadException(stored.Repr.PersistenceId, stored.Repr.SequenceNumber, stored.Payload.Manifest, exception);
+        }
+
+        return stored.Repr with { Payload = payload, Manifest = stored.Payload.Manifest };
     }
 
     /// <inheritdoc />
@@ -136,7 +226,7 @@ public sealed class InMemoryJournal(EventSerialization serialization) : IJournal
         return ValueTask.CompletedTask;
     }
 
-    private sealed record StoredEvent(PersistentRepr Repr, SerializedPayload Payload);
+    private sealed record StoredEvent(PersistentRepr Repr, SerializedPayload Payload, long Ordering);
 
     private sealed class History
     {

@@ -9,6 +9,15 @@ public sealed class InMemorySnapshotStore(EventSerialization serialization) : IS
     private readonly Dictionary<string, SortedList<long, (SnapshotMetadata Metadata, SerializedPayload Payload)>> _snapshots = new(StringComparer.Ordinal);
     private readonly Lock _gate = new();
 
+    /// <summary>The persistence ids that have at least one snapshot.</summary>
+    internal IReadOnlyList<string> PersistenceIds()
+    {
+        lock (_gate)
+        {
+            return [.. _snapshots.Where(entry => entry.Value.Count > 0).Select(entry => entry.Key)];
+        }
+    }
+
     /// <inheritdoc />
     public ValueTask<SelectedSnapshot?> LoadAsync(string persistenceId, SnapshotSelectionCriteria criteria, CancellationToken cancellationToken)
     {
