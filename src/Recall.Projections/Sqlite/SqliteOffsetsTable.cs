@@ -1,0 +1,169 @@
+using System.Globalization;
+using Microsoft.Data.Sqlite;
+using Recall.Persistence.Query;
+
+namespace Recall.Projections.Sqlite;
+
+/// <summary>The offsets table <c>recall_projection_offsets</c> in a SQLite file: its SQL, for the exactly-once driver, the offset store and the inspector.</summary>
+internal static class SqliteOffsetsTable
+{
+    public const string Create = """
+        CREATE TABLE IF NOT EXISTS recall_projection_offsets (
+            projection_name    TEXT    NOT NULL,
+            projection_key     TEXT    NOT NULL,
+            offset_transaction INTEGER NOT NULL DEFAULT 0, -- the offset of the last handled event (0, 0: none)
+            offset_ordering    INTEGER NOT NULL DEFAULT 0,
+            event_timestamp    INTEGER NULL,              -- when that event was persisted, UTC ticks
+            state              TEXT    NOT NULL,          -- running, paused, failed, stopped
+            last_error         TEXT    NULL,              -- the last failure, kept after recovery
+            updated_at         INTEGER NOT NULL,          -- UTC ticks
+            PRIMARY KEY (projection_name, projection_key)
+        ) WITHOUT ROWID;
+        """;
+
+    private const string Columns = "projection_name, projection_key, offset_transaction, offset_ordering, event_timestamp, state, last_error, updated_at";
+
+    public static SqliteConnection Open(SqliteProjectionDatabase database, bool readOnly = false)
+    {
+        var connection = new SqliteConnection(new SqliteConnectionStringBuilder
+        {
+            DataSource = database.Path,
+            Mode = readOnly ? SqliteOpenMode.ReadOnly : SqliteOpenMode.ReadWriteCreate,
+            Pooling = !readOnly,
+            DefaultTimeout = (int)Math.Ceiling(database.BusyTimeout.TotalSeconds),
+        }.ToString());
+        try
+        {
+            connection.Open();
+            using var pragma = connection.CreateCommand();
+            var busy = ((long)database.BusyTimeout.TotalMilliseconds).ToString(CultureInfo.InvariantCulture);
+            pragma.CommandText = readOnly
+                ? $"PRAGMA busy_timeout = {busy};"
+                : $"PRAGMA busy_timeout = {busy}; PRAGMA journal_mode = WAL; PRAGMA synchronous = {(database.FullSync ? "FULL" : "NORMAL")};";
+            pragma.ExecuteNonQuery();
+            return connection;
+        }
+        catch
+        {
+            connection.Dispose();
+            throw;
+        }
+    }
+
+    public static void EnsureTable(SqliteConnection connection, SqliteTransaction? transaction)
+    {
+        using var command = Command(connection, transaction, Create);
+        command.ExecuteNonQuery();
+    }
+
+    public static bool Exists(SqliteConnection connection)
+    {
+        using var command = Command(connection, null, "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'recall_projection_offsets'");
+        return Convert.ToInt64(command.ExecuteScalar(), CultureInfo.InvariantCulture) > 0;
+    }
+
+    /// <summary>Creates the row if missing, marks it running, and returns it.</summary>
+    public static StoredProjection Start(SqliteConnection connection, SqliteTransaction transaction, ProjectionId id, DateTimeOffset now)
+    {
+        SaveState(connection, transaction, id, ProjectionState.Running, null, now);
+        return Read(connection, transaction, id)!;
+    }
+
+    public static StoredProjection? Read(SqliteConnection connection, SqliteTransaction? transaction, ProjectionId id)
+    {
+        using var command = Command(connection, transaction, $"SELECT {Columns} FROM recall_projection_offsets WHERE projection_name = $name AND projection_key = $key");
+        AddId(command, id);
+        using var reader = command.ExecuteReader();
+        return reader.Read() ? ReadRow(reader) : null;
+    }
+
+    public static IReadOnlyList<StoredProjection> ReadAll(SqliteConnection connection)
+    {
+        using var command = Command(connection, null, $"SELECT {Columns} FROM recall_projection_offsets ORDER BY projection_name, projection_key");
+        using var reader = command.ExecuteReader();
+        var rows = new List<StoredProjection>();
+        while (reader.Read())
+        {
+            rows.Add(ReadRow(reader));
+        }
+
+        return rows;
+    }
+
+    /// <summary>Moves the offset from <paramref name="expected"/> to <paramref name="offset"/>; false when the stored offset is not <paramref name="expected"/>.</summary>
+    public static bool Advance(SqliteConnection connection, SqliteTransaction transaction, ProjectionId id, Offset expected, Offset offset, DateTimeOffset eventTimestamp, DateTimeOffset now)
+    {
+        using var command = Command(connection, transaction, """
+            UPDATE recall_projection_offsets
+            SET offset_transaction = $transaction, offset_ordering = $ordering, event_timestamp = $timestamp,
+                state = CASE state WHEN 'paused' THEN 'paused' ELSE 'running' END, updated_at = $now
+            WHERE projection_name = $name AND projection_key = $key
+              AND offset_transaction = $expectedTransaction AND offset_ordering = $expectedOrdering
+            """);
+        AddId(command, id);
+        command.Parameters.AddWithValue("$transaction", offset.Transaction);
+        command.Parameters.AddWithValue("$ordering", offset.Ordering);
+        command.Parameters.AddWithValue("$timestamp", eventTimestamp.UtcTicks);
+        command.Parameters.AddWithValue("$now", now.UtcTicks);
+        command.Parameters.AddWithValue("$expectedTransaction", expected.Transaction);
+        command.Parameters.AddWithValue("$expectedOrdering", expected.Ordering);
+        return command.ExecuteNonQuery() == 1;
+    }
+
+    /// <summary>Stores <paramref name="offset"/> whatever the stored one is, creating the row if missing.</summary>
+    public static void Save(SqliteConnection connection, SqliteTransaction? transaction, ProjectionId id, Offset offset, DateTimeOffset? eventTimestamp, DateTimeOffset now)
+    {
+        using var command = Command(connection, transaction, $"""
+            INSERT INTO recall_projection_offsets ({Columns})
+            VALUES ($name, $key, $transaction, $ordering, $timestamp, 'running', NULL, $now)
+            ON CONFLICT (projection_name, projection_key) DO UPDATE
+            SET offset_transaction = excluded.offset_transaction, offset_ordering = excluded.offset_ordering,
+                event_timestamp = excluded.event_timestamp,
+                state = CASE state WHEN 'paused' THEN 'paused' ELSE 'running' END, updated_at = excluded.updated_at
+            """);
+        AddId(command, id);
+        command.Parameters.AddWithValue("$transaction", offset.Transaction);
+        command.Parameters.AddWithValue("$ordering", offset.Ordering);
+        command.Parameters.AddWithValue("$timestamp", eventTimestamp is { } t ? t.UtcTicks : DBNull.Value);
+        command.Parameters.AddWithValue("$now", now.UtcTicks);
+        command.ExecuteNonQuery();
+    }
+
+    /// <summary>Records the state (and the error when not null), creating the row at offset 0 if missing.</summary>
+    public static void SaveState(SqliteConnection connection, SqliteTransaction? transaction, ProjectionId id, ProjectionState state, string? error, DateTimeOffset now)
+    {
+        using var command = Command(connection, transaction, $"""
+            INSERT INTO recall_projection_offsets ({Columns})
+            VALUES ($name, $key, 0, 0, NULL, $state, $error, $now)
+            ON CONFLICT (projection_name, projection_key) DO UPDATE
+            SET state = excluded.state, last_error = coalesce(excluded.last_error, last_error), updated_at = excluded.updated_at
+            """);
+        AddId(command, id);
+        command.Parameters.AddWithValue("$state", ProjectionStates.ToText(state));
+        command.Parameters.AddWithValue("$error", (object?)error ?? DBNull.Value);
+        command.Parameters.AddWithValue("$now", now.UtcTicks);
+        command.ExecuteNonQuery();
+    }
+
+    private static StoredProjection ReadRow(SqliteDataReader reader) => new(
+        new ProjectionId(reader.GetString(0), reader.GetString(1)),
+        new Offset(reader.GetInt64(2), reader.GetInt64(3)),
+        reader.IsDBNull(4) ? null : new DateTimeOffset(reader.GetInt64(4), TimeSpan.Zero),
+        ProjectionStates.FromText(reader.GetString(5)),
+        reader.IsDBNull(6) ? null : reader.GetString(6),
+        new DateTimeOffset(reader.GetInt64(7), TimeSpan.Zero));
+
+    private static SqliteCommand Command(SqliteConnection connection, SqliteTransaction? transaction, string sql)
+    {
+        var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = sql;
+        return command;
+    }
+
+    private static void AddId(SqliteCommand command, ProjectionId id)
+    {
+        command.Parameters.AddWithValue("$name", id.Name);
+        command.Parameters.AddWithValue("$key", id.Key);
+    }
+}
