@@ -1,0 +1,141 @@
+using Npgsql;
+using Recall.Persistence.Query;
+using Recall.Projections.PostgreSql;
+
+namespace Recall.Projections.Tests;
+
+/// <summary>Offsets and exactly-once projections in PostgreSQL.</summary>
+[RequiresPostgres]
+public sealed class PostgreSqlTests : IAsyncLifetime
+{
+    private readonly string _schema = Postgres.NewSchema("proj");
+    private readonly Harness _harness = Harness.Create();
+
+    private PostgreSqlProjectionDatabase Database => new(Postgres.Required) { Schema = _schema };
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
+    {
+        await _harness.DisposeAsync();
+        await Postgres.DropSchemaAsync(_schema);
+    }
+
+    private async Task<long> ScalarAsync(string sql) => Convert.ToInt64(await Postgres.ScalarAsync(sql.Replace("$s", $"\"{_schema}\"", StringComparison.Ordinal)), System.Globalization.CultureInfo.InvariantCulture);
+
+    private static async Task InsertAsync(EventEnvelope envelope, NpgsqlConnection connection, NpgsqlTransaction transaction, string schema, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand($"INSERT INTO \"{schema}\".model (persistence_id, sequence_number, value) VALUES ($1, $2, $3)", connection, transaction);
+        command.Parameters.AddWithValue(envelope.PersistenceId);
+        command.Parameters.AddWithValue(envelope.SequenceNumber);
+        command.Parameters.AddWithValue(((Added)envelope.Event).Value);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    private async Task<long> RowsAsync(NpgsqlConnection connection, NpgsqlTransaction transaction)
+    {
+        await using var command = new NpgsqlCommand($"SELECT count(*) FROM \"{_schema}\".model", connection, transaction);
+        return (long)(await command.ExecuteScalarAsync())!;
+    }
+
+    private async Task AssertExactlyOnceAsync(int count)
+    {
+        Assert.Equal(count, await ScalarAsync("SELECT count(*) FROM $s.model"));
+        Assert.Equal((long)count * (count + 1) / 2, await ScalarAsync("SELECT coalesce(sum(value), 0) FROM $s.model"));
+        Assert.Equal(0, await ScalarAsync("SELECT count(*) FROM (SELECT 1 FROM $s.model GROUP BY persistence_id, sequence_number HAVING count(*) > 1) d"));
+    }
+
+    private PostgreSqlProjection Model(PostgreSqlEnvelopeHandler handler) =>
+        PostgreSqlProjection.ExactlyOnce("model", ProjectionSource.EventsByTag("green"), Database, handler)
+            .WithSetup(async (c, t, ct) =>
+            {
+                await using var command = new NpgsqlCommand($"CREATE TABLE IF NOT EXISTS \"{_schema}\".model (persistence_id text NOT NULL, sequence_number bigint NOT NULL, value integer NOT NULL)", c, t);
+                await command.ExecuteNonQueryAsync(ct);
+            })
+            .WithClear(async (c, t, ct) =>
+            {
+                await using var command = new NpgsqlCommand($"DELETE FROM \"{_schema}\".model", c, t);
+                await command.ExecuteNonQueryAsync(ct);
+            })
+            .WithOptions(o =>
+            {
+                o.MaxBatchSize = 10;
+                o.MaxBatchDelay = TimeSpan.FromMilliseconds(200);
+                o.MinBackoff = TimeSpan.FromMilliseconds(20);
+            });
+
+    [Fact]
+    public async Task A_handler_failing_mid_batch_rolls_back_and_every_event_is_applied_once()
+    {
+        var last = await _harness.WriteManyAsync("green", 50);
+        long rowsAtFailure = -1;
+        var failed = 0;
+        var handle = _harness.Projections.Start(Model(async (e, c, t, ct) =>
+        {
+            await InsertAsync(e, c, t, _schema, ct);
+            if (((Added)e.Event).Value == 27 && Interlocked.Exchange(ref failed, 1) == 0)
+            {
+                rowsAtFailure = await RowsAsync(c, t);
+                throw new InvalidOperationException("constraint violated");
+            }
+        }));
+
+        await Wait.ForAsync(handle.WaitForOffsetAsync(last), "catch-up");
+        Assert.Equal(27, rowsAtFailure);
+        await AssertExactlyOnceAsync(50);
+        Assert.Equal(1, handle.Status.Restarts);
+        Assert.Equal(last.Ordering, await ScalarAsync("SELECT offset_ordering FROM $s.recall_projection_offsets WHERE projection_name = 'model' AND projection_key = 'green'"));
+
+        await handle.PauseAsync();
+        await handle.RebuildAsync();
+        Assert.Equal(0, await ScalarAsync("SELECT count(*) FROM $s.model"));
+        await handle.ResumeAsync();
+        await Wait.UntilAsync(() => handle.Status.Offset == last, "the rebuild");
+        await AssertExactlyOnceAsync(50);
+
+        var row = Assert.Single(await ProjectionsInspector.ReadPostgreSqlAsync(Postgres.Required, _schema));
+        Assert.Equal((new ProjectionId("model", "green"), last, ProjectionState.Running), (row.Id, row.Offset, row.State));
+        Assert.Equal(Harness.T0.AddSeconds(50), row.LastEventTimestamp);
+        Assert.Contains("constraint violated", row.LastError, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task The_offset_store_keeps_offsets_and_states()
+    {
+        Assert.Empty(await ProjectionsInspector.ReadPostgreSqlAsync(Postgres.Required, _schema));
+        Assert.Equal(0, await ScalarAsync($"SELECT count(*) FROM pg_namespace WHERE nspname = '{_schema}'"));
+
+        var id = new ProjectionId("p", "k");
+        await using (var store = new PostgreSqlProjectionOffsetStore(Database))
+        {
+            Assert.Null(await store.ReadAsync(id, default));
+            await store.SaveStateAsync(id, ProjectionState.Failed, "boom", default);
+            await store.SaveOffsetAsync(id, new Offset(700, 42), Harness.T0, default);
+            await store.SaveStateAsync(id, ProjectionState.Paused, null, default);
+            await store.SaveOffsetAsync(id, new Offset(701, 43), null, default);
+        }
+
+        await using var again = new PostgreSqlProjectionOffsetStore(Database);
+        var row = await again.ReadAsync(id, default);
+        Assert.Equal((new Offset(701, 43), (DateTimeOffset?)null, ProjectionState.Paused, "boom"), (row!.Offset, row.LastEventTimestamp, row.State, row.LastError));
+    }
+
+    [Fact]
+    public async Task An_at_least_once_projection_keeps_its_offset_in_postgres()
+    {
+        var last = await _harness.WriteManyAsync("green", 12);
+        await using var offsets = new PostgreSqlProjectionOffsetStore(Database);
+        var seen = 0;
+        var handle = _harness.Projections.Start(Projection.AtLeastOnce("counting", ProjectionSource.EventsByTag("green"), offsets, (_, _) =>
+        {
+            Interlocked.Increment(ref seen);
+            return Task.CompletedTask;
+        }));
+        await Wait.ForAsync(handle.WaitForOffsetAsync(last), "catch-up");
+        await handle.StopAsync();
+
+        Assert.Equal(12, seen);
+        Assert.Equal(last, (await offsets.ReadAsync(handle.Id, default))!.Offset);
+        Assert.Equal("stopped", await Postgres.ScalarAsync($"SELECT state FROM \"{_schema}\".recall_projection_offsets WHERE projection_name = 'counting'"));
+    }
+}
