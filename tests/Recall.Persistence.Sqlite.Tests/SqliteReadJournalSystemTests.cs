@@ -1,5 +1,6 @@
 using System.Threading.Channels;
 using Microsoft.Data.Sqlite;
+using Recall.Persistence.Journal;
 using Recall.Persistence.Query;
 using Recall.Persistence.Serialization;
 using Recall.TestKit;
@@ -84,6 +85,31 @@ public sealed class SqliteReadJournalSystemTests : IDisposable
         using var command = connection.CreateCommand();
         command.CommandText = "SELECT manifest FROM journal WHERE persistence_id = 'cart|1' AND sequence_number = 1";
         Assert.Equal("cart.item-added.v1", command.ExecuteScalar());
+    }
+
+    [Fact]
+    public async Task A_system_on_a_read_only_file_reads_another_systems_events_and_cannot_persist()
+    {
+        await using (var writer = ActorSystem.Create("writer", o => o.UsePersistence(p => p.UseSqlite(_database.Path).Events.Register<CartClosed>())))
+        {
+            var cart = writer.Spawn(Props.Create(() => new Cart("1")), "cart-1");
+            Assert.Equal("ok", await cart.Ask<string>(new Close("paid"), Timeout));
+        }
+
+        await using var reader = ActorSystem.Create("reader", o => o.UsePersistence(p => p.UseSqlite(s =>
+        {
+            s.Path = _database.Path;
+            s.ReadOnly = true;
+        }).Events.Register<CartClosed>()));
+        var envelopes = new List<EventEnvelope>();
+        await foreach (var envelope in reader.Persistence().ReadJournal.EventsByTag("cart", Offset.Start, live: false))
+        {
+            envelopes.Add(envelope);
+        }
+
+        Assert.Equal([("cart|1", 1L, (object)new CartClosed("paid"))], envelopes.Select(e => (e.PersistenceId, e.SequenceNumber, e.Event)));
+        await Assert.ThrowsAsync<InvalidOperationException>(async () =>
+            await reader.Persistence().Journal.WriteAsync([new AtomicWrite(new PersistentRepr("cart|2", 1, new CartClosed("no")))], default));
     }
 
     private sealed class CartAdapter : IEventAdapter
