@@ -56,7 +56,9 @@ public sealed class ProjectionSource
     /// <summary>
     /// Any stream of envelopes under <paramref name="key"/>. <paramref name="events"/> gets the offset to
     /// start after, whether to go on with new events (<c>live</c>; projections always ask for a live
-    /// stream, status and catch-up checks for a finite one) and a cancellation token.
+    /// stream, status and catch-up checks for a finite one) and a cancellation token. Offsets must
+    /// grow along the stream. A projection whose live stream ends anyway stops (state
+    /// <see cref="ProjectionState.Stopped"/>) once it handled the last envelope.
     /// </summary>
     public static ProjectionSource Create(string key, Func<Offset, bool, CancellationToken, IAsyncEnumerable<EventEnvelope>> events)
     {

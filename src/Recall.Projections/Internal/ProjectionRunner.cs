@@ -113,6 +113,7 @@ internal sealed partial class ProjectionRunner : IAsyncDisposable
             {
                 _offset = offset;
                 _lastEventTimestamp = null;
+                CompleteWaitersLocked();
             }
 
             Log.Reset(_logger, Id, offset);
@@ -360,6 +361,7 @@ internal sealed partial class ProjectionRunner : IAsyncDisposable
             _state = ProjectionState.Running;
             _offset = from;
             _lastEventTimestamp = stored?.LastEventTimestamp;
+            CompleteWaitersLocked();
         }
 
         Log.Started(_logger, Id, from);
@@ -528,13 +530,19 @@ internal sealed partial class ProjectionRunner : IAsyncDisposable
             _lastEventTimestamp = last.Timestamp;
             _handled += batch.Count;
             _failuresInRow = 0;
-            for (var i = _waiters.Count - 1; i >= 0; i--)
+            CompleteWaitersLocked();
+        }
+    }
+
+    /// <summary>Completes the waiters whose offset is handled (the stored offset may also jump ahead: a restart after another instance, a reset).</summary>
+    private void CompleteWaitersLocked()
+    {
+        for (var i = _waiters.Count - 1; i >= 0; i--)
+        {
+            if (_waiters[i].Target <= _offset)
             {
-                if (_waiters[i].Target <= _offset)
-                {
-                    _waiters[i].Done.TrySetResult();
-                    _waiters.RemoveAt(i);
-                }
+                _waiters[i].Done.TrySetResult();
+                _waiters.RemoveAt(i);
             }
         }
     }
