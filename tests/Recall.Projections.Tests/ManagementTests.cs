@@ -269,4 +269,26 @@ public sealed class ManagementTests : IAsyncLifetime
         await Assert.ThrowsAsync<InvalidOperationException>(() => handle.ResetAsync(Offset.Start));
         Assert.Equal(ProjectionState.Stopped, handle.Status.State);
     }
+
+    [Fact]
+    public async Task A_projection_whose_custom_source_ends_stops_after_the_last_envelope()
+    {
+        var envelopes = Enumerable.Range(1, 3)
+            .Select(i => new EventEnvelope(Offset.Sequence(i), "p", i, new Added(i), Harness.T0, []))
+            .ToList();
+        var source = ProjectionSource.Create("finite", (from, _, _) => envelopes.Where(e => e.Offset > from).ToAsyncEnumerable());
+        var handle = _harness.Projections.Start(Projection.AtLeastOnce("finite", source, _offsets, (e, _) =>
+        {
+            _seen.Enqueue(((Added)e.Event).Value);
+            return Task.CompletedTask;
+        }));
+
+        await Wait.UntilAsync(() => handle.Status.State == ProjectionState.Stopped, "the end of the source");
+        Assert.Equal([1, 2, 3], _seen);
+        var row = await _offsets.ReadAsync(handle.Id, default);
+        Assert.Equal((Offset.Sequence(3), ProjectionState.Stopped), (row!.Offset, row.State));
+        await Wait.ForAsync(handle.PauseAsync(), "a pause of an ended projection");
+        await handle.ResumeAsync();
+        Assert.Equal(ProjectionState.Stopped, handle.Status.State);
+    }
 }

@@ -33,6 +33,7 @@ internal sealed partial class ProjectionRunner : IAsyncDisposable
     // Guarded by _lock.
     private bool _pauseRequested;
     private bool _stopped;
+    private bool _loopEnded;
     private CancellationTokenSource? _run;
     private TaskCompletionSource _wake = NewSignal();
     private TaskCompletionSource _parked = NewSignal();
@@ -321,6 +322,7 @@ internal sealed partial class ProjectionRunner : IAsyncDisposable
                     await RunAsync(run.Token);
 
                     // Only a custom, finite source ends: nothing more will come.
+                    await SaveStateAsync(ProjectionState.Stopped, null);
                     break;
                 }
                 catch (Exception exception) when (stop.IsCancellationRequested || (run.IsCancellationRequested && exception is not ProjectionHandlerException))
@@ -346,6 +348,7 @@ internal sealed partial class ProjectionRunner : IAsyncDisposable
         {
             lock (_lock)
             {
+                _loopEnded = true;
                 _state = ProjectionState.Stopped;
                 _parked.TrySetResult();
             }
@@ -617,7 +620,10 @@ internal sealed partial class ProjectionRunner : IAsyncDisposable
             if (!wasPaused)
             {
                 _pauseRequested = true;
-                _parked = NewSignal();
+                if (!_loopEnded)
+                {
+                    _parked = NewSignal();
+                }
             }
 
             run = _run;
@@ -651,7 +657,7 @@ internal sealed partial class ProjectionRunner : IAsyncDisposable
             _pauseRequested = false;
             _backoff = null;
             _failuresInRow = 0;
-            _state = ProjectionState.Running;
+            _state = _loopEnded ? ProjectionState.Stopped : ProjectionState.Running;
             var wake = _wake;
             _wake = NewSignal();
             wake.TrySetResult();
