@@ -1,4 +1,5 @@
 using System.Globalization;
+using Recall.Persistence.Journal;
 using Recall.Persistence.Sqlite;
 using Spectre.Console;
 
