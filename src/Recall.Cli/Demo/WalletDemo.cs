@@ -5,7 +5,7 @@ using Recall.Persistence;
 using Recall.Samples.Wallet;
 using Spectre.Console;
 
-namespace Recall.Cli;
+namespace Recall.Cli.Demo;
 
 /// <summary>
 /// The main demo: wallets on the embedded SQLite store (or PostgreSQL) take commands (some
@@ -26,8 +26,7 @@ internal static class WalletDemo
 
         if (await store.PrepareAsync() is { } problem)
         {
-            console.MarkupLine($"[red]{Markup.Escape(problem)}[/]");
-            return 1;
+            throw new CliException(problem);
         }
 
         var start = await RecoverAsync(store);
