@@ -27,7 +27,8 @@ public sealed partial class PersistenceExtension
     /// <remarks>
     /// It polls the persistent actors every 10 ms rather than counting writes centrally, so that a
     /// persist costs nothing extra while the system runs. Handlers may persist again; those writes
-    /// are waited for too. Actors still recovering have nothing in flight and are not waited for.
+    /// are waited for too, and so are async command handlers in flight (a typed actor's
+    /// <c>OnCommandAsync</c>). Actors still recovering have nothing in flight and are not waited for.
     /// </remarks>
     public async Task<bool> DrainAsync(TimeSpan timeout, CancellationToken cancellationToken = default)
     {
@@ -63,15 +64,19 @@ public sealed partial class PersistenceExtension
         }
     }
 
-    /// <summary>Write requests of all persistent actors of the system that are not yet answered and handled.</summary>
+    /// <summary>
+    /// Write requests of all persistent actors of the system that are not yet answered and handled,
+    /// plus their async command handlers in flight (a typed actor's <c>OnCommandAsync</c>), which
+    /// may still persist. A recovery, also an async handler, has nothing to write and is not counted.
+    /// </summary>
     internal int CountPendingWrites()
     {
         var pending = 0;
         System.VisitCells(cell =>
         {
-            if (cell.Instance is IEventSourcedBehavior { Runtime: { } runtime })
+            if (cell.Instance is IEventSourcedBehavior { Runtime: { IsStopping: false } runtime })
             {
-                pending += runtime.Running.PendingWrites;
+                pending += runtime.Running.PendingWrites + (runtime.IsRecovering ? 0 : cell.PendingTaskCount);
             }
         });
         return pending;

@@ -72,6 +72,26 @@ public sealed class DrainTests : IAsyncLifetime
         Assert.Equal(2, (await _h.StoredAsync("d-4")).Count);
     }
 
+    [Fact]
+    public async Task A_typed_actor_deciding_asynchronously_is_waited_for_since_its_effect_may_persist()
+    {
+        var gate = new TaskCompletionSource();
+        var probe = new TestProbe(_h.System);
+        var actor = _h.System.Spawn(Props.Create(() => new SlowDecider("d-5", gate.Task, probe.Ref)));
+        actor.Tell("warm-up", null);
+        await probe.ExpectMsgAsync(1);
+        actor.Tell("slow", null);
+        await Task.Delay(TestKitSettings.Dilated(TimeSpan.FromMilliseconds(50)));
+
+        var drain = _h.Persistence.DrainAsync(TimeSpan.FromSeconds(30));
+        await Task.Delay(TestKitSettings.Dilated(TimeSpan.FromMilliseconds(150)));
+        Assert.False(drain.IsCompleted);
+
+        gate.SetResult();
+        Assert.True(await drain);
+        Assert.Equal(2, (await _h.StoredAsync("slow-decider|d-5")).Count);
+    }
+
     private static async Task WaitUntilAsync(Func<bool> condition)
     {
         var deadline = DateTime.UtcNow + TestKitSettings.DefaultTimeout;
@@ -80,6 +100,25 @@ public sealed class DrainTests : IAsyncLifetime
             Assert.True(DateTime.UtcNow < deadline, "timed out");
             await Task.Delay(5);
         }
+    }
+
+    [EventType("test.decided.v1")]
+    public sealed record Decided;
+
+    /// <summary>Decides "slow" commands only once the gate opens; every command persists one event.</summary>
+    private sealed class SlowDecider(string id, Task gate, IActorRef probe) : EventSourcedActor<string, Decided, int>(PersistenceId.Of("slow-decider", id), 0)
+    {
+        protected override async ValueTask<Effect<Decided, int>> OnCommandAsync(int state, string command)
+        {
+            if (command == "slow")
+            {
+                await gate;
+            }
+
+            return Effect.Persist(new Decided()).ThenRun(s => probe.Tell(s, null));
+        }
+
+        protected override int OnEvent(int state, Decided @event) => state + 1;
     }
 
     /// <summary>Persists one event and completes <paramref name="handled"/> in its handler.</summary>

@@ -109,6 +109,9 @@ internal sealed partial class ActorCell : IActorContext, IThreadPoolWorkItem
     /// <summary>About how many user messages wait in the mailbox; see <see cref="MpscQueue{T}.ApproximateCount"/>.</summary>
     public int MailboxDepth => _mailbox.ApproximateCount;
 
+    /// <summary>Async handlers (<see cref="RunTask"/>) in flight.</summary>
+    public int PendingTaskCount => Volatile.Read(ref _pendingTasks);
+
     /// <summary>The current actor instance, or null between incarnations and after the actor stopped.</summary>
     public Actor? Instance => Volatile.Read(ref _actor);
 
