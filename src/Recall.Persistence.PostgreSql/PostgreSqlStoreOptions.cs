@@ -48,6 +48,16 @@ public sealed partial class PostgreSqlStoreOptions
     /// <summary>How many events one replay query reads before it returns its connection and reads the next page. Default 500.</summary>
     public int ReplayPageSize { get; set; } = 500;
 
+    /// <summary>
+    /// Whether every write batch sends a notification (<c>pg_notify</c>) that wakes the live read-side
+    /// streams of every process at once. Default true. PostgreSQL serializes the commits of
+    /// notifying transactions across the server (a lock held until the commit is flushed), so
+    /// when many processes write at high rates, their commits no longer share a disk flush: set it
+    /// false there, and live streams of other processes find new events by polling
+    /// (<c>ReadJournalOptions.PollInterval</c>). Streams in the writing process are woken either way.
+    /// </summary>
+    public bool NotifyOnWrite { get; set; } = true;
+
     /// <summary>Checks every setting; throws <see cref="ArgumentException"/> naming the first that is wrong.</summary>
     internal NpgsqlConnectionStringBuilder Validate()
     {
