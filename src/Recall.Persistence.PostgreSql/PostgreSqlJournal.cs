@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Text.Json;
 using Npgsql;
@@ -44,6 +45,7 @@ public sealed class PostgreSqlJournal : IReadJournalStore, IAsyncDisposable
     private readonly string _replaySql;
     private readonly string _highestSql;
     private readonly string _deleteSql;
+    private readonly string _newestOffsetSql;
     private readonly string _latestOffsetSql;
     private readonly string _eventsByTagSql;
     private readonly string _eventsBySlicesSql;
@@ -140,6 +142,10 @@ public sealed class PostgreSqlJournal : IReadJournalStore, IAsyncDisposable
         // ended, and any later one gets a higher id, so no row can appear below a row returned.
         const string Final = "transaction_id < pg_snapshot_xmin(pg_current_snapshot())";
         const string EventColumns = "j.persistence_id, j.sequence_number, j.writer_id, j.timestamp, j.manifest, j.payload, j.tags";
+        _newestOffsetSql = $"""
+            SELECT transaction_id, ordering, {Final} FROM {s}.journal
+            ORDER BY transaction_id DESC, ordering DESC LIMIT 1
+            """;
         _latestOffsetSql = $"""
             SELECT transaction_id, ordering FROM {s}.journal WHERE {Final}
             ORDER BY transaction_id DESC, ordering DESC LIMIT 1
@@ -365,15 +371,56 @@ public sealed class PostgreSqlJournal : IReadJournalStore, IAsyncDisposable
             cancellationToken);
     }
 
-    /// <inheritdoc />
+    /// <summary>
+    /// The offset of the newest event committed when called, once it is final: while a transaction
+    /// older than it still runs, an event could yet commit before it, so this waits (polling, at most
+    /// <see cref="PostgreSqlStoreOptions.CommandTimeout"/>) for every such transaction to end. A
+    /// finite stream thus ends at what was stored when it started, however busy the server. If the
+    /// wait runs out (a transaction that stays open), the newest event that is final then.
+    /// </summary>
     public async ValueTask<Offset> ReadLatestOffsetAsync(CancellationToken cancellationToken) =>
         await _database.ReadAsync(
             "read of the latest offset",
             async connection =>
             {
-                await using var command = new NpgsqlCommand(_latestOffsetSql, connection);
-                await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-                return await reader.ReadAsync(cancellationToken) ? ReadOffset(reader, 0) : Offset.Start;
+                Offset newest;
+                await using (var command = new NpgsqlCommand(_newestOffsetSql, connection))
+                await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+                {
+                    if (!await reader.ReadAsync(cancellationToken))
+                    {
+                        return Offset.Start;
+                    }
+
+                    newest = ReadOffset(reader, 0);
+                    if (reader.GetBoolean(2))
+                    {
+                        return newest;
+                    }
+                }
+
+                // Concurrent writes are usually milliseconds from their commit: poll briefly, then less often.
+                var deadline = Stopwatch.GetTimestamp() + (long)(_database.Options.CommandTimeout.TotalSeconds * Stopwatch.Frequency);
+                var pause = TimeSpan.FromMilliseconds(1);
+                await using (var xmin = new NpgsqlCommand("SELECT pg_snapshot_xmin(pg_current_snapshot())", connection))
+                {
+                    while (Stopwatch.GetTimestamp() < deadline)
+                    {
+                        await Task.Delay(pause, cancellationToken);
+                        if ((long)(ulong)(await xmin.ExecuteScalarAsync(cancellationToken))! > newest.Transaction)
+                        {
+                            return newest;
+                        }
+
+                        pause = TimeSpan.FromTicks(Math.Min(pause.Ticks * 2, TimeSpan.FromMilliseconds(50).Ticks));
+                    }
+                }
+
+                await using (var command = new NpgsqlCommand(_latestOffsetSql, connection))
+                await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+                {
+                    return await reader.ReadAsync(cancellationToken) ? ReadOffset(reader, 0) : Offset.Start;
+                }
             },
             cancellationToken);
 
