@@ -47,6 +47,8 @@ public sealed class PostgreSqlJournal : IReadJournalStore, IAsyncDisposable
     private readonly string _deleteSql;
     private readonly string _newestOffsetSql;
     private readonly string _latestOffsetSql;
+    private readonly string _pendingSql;
+    private readonly FollowUp _followUp;
     private readonly string _eventsByTagSql;
     private readonly string _eventsBySlicesSql;
     private readonly string _idsSql;
@@ -66,6 +68,7 @@ public sealed class PostgreSqlJournal : IReadJournalStore, IAsyncDisposable
         _database = database;
         _serialization = serialization;
         _listener = new PostgreSqlListener(database.ListenerConnectionString, database.Channel, _writes.Notify);
+        _followUp = new FollowUp(_writes);
         var s = database.Schema;
 
         // One row per event, in batch order ($9 is the position of the row's atomic write's first
@@ -150,6 +153,9 @@ public sealed class PostgreSqlJournal : IReadJournalStore, IAsyncDisposable
             SELECT transaction_id, ordering FROM {s}.journal WHERE {Final}
             ORDER BY transaction_id DESC, ordering DESC LIMIT 1
             """;
+
+        // Whether committed events wait for an older transaction to end (and so are not final yet).
+        _pendingSql = $"SELECT EXISTS (SELECT 1 FROM {s}.journal WHERE transaction_id >= pg_snapshot_xmin(pg_current_snapshot()))";
 
         // journal_tags (tag, transaction_id, ordering) gives the tag's events in the global order:
         // a range scan from the offset, then each event by its ordering.
@@ -438,18 +444,21 @@ public sealed class PostgreSqlJournal : IReadJournalStore, IAsyncDisposable
             filter.Tag is { } tag ? $"read of the events tagged '{tag}' after offset {after}" : $"read of the events of '{filter.EntityType}' in slices {filter.MinSlice}..{filter.MaxSlice} after offset {after}",
             async connection =>
             {
-                await using var command = new NpgsqlCommand(filter.Tag is null ? _eventsBySlicesSql : _eventsByTagSql, connection);
-                command.Parameters.Add(new NpgsqlParameter<string>() { TypedValue = filter.Tag ?? filter.EntityType, NpgsqlDbType = NpgsqlDbType.Text });
-                AddOffset(command, after);
-                AddOffset(command, upTo);
+                await using var batch = new NpgsqlBatch(connection);
+                var query = new NpgsqlBatchCommand(filter.Tag is null ? _eventsBySlicesSql : _eventsByTagSql);
+                query.Parameters.Add(new NpgsqlParameter<string>() { TypedValue = filter.Tag ?? filter.EntityType, NpgsqlDbType = NpgsqlDbType.Text });
+                AddOffset(query.Parameters, after);
+                AddOffset(query.Parameters, upTo);
                 if (filter.Tag is null)
                 {
-                    command.Parameters.Add(new NpgsqlParameter<int>() { TypedValue = filter.MinSlice });
-                    command.Parameters.Add(new NpgsqlParameter<int>() { TypedValue = filter.MaxSlice });
+                    query.Parameters.Add(new NpgsqlParameter<int>() { TypedValue = filter.MinSlice });
+                    query.Parameters.Add(new NpgsqlParameter<int>() { TypedValue = filter.MaxSlice });
                 }
 
-                command.Parameters.Add(new NpgsqlParameter<int>() { TypedValue = limit });
-                await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+                query.Parameters.Add(new NpgsqlParameter<int>() { TypedValue = limit });
+                batch.BatchCommands.Add(query);
+                batch.BatchCommands.Add(new NpgsqlBatchCommand(_pendingSql));
+                await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
                 var page = new List<(Offset Offset, string PersistenceId, StoredRow Row)>();
                 while (await reader.ReadAsync(cancellationToken))
                 {
@@ -465,6 +474,9 @@ public sealed class PostgreSqlJournal : IReadJournalStore, IAsyncDisposable
                             reader.GetFieldValue<string[]>(8))));
                 }
 
+                await reader.NextResultAsync(cancellationToken);
+                await reader.ReadAsync(cancellationToken);
+                _followUp.Read(caughtUp: page.Count < limit, pending: reader.GetBoolean(0));
                 return page;
             },
             cancellationToken);
@@ -520,7 +532,7 @@ public sealed class PostgreSqlJournal : IReadJournalStore, IAsyncDisposable
             async connection =>
             {
                 await using var command = new NpgsqlCommand(_idsAfterOffsetSql, connection);
-                AddOffset(command, after);
+                AddOffset(command.Parameters, after);
                 command.Parameters.Add(new NpgsqlParameter<int>() { TypedValue = limit });
                 await using var reader = await command.ExecuteReaderAsync(cancellationToken);
                 var ids = new List<PersistenceIdAt>();
@@ -648,16 +660,58 @@ public sealed class PostgreSqlJournal : IReadJournalStore, IAsyncDisposable
     }
 
     /// <summary>An offset as two parameters: the transaction id (xid8) and the ordering.</summary>
-    private static void AddOffset(NpgsqlCommand command, Offset offset)
+    private static void AddOffset(NpgsqlParameterCollection parameters, Offset offset)
     {
         // Transaction ids are 64-bit and never near 2^63, so an offset's non-negative long holds any.
-        command.Parameters.Add(new NpgsqlParameter<ulong>() { TypedValue = (ulong)Math.Max(0, offset.Transaction), NpgsqlDbType = NpgsqlDbType.Xid8 });
-        command.Parameters.Add(new NpgsqlParameter<long>() { TypedValue = offset.Ordering });
+        parameters.Add(new NpgsqlParameter<ulong>() { TypedValue = (ulong)Math.Max(0, offset.Transaction), NpgsqlDbType = NpgsqlDbType.Xid8 });
+        parameters.Add(new NpgsqlParameter<long>() { TypedValue = offset.Ordering });
     }
 
     /// <summary>The offset in columns <paramref name="column"/> (transaction_id) and the next (ordering).</summary>
     private static Offset ReadOffset(NpgsqlDataReader reader, int column) =>
         new((long)reader.GetFieldValue<ulong>(column), reader.GetInt64(column + 1));
+
+    /// <summary>
+    /// Wakes live streams again when they caught up while committed events were not final yet: a
+    /// notification (or this process's own write) can arrive while an older transaction elsewhere
+    /// is still finishing, and that transaction may send no notification of its own (another
+    /// schema's, another application's, a rolled-back one). Rather than leave the streams to their
+    /// poll interval, wake them after 5 ms, then at doubling intervals up to 1 s while events stay
+    /// pending. One timer for all streams of the journal.
+    /// </summary>
+    private sealed class FollowUp(WriteNotifier writes)
+    {
+        private static readonly TimeSpan First = TimeSpan.FromMilliseconds(5);
+        private static readonly TimeSpan Longest = TimeSpan.FromSeconds(1);
+        private long _nextDelayTicks = First.Ticks;
+        private int _scheduled;
+
+        /// <summary>A read of the live tail finished: <paramref name="pending"/> when committed events were not final yet.</summary>
+        public void Read(bool caughtUp, bool pending)
+        {
+            if (!pending)
+            {
+                Volatile.Write(ref _nextDelayTicks, First.Ticks);
+                return;
+            }
+
+            if (!caughtUp || Interlocked.Exchange(ref _scheduled, 1) == 1)
+            {
+                return;
+            }
+
+            var delay = Volatile.Read(ref _nextDelayTicks);
+            Volatile.Write(ref _nextDelayTicks, Math.Min(delay * 2, Longest.Ticks));
+            _ = WakeLaterAsync(TimeSpan.FromTicks(delay));
+        }
+
+        private async Task WakeLaterAsync(TimeSpan delay)
+        {
+            await Task.Delay(delay).ConfigureAwait(false);
+            Volatile.Write(ref _scheduled, 0);
+            writes.Notify();
+        }
+    }
 
     private sealed record StoredRow(long SequenceNumber, string WriterId, DateTime Timestamp, string Manifest, byte[] Payload, string[] Tags);
 

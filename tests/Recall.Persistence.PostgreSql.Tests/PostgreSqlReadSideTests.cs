@@ -419,6 +419,36 @@ public sealed class PostgreSqlReadSideTimingTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_stream_woken_while_an_older_transaction_still_runs_reads_again_when_it_ends_without_waiting_for_its_poll()
+    {
+        var reader = NewJournal();
+        var writer = NewJournal();
+        var read = new ReadJournal(reader, options: new ReadJournalOptions { PollInterval = TimeSpan.FromSeconds(30) });
+        using var cancel = new CancellationTokenSource(Timeout);
+        var reading = PostgreSqlReadSideTests.CollectAsync(read.EventsByTag("t", Offset.Start, live: true, cancel.Token), 1);
+        await reader.Listener.FirstListen.WaitAsync(Timeout);
+
+        // A transaction of something else (it sends no notification) holds back what is final.
+        await using var other = await PostgresServer.OpenAsync();
+        await using var transaction = await other.BeginTransactionAsync();
+        await using (var command = new NpgsqlCommand("SELECT pg_current_xact_id()", other, transaction))
+        {
+            await command.ExecuteScalarAsync();
+        }
+
+        // The write's notification wakes the stream, which finds the event committed but not final.
+        await PostgreSqlReadSideTests.WriteAsync(writer, "a", 1, 1, "t");
+        await Task.Delay(TimeSpan.FromMilliseconds(300));
+        Assert.False(reading.IsCompleted);
+
+        var ended = Stopwatch.GetTimestamp();
+        await transaction.CommitAsync();
+        var envelope = Assert.Single(await reading.WaitAsync(Prompt));
+        Assert.Equal(("a", 1L), (envelope.PersistenceId, envelope.SequenceNumber));
+        Assert.True(Stopwatch.GetElapsedTime(ended) < Prompt);
+    }
+
+    [Fact]
     public async Task Writes_of_the_same_journal_wake_its_streams_without_a_notification()
     {
         var journal = NewJournal(o => o.NotifyOnWrite = false);
