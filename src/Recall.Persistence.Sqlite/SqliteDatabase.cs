@@ -1,5 +1,7 @@
 using System.Collections.Concurrent;
+using System.Globalization;
 using Microsoft.Data.Sqlite;
+using Recall.Persistence.Query;
 
 namespace Recall.Persistence.Sqlite;
 
@@ -11,10 +13,10 @@ namespace Recall.Persistence.Sqlite;
 internal sealed class SqliteDatabase : IAsyncDisposable
 {
     /// <summary>The schema version this build writes and reads.</summary>
-    public const int SchemaVersion = 1;
+    public const int SchemaVersion = SqliteSchema.Version;
 
-    private readonly BlockingCollection<Action> _writes = new();
-    private readonly Thread _writerThread;
+    private readonly BlockingCollection<Action>? _writes;
+    private readonly Thread? _writerThread;
     private readonly TaskCompletionSource _writerStopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private SqliteConnection? _writer;
     private int _disposed;
@@ -25,7 +27,7 @@ internal sealed class SqliteDatabase : IAsyncDisposable
         options.Validate();
         Options = options;
         Path = System.IO.Path.GetFullPath(options.Path);
-        if (!options.CreateIfMissing && !File.Exists(Path))
+        if ((options.ReadOnly || !options.CreateIfMissing) && !File.Exists(Path))
         {
             throw new SqliteStoreException($"Database file '{Path}' does not exist.");
         }
@@ -33,15 +35,25 @@ internal sealed class SqliteDatabase : IAsyncDisposable
         ConnectionString = new SqliteConnectionStringBuilder
         {
             DataSource = Path,
-            Mode = options.CreateIfMissing ? SqliteOpenMode.ReadWriteCreate : SqliteOpenMode.ReadWrite,
+            Mode = options.ReadOnly ? SqliteOpenMode.ReadOnly : options.CreateIfMissing ? SqliteOpenMode.ReadWriteCreate : SqliteOpenMode.ReadWrite,
             Pooling = true,
             DefaultTimeout = (int)Math.Ceiling(options.BusyTimeout.TotalSeconds),
         }.ToString();
 
-        // Open, check and (if new) create the schema now, so that a bad file fails at startup
-        // with its name, not at the first write.
+        if (options.ReadOnly)
+        {
+            // No writer: check the file once with a reader and leave it exactly as it is.
+            using var reader = Open(write: false);
+            CheckReadOnly(reader);
+            _writerStopped.SetResult();
+            return;
+        }
+
+        // Open, check and (if new or older) create or upgrade the schema now, so that a bad file
+        // fails at startup with its name, not at the first write.
         _writer = Open(write: true);
         InitializeSchema(_writer);
+        _writes = new BlockingCollection<Action>();
         _writerThread = new Thread(WriterLoop) { IsBackground = true, Name = "recall-sqlite-writer" };
         _writerThread.Start();
     }
@@ -56,6 +68,11 @@ internal sealed class SqliteDatabase : IAsyncDisposable
     /// <summary>Runs <paramref name="work"/> on the writer thread with the writer connection.</summary>
     public Task<T> WriteAsync<T>(Func<SqliteConnection, T> work)
     {
+        if (_writes is null)
+        {
+            return Task.FromException<T>(new InvalidOperationException($"The SQLite store of '{Path}' is opened read-only (SqliteStoreOptions.ReadOnly): it cannot write."));
+        }
+
         var completion = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
         try
         {
@@ -90,6 +107,11 @@ internal sealed class SqliteDatabase : IAsyncDisposable
             return;
         }
 
+        if (_writes is null)
+        {
+            return;
+        }
+
         _writes.CompleteAdding();
         await _writerStopped.Task;
         _writes.Dispose();
@@ -99,7 +121,7 @@ internal sealed class SqliteDatabase : IAsyncDisposable
     {
         try
         {
-            foreach (var work in _writes.GetConsumingEnumerable())
+            foreach (var work in _writes!.GetConsumingEnumerable())
             {
                 work();
             }
@@ -147,44 +169,41 @@ internal sealed class SqliteDatabase : IAsyncDisposable
         try
         {
             // Look before changing anything: WAL mode is written into the file's header, and a file
-            // that is not ours must stay exactly as it was.
+            // that is not ours, or of a newer version, must stay exactly as it was.
             using var command = connection.CreateCommand();
-            command.CommandText = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'recall_schema'";
-            var hasSchema = Convert.ToInt64(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) > 0;
-            if (hasSchema)
+            var version = ReadVersion(command);
+            if (version == SchemaVersion)
             {
-                command.CommandText = "SELECT max(version) FROM recall_schema";
-                var found = command.ExecuteScalar();
-                var version = found is null or DBNull ? 0 : Convert.ToInt64(found, System.Globalization.CultureInfo.InvariantCulture);
-                if (version > SchemaVersion)
-                {
-                    throw new SqliteStoreException(
-                        $"'{Path}' has schema version {version}, written by a newer Recall; this version reads up to {SchemaVersion}. Upgrade Recall to open it.");
-                }
-
-                if (version == SchemaVersion)
-                {
-                    EnableWal(command);
-                    return;
-                }
-            }
-            else
-            {
-                command.CommandText = "SELECT count(*) FROM sqlite_master WHERE type = 'table'";
-                var tables = Convert.ToInt64(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
-                if (tables > 0)
-                {
-                    throw new SqliteStoreException($"'{Path}' is a SQLite database of another application (it has tables but no Recall schema); it was left untouched.");
-                }
+                EnableWal(command);
+                return;
             }
 
             EnableWal(command);
-            using var transaction = connection.BeginTransaction();
+
+            // Create and upgrade under the write lock (BEGIN IMMEDIATE), reading the version again
+            // inside: two processes opening a new or older file at the same time must not both
+            // create or upgrade it. A new file is created at version 1 and upgraded like an old
+            // one, so every file of a version has the same schema however it got there.
+            using var transaction = connection.BeginTransaction(deferred: false);
             command.Transaction = transaction;
-            command.CommandText = SqliteSchema.Create;
-            command.ExecuteNonQuery();
-            command.CommandText = $"INSERT INTO recall_schema(version) VALUES ({SchemaVersion})";
-            command.ExecuteNonQuery();
+            version = ReadVersion(command);
+            if (version == 0)
+            {
+                command.CommandText = SqliteSchema.Version1;
+                command.ExecuteNonQuery();
+                version = 1;
+            }
+
+            if (version < 2)
+            {
+                // The backfill computes each stored event's entity type and slice in C# (the same
+                // code that computes them on insert), called by SQLite through these functions.
+                connection.CreateFunction<string, string>("recall_entity_type", Slices.EntityTypeOf, isDeterministic: true);
+                connection.CreateFunction<string, int>("recall_slice", Slices.Of, isDeterministic: true);
+                command.CommandText = SqliteSchema.UpgradeTo2;
+                command.ExecuteNonQuery();
+            }
+
             transaction.Commit();
         }
         catch (SqliteException exception)
@@ -199,6 +218,56 @@ internal sealed class SqliteDatabase : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// The schema version of the file: 0 for an empty file. Refuses a file of another application
+    /// (tables but no <c>recall_schema</c>) or of a newer version.
+    /// </summary>
+    private long ReadVersion(SqliteCommand command)
+    {
+        command.CommandText = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'recall_schema'";
+        if (Convert.ToInt64(command.ExecuteScalar(), CultureInfo.InvariantCulture) == 0)
+        {
+            command.CommandText = "SELECT count(*) FROM sqlite_master WHERE type = 'table'";
+            if (Convert.ToInt64(command.ExecuteScalar(), CultureInfo.InvariantCulture) > 0)
+            {
+                throw new SqliteStoreException($"'{Path}' is a SQLite database of another application (it has tables but no Recall schema); it was left untouched.");
+            }
+
+            return 0;
+        }
+
+        command.CommandText = "SELECT max(version) FROM recall_schema";
+        var found = command.ExecuteScalar();
+        var version = found is null or DBNull ? 0 : Convert.ToInt64(found, CultureInfo.InvariantCulture);
+        if (version > SchemaVersion)
+        {
+            throw new SqliteStoreException(
+                $"'{Path}' has schema version {version}, written by a newer Recall; this version reads up to {SchemaVersion}. Upgrade Recall to open it.");
+        }
+
+        return version;
+    }
+
+    /// <summary>A read-only store changes nothing, so it reads only files of the current version.</summary>
+    private void CheckReadOnly(SqliteConnection connection)
+    {
+        try
+        {
+            using var command = connection.CreateCommand();
+            var version = ReadVersion(command);
+            if (version < SchemaVersion)
+            {
+                throw new SqliteStoreException(version == 0
+                    ? $"'{Path}' holds no Recall journal yet; a read-only store does not create one."
+                    : $"'{Path}' has schema version {version}; a read-only store reads only version {SchemaVersion}. Open it once with a store that may write (which upgrades it), then read it.");
+            }
+        }
+        catch (SqliteException exception)
+        {
+            throw Describe(exception);
+        }
+    }
+
     private static void EnableWal(SqliteCommand command)
     {
         command.CommandText = "PRAGMA journal_mode = WAL;";
@@ -206,10 +275,18 @@ internal sealed class SqliteDatabase : IAsyncDisposable
     }
 }
 
-/// <summary>The tables of schema version 1.</summary>
+/// <summary>
+/// The schema: the tables of version 1, and the steps that upgrade a file to the current version.
+/// A new file runs them all; an older file runs the steps after its version; every step is in
+/// the same transaction as the version row it adds.
+/// </summary>
 internal static class SqliteSchema
 {
-    public const string Create = """
+    /// <summary>The version this build creates, upgrades to, and reads.</summary>
+    public const int Version = 2;
+
+    /// <summary>The tables of version 1 and its version row.</summary>
+    public const string Version1 = """
         CREATE TABLE recall_schema (version INTEGER NOT NULL);
 
         -- ordering: the global order of events, monotonic and gap-free under SQLite's single writer
@@ -253,5 +330,30 @@ internal static class SqliteSchema
             payload         BLOB    NOT NULL,
             PRIMARY KEY (persistence_id, sequence_number)
         ) WITHOUT ROWID;
+
+        INSERT INTO recall_schema (version) VALUES (1);
+        """;
+
+    /// <summary>
+    /// Version 2: every event carries its entity type and slice (<c>Slices.EntityTypeOf</c> and
+    /// <c>Slices.Of</c> of its persistence id, computed in C# on insert), indexed for the read
+    /// side's events by slices. The backfill calls the functions <c>recall_entity_type</c> and
+    /// <c>recall_slice</c>, which the upgrading connection registers.
+    /// </summary>
+    public const string UpgradeTo2 = """
+        ALTER TABLE journal ADD COLUMN entity_type TEXT;
+        ALTER TABLE journal ADD COLUMN slice INTEGER;
+        UPDATE journal SET entity_type = recall_entity_type(persistence_id), slice = recall_slice(persistence_id);
+        CREATE INDEX journal_slices ON journal (entity_type, slice, ordering);
+
+        -- A process of an older Recall that still has the file open would insert rows without
+        -- them, which events by slices would never find: refuse such a write loudly instead.
+        CREATE TRIGGER journal_needs_slice BEFORE INSERT ON journal
+        WHEN NEW.entity_type IS NULL OR NEW.slice IS NULL
+        BEGIN
+            SELECT RAISE(ABORT, 'journal rows need entity_type and slice (schema version 2): upgrade every Recall process that writes this file');
+        END;
+
+        INSERT INTO recall_schema (version) VALUES (2);
         """;
 }

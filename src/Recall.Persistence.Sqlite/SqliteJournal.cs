@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Text.Json;
 using Microsoft.Data.Sqlite;
 using Recall.Persistence.Journal;
+using Recall.Persistence.Query;
 using Recall.Persistence.Serialization;
 
 namespace Recall.Persistence.Sqlite;
@@ -11,11 +12,16 @@ namespace Recall.Persistence.Sqlite;
 /// on the store's writer thread, with prepared statements; an atomic write of several events is
 /// all-or-nothing within it (a savepoint), and an existing (persistence id, sequence number)
 /// makes that write a <see cref="SequenceConflictException"/> while the rest of the batch commits.
+/// It is also the store of the read side (<see cref="IReadJournalStore"/>): read it with
+/// <c>system.Persistence().ReadJournal</c>, or with <c>new ReadJournal(journal)</c>, in this
+/// process or in another one that opens the file (<see cref="SqliteStoreOptions.ReadOnly"/>).
 /// </summary>
-public sealed class SqliteJournal : IJournal, IAsyncDisposable
+public sealed partial class SqliteJournal : IReadJournalStore, IAsyncDisposable
 {
-    private const string InsertSql =
-        "INSERT INTO journal (persistence_id, sequence_number, writer_id, timestamp, manifest, payload, tags) VALUES ($pid, $seq, $writer, $ts, $manifest, $payload, $tags)";
+    private const string InsertSql = """
+        INSERT INTO journal (persistence_id, sequence_number, writer_id, timestamp, manifest, payload, tags, entity_type, slice)
+        VALUES ($pid, $seq, $writer, $ts, $manifest, $payload, $tags, $entity, $slice)
+        """;
 
     private const string InsertTagSql = "INSERT OR IGNORE INTO journal_tags (tag, ordering) VALUES ($tag, last_insert_rowid())";
 
@@ -180,11 +186,13 @@ public sealed class SqliteJournal : IJournal, IAsyncDisposable
     private Row[] Serialize(AtomicWrite write)
     {
         var rows = new Row[write.Events.Count];
+        var entityType = Slices.EntityTypeOf(write.PersistenceId);
+        var slice = Slices.Of(write.PersistenceId);
         for (var i = 0; i < rows.Length; i++)
         {
             var repr = write.Events[i];
             var payload = _serialization.Serialize(repr.Payload);
-            rows[i] = new Row(repr, payload, repr.Tags.Count == 0 ? null : JsonSerializer.Serialize(repr.Tags));
+            rows[i] = new Row(repr, payload, repr.Tags.Count == 0 ? null : JsonSerializer.Serialize(repr.Tags), entityType, slice);
         }
 
         return rows;
@@ -237,6 +245,10 @@ public sealed class SqliteJournal : IJournal, IAsyncDisposable
             }
 
             transaction.Commit();
+
+            // Committed: wake this process's live streams. (Other processes find the events by
+            // polling.) Their next read sees every event of this batch, in its final place.
+            Writes.Notify();
             return results;
         }
         catch (SqliteException exception)
@@ -247,14 +259,14 @@ public sealed class SqliteJournal : IJournal, IAsyncDisposable
         }
     }
 
-    private sealed record Row(PersistentRepr Repr, SerializedPayload Payload, string? Tags);
+    private sealed record Row(PersistentRepr Repr, SerializedPayload Payload, string? Tags, string EntityType, int Slice);
 
     /// <summary>The writer connection's prepared statements, reused for every batch.</summary>
     private sealed class WriterStatements : IDisposable
     {
         private readonly SqliteCommand _insert;
         private readonly SqliteCommand _insertTag;
-        private readonly SqliteParameter _pid, _seq, _writer, _ts, _manifest, _payload, _tags, _tag;
+        private readonly SqliteParameter _pid, _seq, _writer, _ts, _manifest, _payload, _tags, _entity, _slice, _tag;
 
         public WriterStatements(SqliteConnection connection)
         {
@@ -267,6 +279,8 @@ public sealed class SqliteJournal : IJournal, IAsyncDisposable
             _manifest = _insert.Parameters.Add("$manifest", SqliteType.Text);
             _payload = _insert.Parameters.Add("$payload", SqliteType.Blob);
             _tags = _insert.Parameters.Add("$tags", SqliteType.Text);
+            _entity = _insert.Parameters.Add("$entity", SqliteType.Text);
+            _slice = _insert.Parameters.Add("$slice", SqliteType.Integer);
             _insertTag = connection.CreateCommand();
             _insertTag.CommandText = InsertTagSql;
             _tag = _insertTag.Parameters.Add("$tag", SqliteType.Text);
@@ -299,6 +313,8 @@ public sealed class SqliteJournal : IJournal, IAsyncDisposable
             _manifest.Value = row.Payload.Manifest;
             _payload.Value = row.Payload.Data;
             _tags.Value = (object?)row.Tags ?? DBNull.Value;
+            _entity.Value = row.EntityType;
+            _slice.Value = row.Slice;
             _insert.ExecuteNonQuery();
             foreach (var tag in row.Repr.Tags)
             {

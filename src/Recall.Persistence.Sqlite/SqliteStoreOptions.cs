@@ -31,6 +31,15 @@ public sealed class SqliteStoreOptions
     /// <summary>Whether a missing file is created (with the schema). Default true; tools that only read set it false.</summary>
     public bool CreateIfMissing { get; set; } = true;
 
+    /// <summary>
+    /// Whether the file is opened for reading only, e.g. to read another process's journal as
+    /// streams. A read-only store never creates the file, never creates or upgrades the schema
+    /// (a file of an older schema version is refused until a writer opened it once), and fails
+    /// every write with an <see cref="InvalidOperationException"/>. Its live streams see the other
+    /// process's writes by polling (<c>ReadJournalOptions.PollInterval</c>). Default false.
+    /// </summary>
+    public bool ReadOnly { get; set; }
+
     internal void Validate()
     {
         if (string.IsNullOrWhiteSpace(Path))

@@ -4,6 +4,7 @@
 using Recall.Actors;
 using Recall.DurabilityProbe;
 using Recall.Persistence;
+using Recall.Persistence.Serialization;
 using Recall.Persistence.Sqlite;
 
 if (args is ["deliver", var deliveryDatabase, var count])
@@ -29,9 +30,35 @@ if (args is ["deliver", var deliveryDatabase, var count])
     return 0;
 }
 
+if (args is ["tagged", var taggedDatabase, var taggedId, var tag, var before, var after, var goFile])
+{
+    // The read-side test: persist BEFORE events tagged TAG, wait until GO-FILE exists (the reader
+    // in the test process has seen them), persist AFTER more, print "written N", wait to be killed.
+    await using var taggedSystem = ActorSystem.Create("probe", o => o.UsePersistence(p => p.UseSqlite(taggedDatabase).Events.Register<Added>("probe.added.v1")));
+    var writer = taggedSystem.Spawn(Props.Create(() => new TaggedWriter(taggedId, tag)), "writer");
+    var total = int.Parse(before, System.Globalization.CultureInfo.InvariantCulture) + int.Parse(after, System.Globalization.CultureInfo.InvariantCulture);
+    for (var n = 1; n <= total; n++)
+    {
+        if (n == int.Parse(before, System.Globalization.CultureInfo.InvariantCulture) + 1)
+        {
+            while (!File.Exists(goFile))
+            {
+                await Task.Delay(20);
+            }
+        }
+
+        await writer.Ask<long>(new Add(n), TimeSpan.FromSeconds(30));
+    }
+
+    Console.Out.WriteLine($"written {total}");
+    Console.Out.Flush();
+    await Task.Delay(Timeout.Infinite);
+    return 0;
+}
+
 if (args.Length != 2)
 {
-    Console.Error.WriteLine("usage: Recall.DurabilityProbe <database file> <persistence id> | deliver <database file> <count>");
+    Console.Error.WriteLine("usage: Recall.DurabilityProbe <database file> <persistence id> | deliver <database file> <count> | tagged <database file> <persistence id> <tag> <before> <after> <go file>");
     return 2;
 }
 
@@ -86,6 +113,27 @@ internal sealed class Counter(string id, TextWriter output) : PersistentActor
             default:
                 Unhandled(command);
                 break;
+        }
+    }
+
+    protected override void ReceiveRecover(object message)
+    {
+    }
+}
+
+internal sealed class TaggedWriter(string id, string tag) : PersistentActor
+{
+    public override string PersistenceId => id;
+
+    protected override void ReceiveCommand(object command)
+    {
+        if (command is Add add)
+        {
+            Persist(new Tagged(new Added(add.Value), tag), _ => Sender.Tell(LastSequenceNr));
+        }
+        else
+        {
+            Unhandled(command);
         }
     }
 

@@ -1,4 +1,6 @@
+using Microsoft.Data.Sqlite;
 using Recall.Persistence.Journal;
+using Recall.Persistence.Query;
 using Recall.Persistence.Serialization;
 using Recall.Persistence.Snapshots;
 using Recall.TestKit.Conformance;
@@ -21,6 +23,44 @@ public sealed class SqliteSnapshotStoreConformanceTests : SnapshotStoreConforman
 
     protected override ISnapshotStore CreateSnapshotStore(EventSerialization serialization) =>
         new SqliteSnapshotStore(new SqliteStoreOptions { Path = _database.Path }, serialization);
+
+    public void Dispose() => _database.Dispose();
+}
+
+public sealed class SqliteQueryConformanceTests : QueryConformance, IDisposable
+{
+    private readonly TempDatabase _database = new();
+
+    protected override (IReadJournalStore Journal, ISnapshotStore Snapshots) CreateStores(EventSerialization serialization)
+    {
+        // As UseSqlite wires them: one file, one writer thread; the journal owns the database.
+        var database = new SqliteDatabase(new SqliteStoreOptions { Path = _database.Path });
+        return (new SqliteJournal(database, serialization, ownsDatabase: true), new SqliteSnapshotStore(database, serialization, ownsDatabase: false));
+    }
+
+    /// <summary>Q21's failed write: a transaction of another connection inserts a tagged event of the id, then rolls back.</summary>
+    protected override Task WriteFailedAsync(IReadJournalStore journal, string persistenceId, long sequenceNumber)
+    {
+        using var connection = new SqliteConnection($"Data Source={_database.Path};Pooling=False");
+        connection.Open();
+        using var transaction = connection.BeginTransaction();
+        using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = """
+            INSERT INTO journal (persistence_id, sequence_number, writer_id, timestamp, manifest, payload, tags, entity_type, slice)
+            VALUES ($pid, $seq, 'rolled-back', 0, 'tck.query-happened.v1', X'7B7D', $tags, $entity, $slice);
+            INSERT INTO journal_tags (tag, ordering) VALUES ($tag, last_insert_rowid());
+            """;
+        command.Parameters.AddWithValue("$pid", persistenceId);
+        command.Parameters.AddWithValue("$seq", sequenceNumber);
+        command.Parameters.AddWithValue("$tags", $"[\"{Green}\"]");
+        command.Parameters.AddWithValue("$tag", Green);
+        command.Parameters.AddWithValue("$entity", Slices.EntityTypeOf(persistenceId));
+        command.Parameters.AddWithValue("$slice", Slices.Of(persistenceId));
+        command.ExecuteNonQuery();
+        transaction.Rollback();
+        return Task.CompletedTask;
+    }
 
     public void Dispose() => _database.Dispose();
 }

@@ -18,5 +18,6 @@ internal static class WorkloadRegistry
         new Persistence.IdleMemoryPersistent(options),
         new Persistence.LimitSqliteInsert(options),
         new Persistence.QueryLiveLatencyPostgres(options),
+        new Persistence.QueryLiveLatency(options),
     ];
 }
