@@ -17,7 +17,6 @@ internal static class WorkloadRegistry
         new Persistence.PersistWorkload("persist-many-typed", Persistence.Mode.Persist, 1000, 100, options, typed: true),
         new Persistence.IdleMemoryPersistent(options),
         new Persistence.LimitSqliteInsert(options),
-        new Persistence.QueryLiveLatencyPostgres(options),
         new Persistence.QueryLiveLatency(options),
     ];
 }
