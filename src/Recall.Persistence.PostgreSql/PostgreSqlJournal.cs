@@ -39,6 +39,7 @@ public sealed class PostgreSqlJournal : IReadJournalStore, IAsyncDisposable
     private readonly EventSerialization _serialization;
     private readonly WriteNotifier _writes = new();
     private readonly PostgreSqlListener _listener;
+    private readonly FollowUp _followUp;
     private readonly string _insertSql;
     private readonly string _notifySql;
     private readonly string _existingSql;
@@ -48,7 +49,6 @@ public sealed class PostgreSqlJournal : IReadJournalStore, IAsyncDisposable
     private readonly string _newestOffsetSql;
     private readonly string _latestOffsetSql;
     private readonly string _pendingSql;
-    private readonly FollowUp _followUp;
     private readonly string _eventsByTagSql;
     private readonly string _eventsBySlicesSql;
     private readonly string _idsSql;

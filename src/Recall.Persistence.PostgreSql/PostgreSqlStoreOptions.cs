@@ -20,9 +20,10 @@ public sealed partial class PostgreSqlStoreOptions
     public string Schema { get; set; } = "recall";
 
     /// <summary>
-    /// Whether the store creates its schema and tables on first use when they are missing. Default
-    /// true. Set it false where the application's database user may not create tables: the tables
-    /// are then created beforehand with <see cref="PostgreSqlSchema.CreateAsync"/>, and a missing
+    /// Whether the store creates its schema and tables on first use when they are missing, and
+    /// upgrades tables of an older schema version. Default true. Set it false where the
+    /// application's database user may not create tables: the tables are then created (and
+    /// upgraded) beforehand with <see cref="PostgreSqlSchema.CreateAsync"/>, and a missing or older
     /// schema is an error naming it.
     /// </summary>
     public bool CreateSchemaIfMissing { get; set; } = true;
