@@ -2,25 +2,31 @@ using System.Globalization;
 
 namespace Recall.Benchmarks;
 
-/// <summary>Command-line settings of the harness.</summary>
-internal sealed class BenchOptions
+/// <summary>Settings of the harness: what the command line of the program (or of <c>recall bench</c>) selected.</summary>
+public sealed class BenchOptions
 {
+    /// <summary>The workloads to run (case-insensitive); empty means all.</summary>
     public HashSet<string> Workloads { get; } = new(StringComparer.OrdinalIgnoreCase);
 
+    /// <summary>The stores to run on (case-insensitive): none, memory, sqlite, postgres; empty means all.</summary>
     public HashSet<string> Stores { get; } = new(StringComparer.OrdinalIgnoreCase);
 
-    public int Runs { get; private set; } = 3;
+    /// <summary>Measured runs per workload × store. Default 3.</summary>
+    public int Runs { get; set; } = 3;
 
-    public int Warmups { get; private set; } = 1;
+    /// <summary>Unmeasured warm-up runs before them. Default 1.</summary>
+    public int Warmups { get; set; } = 1;
 
     /// <summary>Divides every N (smoke tests only; never for recorded figures).</summary>
-    public int ScaleDown { get; private set; } = 1;
+    public int ScaleDown { get; set; } = 1;
 
     /// <summary>PostgreSQL connection string for the postgres store (env RECALL_BENCH_POSTGRES by default).</summary>
-    public string? Postgres { get; private set; } = Environment.GetEnvironmentVariable("RECALL_BENCH_POSTGRES");
+    public string? Postgres { get; set; } = Environment.GetEnvironmentVariable("RECALL_BENCH_POSTGRES");
 
-    public bool ListOnly { get; private set; }
+    /// <summary>List the workloads instead of running them.</summary>
+    public bool ListOnly { get; set; }
 
+    /// <summary>Reads the program's arguments; throws <see cref="ArgumentException"/> naming the first that is wrong.</summary>
     public static BenchOptions Parse(string[] args)
     {
         var options = new BenchOptions();

@@ -30,4 +30,4 @@ internal interface IWorkload
 internal sealed record RunResult(TimeSpan Elapsed, IReadOnlyDictionary<string, double>? Extra = null);
 
 /// <summary>A workload's own check failed: its figures must not be printed.</summary>
-internal sealed class BenchCheckException(string message) : Exception(message);
+public sealed class BenchCheckException(string message) : Exception(message);

@@ -1,9 +1,8 @@
-using System.Runtime;
 using Recall.Benchmarks;
-using Recall.Benchmarks.Workloads;
 
 // Usage: dotnet run -c Release --project bench/Recall.Benchmarks -- [--workload a,b] [--store s] [--runs N] [--warmups N]
 // JSON result lines go to stdout (one per workload × store); progress and every run's time go to stderr.
+// `recall bench` runs the same Runner with a progress display and a table instead.
 BenchOptions options;
 try
 {
@@ -16,27 +15,23 @@ catch (ArgumentException exception)
     return 2;
 }
 
-var workloads = WorkloadRegistry.All(options);
+var output = new JsonLinesObserver(Console.Out, Console.Error);
+var runner = new Runner(options, output);
 if (options.ListOnly)
 {
-    foreach (var workload in workloads)
+    foreach (var (name, stores, n) in runner.Workloads)
     {
-        Console.WriteLine($"{workload.Name} (stores: {string.Join(", ", workload.Stores)}; n = {workload.N})");
+        Console.WriteLine($"{name} (stores: {string.Join(", ", stores)}; n = {n})");
     }
 
     return 0;
 }
 
-var unknown = options.Workloads.Where(w => !workloads.Any(x => string.Equals(x.Name, w, StringComparison.OrdinalIgnoreCase))).ToArray();
-if (unknown.Length > 0)
+if (runner.UnknownWorkloads is { Count: > 0 } unknown)
 {
-    Console.Error.WriteLine($"unknown workload(s): {string.Join(", ", unknown)}; known: {string.Join(", ", workloads.Select(w => w.Name))}");
+    Console.Error.WriteLine($"unknown workload(s): {string.Join(", ", unknown)}; known: {string.Join(", ", runner.Workloads.Select(w => w.Name))}");
     return 2;
 }
 
-var runner = new Runner(options);
-ThreadPool.GetMinThreads(out var minWorkers, out _);
-runner.Log($"gc: server={GCSettings.IsServerGC} latency={GCSettings.LatencyMode}; cores={Environment.ProcessorCount}; " +
-    $"threadpool min workers={minWorkers}; runtime={Environment.Version}; load average={Runner.LoadAverage()}; " +
-    $"runs={options.Runs} warm-ups={options.Warmups}{(options.ScaleDown > 1 ? $" SCALED DOWN /{options.ScaleDown}" : "")}");
-return await runner.RunAsync(workloads);
+output.Log(runner.DescribeEnvironment());
+return await runner.RunAsync();

@@ -1,59 +1,81 @@
 using System.Diagnostics;
 using System.Globalization;
-using System.Text.Json;
+using System.Runtime;
+using Recall.Benchmarks.Workloads;
 
 namespace Recall.Benchmarks;
 
 /// <summary>
 /// Runs each selected workload × store: one preparation, the warm-ups, then the measured runs,
-/// each with a fresh run context (fresh ActorSystem) and a full GC before it; prints one JSON line.
+/// each with a fresh run context (fresh ActorSystem) and a full GC before it; reports every step
+/// and result to an <see cref="IBenchObserver"/>. The harness program and <c>recall bench</c> both
+/// call it.
 /// </summary>
-internal sealed class Runner(BenchOptions options)
+public sealed class Runner
 {
     private static readonly TimeSpan TerminateTimeout = TimeSpan.FromMinutes(2);
     private static readonly TimeSpan CollectTimeout = TimeSpan.FromSeconds(30);
+    private readonly BenchOptions _options;
+    private readonly IBenchObserver _observer;
+    private readonly IReadOnlyList<IWorkload> _workloads;
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private List<WeakReference> _previousSystems = [];
 
-    /// <summary>Runs everything selected; returns the process exit code (0 only if every check passed).</summary>
-    public async Task<int> RunAsync(IReadOnlyList<IWorkload> workloads)
+    /// <summary>A runner of the workloads <paramref name="options"/> selects, reporting to <paramref name="observer"/>.</summary>
+    public Runner(BenchOptions options, IBenchObserver observer)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(observer);
+        _options = options;
+        _observer = observer;
+        _workloads = WorkloadRegistry.All(options);
+    }
+
+    /// <summary>Every workload the harness knows, in the order they run, with the stores each runs on (not only the selected ones).</summary>
+    public IReadOnlyList<(string Name, IReadOnlyList<string> Stores, long N)> Workloads =>
+        [.. _workloads.Select(w => (w.Name, w.Stores, w.N))];
+
+    /// <summary>The names given with <c>--workload</c> that no workload has.</summary>
+    public IReadOnlyList<string> UnknownWorkloads =>
+        [.. _options.Workloads.Where(name => !_workloads.Any(w => string.Equals(w.Name, name, StringComparison.OrdinalIgnoreCase)))];
+
+    /// <summary>The workload × store pairs the options select, in the order they run (postgres pairs included even without a connection string: they are reported as skipped).</summary>
+    public IReadOnlyList<BenchPair> Selected =>
+        [.. Select().Select(p => new BenchPair(p.Workload.Name, p.Store, p.Workload.N))];
+
+    /// <summary>The machine and runtime settings that the figures depend on, for the log.</summary>
+    public string DescribeEnvironment()
+    {
+        ThreadPool.GetMinThreads(out var minWorkers, out _);
+        return $"gc: server={GCSettings.IsServerGC} latency={GCSettings.LatencyMode}; cores={Environment.ProcessorCount}; " +
+            $"threadpool min workers={minWorkers}; runtime={Environment.Version}; load average={LoadAverage()}; " +
+            $"runs={_options.Runs} warm-ups={_options.Warmups}{(_options.ScaleDown > 1 ? $" SCALED DOWN /{_options.ScaleDown}" : "")}";
+    }
+
+    /// <summary>Runs everything selected; returns the process exit code (0 only if every check passed, 2 when nothing was selected).</summary>
+    public async Task<int> RunAsync(CancellationToken cancellationToken = default)
     {
         var failures = 0;
         var ran = 0;
-        foreach (var workload in workloads)
+        foreach (var (workload, store) in Select())
         {
-            if (options.Workloads.Count > 0 && !options.Workloads.Contains(workload.Name))
+            cancellationToken.ThrowIfCancellationRequested();
+            var pair = new BenchPair(workload.Name, store, workload.N);
+            if (store == "postgres" && _options.Postgres is null)
             {
+                _observer.Skipped(pair, "give --postgres CONNSTR or RECALL_BENCH_POSTGRES");
                 continue;
             }
 
-            foreach (var store in workload.Stores)
+            ran++;
+            try
             {
-                if (options.Stores.Count > 0 && !options.Stores.Contains(store))
-                {
-                    continue;
-                }
-
-                if (store == "postgres" && options.Postgres is null)
-                {
-                    Log($"{workload.Name} on postgres skipped: give --postgres CONNSTR or RECALL_BENCH_POSTGRES");
-                    continue;
-                }
-
-                ran++;
-                try
-                {
-                    var line = await RunOneAsync(workload, store);
-                    Console.Out.WriteLine(line);
-                    Console.Out.Flush();
-                }
-                catch (Exception exception)
-                {
-                    failures++;
-                    Log($"FAILED {workload.Name}/{store}: {(exception is BenchCheckException ? exception.Message : exception.ToString())}");
-                    Console.Out.WriteLine(ErrorLine(workload.Name, store, exception));
-                    Console.Out.Flush();
-                }
+                _observer.Completed(await RunOneAsync(workload, pair));
+            }
+            catch (Exception exception)
+            {
+                failures++;
+                _observer.Failed(pair, exception);
             }
         }
 
@@ -67,12 +89,33 @@ internal sealed class Runner(BenchOptions options)
         return failures == 0 ? 0 : 1;
     }
 
-    private async Task<string> RunOneAsync(IWorkload workload, string store)
+    private IEnumerable<(IWorkload Workload, string Store)> Select()
     {
+        foreach (var workload in _workloads)
+        {
+            if (_options.Workloads.Count > 0 && !_options.Workloads.Contains(workload.Name))
+            {
+                continue;
+            }
+
+            foreach (var store in workload.Stores)
+            {
+                if (_options.Stores.Count == 0 || _options.Stores.Contains(store))
+                {
+                    yield return (workload, store);
+                }
+            }
+        }
+    }
+
+    private async Task<BenchResult> RunOneAsync(IWorkload workload, BenchPair pair)
+    {
+        var store = pair.Store;
         var label = $"{workload.Name}/{store}";
+        _observer.Started(pair, 1 + _options.Warmups + _options.Runs);
         await CleanAsync();
         Log($"{label}: starting; thread pool threads={ThreadPool.ThreadCount}, load average={LoadAverage()}");
-        var preparation = new RunContext(options, store, run: int.MinValue);
+        var preparation = new RunContext(_options, store, run: int.MinValue);
         try
         {
             await workload.PrepareAsync(preparation);
@@ -82,22 +125,25 @@ internal sealed class Runner(BenchOptions options)
             _previousSystems = await preparation.TerminateAllAsync(TerminateTimeout);
         }
 
-        for (var w = 0; w < options.Warmups; w++)
+        _observer.Stepped(pair, "prepared");
+        for (var w = 0; w < _options.Warmups; w++)
         {
-            var result = await RunOnceAsync(workload, new RunContext(options, store, run: -1 - w));
+            var result = await RunOnceAsync(workload, new RunContext(_options, store, run: -1 - w));
             Log($"{label} warm-up: {result.Elapsed.TotalSeconds:F4} s ({Rate(workload.N, result.Elapsed)}/s)");
+            _observer.Stepped(pair, $"warm-up {w + 1}");
         }
 
         var results = new List<RunResult>();
-        for (var i = 0; i < options.Runs; i++)
+        for (var i = 0; i < _options.Runs; i++)
         {
-            var result = await RunOnceAsync(workload, new RunContext(options, store, run: i));
+            var result = await RunOnceAsync(workload, new RunContext(_options, store, run: i));
             Log($"{label} run {i + 1}: {result.Elapsed.TotalSeconds:F4} s ({Rate(workload.N, result.Elapsed)}/s){FormatExtra(result.Extra)}");
             results.Add(result);
+            _observer.Stepped(pair, $"run {i + 1}");
         }
 
         await CleanAsync();
-        return ResultLine(workload, store, results);
+        return Result(pair, results);
     }
 
     private async Task<RunResult> RunOnceAsync(IWorkload workload, RunContext context)
@@ -151,52 +197,17 @@ internal sealed class Runner(BenchOptions options)
         GC.Collect();
     }
 
-    private static string ResultLine(IWorkload workload, string store, List<RunResult> results)
+    private static BenchResult Result(BenchPair pair, List<RunResult> results)
     {
         var seconds = results.Select(r => r.Elapsed.TotalSeconds).ToArray();
         var median = Median(seconds);
-        using var buffer = new MemoryStream();
-        using (var json = new Utf8JsonWriter(buffer))
+        var extra = new Dictionary<string, double>();
+        foreach (var key in results[0].Extra?.Keys ?? Enumerable.Empty<string>())
         {
-            json.WriteStartObject();
-            json.WriteString("workload", workload.Name);
-            json.WriteString("store", store);
-            json.WriteNumber("n", workload.N);
-            json.WriteNumber("seconds", Math.Round(median, 6));
-            json.WriteNumber("per_sec", Math.Round(workload.N / median, 1));
-            json.WriteStartArray("runs");
-            foreach (var s in seconds)
-            {
-                json.WriteNumberValue(Math.Round(s, 6));
-            }
-
-            json.WriteEndArray();
-            json.WriteStartObject("extra");
-            foreach (var key in results[0].Extra?.Keys ?? Enumerable.Empty<string>())
-            {
-                json.WriteNumber(key, Math.Round(Median([.. results.Select(r => r.Extra![key])]), 4));
-            }
-
-            json.WriteEndObject();
-            json.WriteEndObject();
+            extra[key] = Median([.. results.Select(r => r.Extra![key])]);
         }
 
-        return System.Text.Encoding.UTF8.GetString(buffer.ToArray());
-    }
-
-    private static string ErrorLine(string workload, string store, Exception exception)
-    {
-        using var buffer = new MemoryStream();
-        using (var json = new Utf8JsonWriter(buffer))
-        {
-            json.WriteStartObject();
-            json.WriteString("workload", workload);
-            json.WriteString("store", store);
-            json.WriteString("error", exception is BenchCheckException ? exception.Message : exception.GetType().Name + ": " + exception.Message);
-            json.WriteEndObject();
-        }
-
-        return System.Text.Encoding.UTF8.GetString(buffer.ToArray());
+        return new BenchResult(pair, median, pair.N / median, seconds, extra);
     }
 
     private static double Median(double[] values)
@@ -228,5 +239,5 @@ internal sealed class Runner(BenchOptions options)
         }
     }
 
-    public void Log(string message) => Console.Error.WriteLine($"[{_clock.Elapsed.TotalSeconds,7:F1}s] {message}");
+    private void Log(string message) => _observer.Log(message);
 }

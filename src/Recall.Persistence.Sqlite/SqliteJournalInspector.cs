@@ -1,20 +1,8 @@
-using System.Text;
 using System.Text.Json;
 using Microsoft.Data.Sqlite;
+using Recall.Persistence.Journal;
 
 namespace Recall.Persistence.Sqlite;
-
-/// <summary>A stored event as the file holds it: no event types needed to read it.</summary>
-/// <param name="Ordering">Its position in the global order of the file.</param>
-/// <param name="PersistenceId">Whose event.</param>
-/// <param name="SequenceNumber">Its place in that history.</param>
-/// <param name="WriterId">The writer incarnation.</param>
-/// <param name="Timestamp">When it was persisted (UTC).</param>
-/// <param name="Manifest">The stable type name.</param>
-/// <param name="Payload">The payload as text (UTF-8 JSON with the default serializer), or base64 when it is not text.</param>
-/// <param name="Tags">Its tags.</param>
-public sealed record StoredEventRow(
-    long Ordering, string PersistenceId, long SequenceNumber, string WriterId, DateTimeOffset Timestamp, string Manifest, string Payload, IReadOnlyList<string> Tags);
 
 /// <summary>
 /// Reads a journal file for people and tools (the <c>recall journal</c> commands): opened read-only,
@@ -123,22 +111,10 @@ public sealed class SqliteJournalInspector : IDisposable
                 reader.GetString(3),
                 new DateTimeOffset(reader.GetInt64(4), TimeSpan.Zero),
                 reader.GetString(5),
-                AsText(payload),
+                StoredEventRow.PayloadAsText(payload),
                 reader.IsDBNull(7) ? [] : JsonSerializer.Deserialize<string[]>(reader.GetString(7)) ?? []));
         }
 
         return rows;
-    }
-
-    private static string AsText(byte[] payload)
-    {
-        try
-        {
-            return new UTF8Encoding(false, throwOnInvalidBytes: true).GetString(payload);
-        }
-        catch (DecoderFallbackException)
-        {
-            return "base64:" + Convert.ToBase64String(payload);
-        }
     }
 }

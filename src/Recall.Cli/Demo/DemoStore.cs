@@ -3,7 +3,7 @@ using Recall.Persistence;
 using Recall.Persistence.PostgreSql;
 using Recall.Persistence.Sqlite;
 
-namespace Recall.Cli;
+namespace Recall.Cli.Demo;
 
 /// <summary>Where the demo keeps its wallets: a SQLite file (the default) or a PostgreSQL schema.</summary>
 internal abstract class DemoStore
@@ -23,23 +23,22 @@ internal abstract class DemoStore
     /// <summary>The arguments that give the child process (--kill) the same store.</summary>
     public abstract IReadOnlyList<string> ChildArguments { get; }
 
-    /// <summary>The store from the demo's arguments: <c>--postgres [CONNECTION]</c> (default: RECALL_POSTGRES), else <c>--db FILE</c>.</summary>
-    /// <exception cref="ArgumentException">--postgres without a connection string and without RECALL_POSTGRES.</exception>
-    public static DemoStore FromArguments(string[] args)
+    /// <summary>
+    /// The store the demo's options choose: with <c>--postgres</c> the connection string given, else
+    /// RECALL_POSTGRES; without it the SQLite file <paramref name="db"/>.
+    /// </summary>
+    /// <exception cref="CliException">--postgres without a connection string and without RECALL_POSTGRES.</exception>
+    public static DemoStore Create(string db, bool postgres, string? connectionString)
     {
-        var index = Array.IndexOf(args, "--postgres");
-        if (index < 0)
+        if (!postgres)
         {
-            var db = Array.IndexOf(args, "--db");
-            return new Sqlite(Path.GetFullPath(db >= 0 && db + 1 < args.Length ? args[db + 1] : "recall-demo.db"));
+            return new Sqlite(Path.GetFullPath(db));
         }
 
-        var connectionString = index + 1 < args.Length && !args[index + 1].StartsWith("--", StringComparison.Ordinal)
-            ? args[index + 1]
-            : Environment.GetEnvironmentVariable("RECALL_POSTGRES");
+        connectionString = string.IsNullOrWhiteSpace(connectionString) ? Environment.GetEnvironmentVariable("RECALL_POSTGRES") : connectionString;
         if (string.IsNullOrWhiteSpace(connectionString))
         {
-            throw new ArgumentException("--postgres needs a connection string (--postgres \"Host=...;Database=...;Username=...\") or RECALL_POSTGRES set to one.");
+            throw new CliException("--postgres needs a connection string (--postgres \"Host=...;Database=...;Username=...\") or RECALL_POSTGRES set to one.", RecallApp.UsageError);
         }
 
         return new PostgreSql(connectionString);

@@ -5,7 +5,7 @@ using Recall.Persistence;
 using Recall.Samples.Wallet;
 using Spectre.Console;
 
-namespace Recall.Cli;
+namespace Recall.Cli.Demo;
 
 /// <summary>
 /// The main demo: wallets on the embedded SQLite store (or PostgreSQL) take commands (some
@@ -26,11 +26,10 @@ internal static class WalletDemo
 
         if (await store.PrepareAsync() is { } problem)
         {
-            console.MarkupLine($"[red]{Markup.Escape(problem)}[/]");
-            return 1;
+            throw new CliException(problem);
         }
 
-        var start = await RecoverAsync(store);
+        var start = await WithSpinnerAsync(console, "recovering the wallets' current balances", () => RecoverAsync(store));
         return kill ? await KillAndRecoverAsync(store, start.Balances, console) : await RestartAndRecoverAsync(store, start.Balances, console);
     }
 
@@ -63,7 +62,7 @@ internal static class WalletDemo
         var table = new Table().AddColumns("wallet", "start", "commands", "accepted", "rejected", "balance");
         await using (var system = CreateSystem("demo", store))
         {
-            var results = await Task.WhenAll(Wallets.Select(name => RunCommandsAsync(system, name, start[name])));
+            var results = await WithSpinnerAsync(console, "the wallets take their commands", () => Task.WhenAll(Wallets.Select(name => RunCommandsAsync(system, name, start[name]))));
             foreach (var result in results)
             {
                 expected[result.Name] = result.Balance;
@@ -74,7 +73,8 @@ internal static class WalletDemo
         console.MarkupLine($"[bold]1.[/] {Wallets.Length} wallets took {CommandsPerWallet} commands each; a GiveMe beyond the balance is rejected and stores nothing:");
         console.Write(table);
         console.MarkupLine("[bold]2.[/] crash: the actor system is gone, and with it every balance held in memory");
-        return Report(console, expected.ToDictionary(p => p.Key, p => (IReadOnlySet<int>)new HashSet<int> { p.Value }), await RecoverAsync(store), "expected");
+        var recovered = await WithSpinnerAsync(console, "recovering from the journal", () => RecoverAsync(store));
+        return Report(console, expected.ToDictionary(p => p.Key, p => (IReadOnlySet<int>)new HashSet<int> { p.Value }), recovered, "expected");
     }
 
     private static async Task<int> KillAndRecoverAsync(DemoStore store, IReadOnlyDictionary<string, int> start, IAnsiConsole console)
@@ -103,7 +103,7 @@ internal static class WalletDemo
 
                 enough.TrySetResult();
             });
-            await Task.WhenAny(enough.Task, Task.Delay(TimeSpan.FromSeconds(60)));
+            await WithSpinnerAsync(console, "waiting for half of the commands to be acknowledged", () => Task.WhenAny(enough.Task, Task.Delay(TimeSpan.FromSeconds(60))));
             child.Kill(entireProcessTree: true);
             await child.WaitForExitAsync();
             await reading;
@@ -125,7 +125,8 @@ internal static class WalletDemo
         }
 
         console.Write(table);
-        return Report(console, possible, await RecoverAsync(store), "acknowledged");
+        var recovered = await WithSpinnerAsync(console, "recovering from the journal", () => RecoverAsync(store));
+        return Report(console, possible, recovered, "acknowledged");
     }
 
     private static int Report(IAnsiConsole console, Dictionary<string, IReadOnlySet<int>> expected, Recovered recovered, string expectedLabel)
@@ -195,6 +196,10 @@ internal static class WalletDemo
         clock.Stop();
         return new Recovered(Wallets.Zip(balances).ToDictionary(p => p.First, p => p.Second), clock.Elapsed);
     }
+
+    /// <summary>Shows a spinner with <paramref name="what"/> while <paramref name="work"/> runs, on a terminal only (piped output stays plain).</summary>
+    private static Task<T> WithSpinnerAsync<T>(IAnsiConsole console, string what, Func<Task<T>> work) =>
+        console.Profile.Capabilities.Interactive ? console.Status().StartAsync(what, _ => work()) : work();
 
     private static ActorSystem CreateSystem(string name, DemoStore store) =>
         ActorSystem.Create(name, o => o.UsePersistence(p => store.Use(p).Events.RegisterAssemblyOf<Wallet>()));

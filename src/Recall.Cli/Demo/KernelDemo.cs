@@ -1,6 +1,7 @@
 using Recall.Actors;
+using Spectre.Console;
 
-namespace Recall.Cli;
+namespace Recall.Cli.Demo;
 
 /// <summary>
 /// The kernel at work: records flow pipeline → parser → pipeline → sink → ledger. The parser
@@ -12,7 +13,7 @@ internal static class KernelDemo
 {
     private static readonly string[] Records = ["10", "20", "x7", "5", "8", "??", "40", "17", "3"];
 
-    public static async Task<int> RunAsync(TextWriter output)
+    public static async Task<int> RunAsync(IAnsiConsole output)
     {
         output.WriteLine("Recall kernel demo: a supervised pipeline that crashes and heals");
         output.WriteLine();
