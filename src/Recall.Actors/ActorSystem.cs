@@ -97,6 +97,7 @@ public sealed partial class ActorSystem : IAsyncDisposable
             system._extensionsInOrder.Add(extension);
         }
 
+        ActorMetrics.Track(system);
         return system;
     }
 
@@ -198,6 +199,31 @@ public sealed partial class ActorSystem : IAsyncDisposable
 
     internal void OnRootTerminated() => _ = FinishTerminationAsync();
 
+    /// <summary>
+    /// Calls <paramref name="visit"/> for every actor cell of the system, from the root down, from
+    /// the calling thread (for metrics and graceful shutdown, never on the message path). Actors
+    /// spawned or stopped meanwhile may or may not be visited.
+    /// </summary>
+    internal void VisitCells(Action<ActorCell> visit)
+    {
+        var pending = new List<ActorCell> { _root };
+        while (pending.Count > 0)
+        {
+            var cell = pending[^1];
+            pending.RemoveAt(pending.Count - 1);
+            visit(cell);
+            cell.AddChildrenTo(pending);
+        }
+    }
+
+    /// <summary>About how many user messages wait in all mailboxes of the system.</summary>
+    internal long CountMailboxDepth()
+    {
+        long depth = 0;
+        VisitCells(cell => depth += cell.MailboxDepth);
+        return depth;
+    }
+
     private async Task FinishTerminationAsync()
     {
         for (var i = _extensionsInOrder.Count - 1; i >= 0; i--)
@@ -220,6 +246,7 @@ public sealed partial class ActorSystem : IAsyncDisposable
             }
         }
 
+        ActorMetrics.Untrack(this);
         _terminated.TrySetResult();
     }
 

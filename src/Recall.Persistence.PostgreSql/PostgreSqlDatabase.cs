@@ -43,6 +43,18 @@ internal sealed class PostgreSqlDatabase : IAsyncDisposable
         }
 
         builder.ApplicationName ??= "recall";
+
+        // The listener of the read side holds one connection for as long as live streams run: its
+        // own, outside the pool, so that it never takes a connection from reads or writes.
+        ListenerConnectionString = new NpgsqlConnectionStringBuilder(builder.ConnectionString)
+        {
+            Pooling = false,
+            ApplicationName = builder.ApplicationName + " listener",
+        }.ConnectionString;
+
+        // A notification channel is an identifier of at most 63 bytes; schema names are ASCII. Two
+        // schemas whose names differ only beyond that share a channel, which only costs wake-ups.
+        Channel = ("recall_" + options.Schema)[..Math.Min(63, 7 + options.Schema.Length)];
         builder.MaxPoolSize = options.MaxReadConnections + options.MaxWriteConnections;
         builder.MinPoolSize = Math.Min(builder.MinPoolSize, builder.MaxPoolSize);
         _source = NpgsqlDataSource.Create(builder.ConnectionString);
@@ -53,6 +65,12 @@ internal sealed class PostgreSqlDatabase : IAsyncDisposable
 
     /// <summary>The quoted schema name, ready to prefix table names.</summary>
     public string Schema { get; }
+
+    /// <summary>The notification channel of this schema: writes notify it, the read side listens to it.</summary>
+    public string Channel { get; }
+
+    /// <summary>The connection string of the read side's listening connection (not pooled).</summary>
+    public string ListenerConnectionString { get; }
 
     /// <summary>Where the tables are, for messages: <c>schema 's' of database 'd' on host:port</c>.</summary>
     public string Location { get; }

@@ -1,8 +1,10 @@
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Text.Json;
 using Npgsql;
 using NpgsqlTypes;
 using Recall.Persistence.Journal;
+using Recall.Persistence.Query;
 using Recall.Persistence.Serialization;
 
 namespace Recall.Persistence.PostgreSql;
@@ -25,16 +27,32 @@ namespace Recall.Persistence.PostgreSql;
 /// <see cref="PostgreSqlStoreException"/> naming the server, database and schema. Nothing is
 /// retried: a commit whose acknowledgement was lost may or may not be stored, and only recovery of
 /// the writer can tell.</para>
+/// <para><b>Read side.</b> The journal is an <see cref="IReadJournalStore"/>. Its offsets are
+/// (transaction id, ordering), and it returns only events of transactions older than every
+/// transaction still running, so that an event that commits late is never skipped (see
+/// docs/postgresql.md, "Read side"). Every write batch notifies the schema's channel; the first
+/// live stream starts one listening connection that wakes the streams on each notification.</para>
 /// </remarks>
-public sealed class PostgreSqlJournal : IJournal, IAsyncDisposable
+public sealed class PostgreSqlJournal : IReadJournalStore, IAsyncDisposable
 {
     private readonly PostgreSqlDatabase _database;
     private readonly EventSerialization _serialization;
+    private readonly WriteNotifier _writes = new();
+    private readonly PostgreSqlListener _listener;
+    private readonly FollowUp _followUp;
     private readonly string _insertSql;
+    private readonly string _notifySql;
     private readonly string _existingSql;
     private readonly string _replaySql;
     private readonly string _highestSql;
     private readonly string _deleteSql;
+    private readonly string _newestOffsetSql;
+    private readonly string _latestOffsetSql;
+    private readonly string _pendingSql;
+    private readonly string _eventsByTagSql;
+    private readonly string _eventsBySlicesSql;
+    private readonly string _idsSql;
+    private readonly string _idsAfterOffsetSql;
 
     /// <summary>Opens the journal in the schema of <paramref name="options"/>; the schema is checked (and created when allowed) on first use.</summary>
     /// <exception cref="ArgumentException">A setting of <paramref name="options"/> is invalid.</exception>
@@ -49,33 +67,45 @@ public sealed class PostgreSqlJournal : IJournal, IAsyncDisposable
         ArgumentNullException.ThrowIfNull(serialization);
         _database = database;
         _serialization = serialization;
+        _listener = new PostgreSqlListener(database.ListenerConnectionString, database.Channel, _writes.Notify);
+        _followUp = new FollowUp(_writes);
         var s = database.Schema;
 
         // One row per event, in batch order ($9 is the position of the row's atomic write's first
         // event; rows of one atomic write share it). `refused` holds the rows of atomic writes that
         // start at or below a deleted history's highest sequence number: filtered out as a whole and
-        // returned, so that the caller reports them as conflicts. The INSERT runs although the
-        // final SELECT does not read it (a data-modifying WITH always runs, once).
+        // returned, so that the caller reports them as conflicts. The INSERTs run although the
+        // final SELECT does not read them (a data-modifying WITH always runs, once). Each tag of an
+        // event becomes a journal_tags row with the event's place in the global order.
         _insertSql = $"""
             WITH input AS (
-                SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::timestamptz[], $5::text[], $6::bytea[], $7::text[], $8::bigint[])
-                    WITH ORDINALITY AS u(persistence_id, sequence_number, writer_id, timestamp, manifest, payload, tags, write_lowest, position)
+                SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::timestamptz[], $5::text[], $6::bytea[], $7::text[], $8::bigint[], $9::text[], $10::integer[])
+                    WITH ORDINALITY AS u(persistence_id, sequence_number, writer_id, timestamp, manifest, payload, tags, write_lowest, entity_type, slice, position)
             ),
             refused AS (
                 SELECT i.position FROM input i
                 WHERE EXISTS (SELECT 1 FROM {s}.journal_highest h WHERE h.persistence_id = i.persistence_id AND h.sequence_number >= i.write_lowest)
             ),
             inserted AS (
-                INSERT INTO {s}.journal (persistence_id, sequence_number, writer_id, timestamp, manifest, payload, tags)
+                INSERT INTO {s}.journal (persistence_id, sequence_number, writer_id, timestamp, manifest, payload, tags, entity_type, slice)
                 SELECT i.persistence_id, i.sequence_number, i.writer_id, i.timestamp, i.manifest, i.payload,
                        CASE WHEN i.tags IS NULL THEN ARRAY[]::text[]
-                            ELSE ARRAY(SELECT t.tag FROM jsonb_array_elements_text(i.tags::jsonb) WITH ORDINALITY AS t(tag, n) ORDER BY t.n) END
+                            ELSE ARRAY(SELECT t.tag FROM jsonb_array_elements_text(i.tags::jsonb) WITH ORDINALITY AS t(tag, n) ORDER BY t.n) END,
+                       i.entity_type, i.slice
                 FROM input i
                 WHERE i.position NOT IN (SELECT position FROM refused)
                 ORDER BY i.position
+                RETURNING transaction_id, ordering, tags
+            ),
+            tagged AS (
+                INSERT INTO {s}.journal_tags (tag, transaction_id, ordering)
+                SELECT DISTINCT t.tag, n.transaction_id, n.ordering FROM inserted n CROSS JOIN LATERAL unnest(n.tags) AS t(tag)
             )
             SELECT position FROM refused ORDER BY position
             """;
+
+        // Sent in the insert's implicit transaction (same round trip): listeners hear of it at commit.
+        _notifySql = "SELECT pg_notify($1, '')";
         _existingSql = $"""
             SELECT u.position FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS u(persistence_id, sequence_number, position)
             WHERE EXISTS (SELECT 1 FROM {s}.journal j WHERE j.persistence_id = u.persistence_id AND j.sequence_number = u.sequence_number)
@@ -95,19 +125,107 @@ public sealed class PostgreSqlJournal : IJournal, IAsyncDisposable
             """;
 
         // One statement, so one transaction: remember the highest sequence number before the rows
-        // that hold it may go.
+        // that hold it may go, and remove the deleted events' tag rows with them.
         _deleteSql = $"""
             WITH highest AS (
                 INSERT INTO {s}.journal_highest (persistence_id, sequence_number)
                 SELECT $1, max(sequence_number) FROM {s}.journal WHERE persistence_id = $1 HAVING max(sequence_number) IS NOT NULL
                 ON CONFLICT (persistence_id) DO UPDATE SET sequence_number = GREATEST({s}.journal_highest.sequence_number, excluded.sequence_number)
+            ),
+            deleted AS (
+                DELETE FROM {s}.journal WHERE persistence_id = $1 AND sequence_number <= $2
+                RETURNING transaction_id, ordering, tags
             )
-            DELETE FROM {s}.journal WHERE persistence_id = $1 AND sequence_number <= $2
+            DELETE FROM {s}.journal_tags t USING deleted d CROSS JOIN LATERAL unnest(d.tags) AS dt(tag)
+            WHERE t.tag = dt.tag AND t.transaction_id = d.transaction_id AND t.ordering = d.ordering
+            """;
+
+        // The read side. Every query returns only final rows: those of transactions below the
+        // oldest transaction still running (the snapshot's xmin). Every transaction below it has
+        // ended, and any later one gets a higher id, so no row can appear below a row returned.
+        const string Final = "transaction_id < pg_snapshot_xmin(pg_current_snapshot())";
+        const string EventColumns = "j.persistence_id, j.sequence_number, j.writer_id, j.timestamp, j.manifest, j.payload, j.tags";
+        _newestOffsetSql = $"""
+            SELECT transaction_id, ordering, {Final} FROM {s}.journal
+            ORDER BY transaction_id DESC, ordering DESC LIMIT 1
+            """;
+        _latestOffsetSql = $"""
+            SELECT transaction_id, ordering FROM {s}.journal WHERE {Final}
+            ORDER BY transaction_id DESC, ordering DESC LIMIT 1
+            """;
+
+        // Whether committed events wait for an older transaction to end (and so are not final yet).
+        _pendingSql = $"SELECT EXISTS (SELECT 1 FROM {s}.journal WHERE transaction_id >= pg_snapshot_xmin(pg_current_snapshot()))";
+
+        // journal_tags (tag, transaction_id, ordering) gives the tag's events in the global order:
+        // a range scan from the offset, then each event by its ordering.
+        _eventsByTagSql = $"""
+            SELECT t.transaction_id, t.ordering, {EventColumns}
+            FROM {s}.journal_tags t JOIN {s}.journal j ON j.ordering = t.ordering
+            WHERE t.tag = $1 AND (t.transaction_id, t.ordering) > ($2, $3) AND (t.transaction_id, t.ordering) <= ($4, $5) AND t.{Final}
+            ORDER BY t.transaction_id, t.ordering LIMIT $6
+            """;
+
+        // journal_slices_idx (entity_type, transaction_id, ordering, slice): the entity type's events
+        // in the global order; the slice is tested in the index, so other slices cost no table reads.
+        _eventsBySlicesSql = $"""
+            SELECT j.transaction_id, j.ordering, {EventColumns}
+            FROM {s}.journal j
+            WHERE j.entity_type = $1 AND (j.transaction_id, j.ordering) > ($2, $3) AND (j.transaction_id, j.ordering) <= ($4, $5)
+              AND j.slice BETWEEN $6 AND $7 AND j.{Final}
+            ORDER BY j.transaction_id, j.ordering LIMIT $8
+            """;
+
+        // Ids of the journal and the snapshots (a skip scan of each primary key: one index probe per
+        // id, however many events or snapshots it has) and of journal_highest, in byte order.
+        _idsSql = $"""
+            WITH RECURSIVE events AS (
+                (SELECT persistence_id FROM {s}.journal WHERE persistence_id > $1 ORDER BY persistence_id LIMIT 1)
+                UNION ALL
+                SELECT (SELECT j.persistence_id FROM {s}.journal j WHERE j.persistence_id > e.persistence_id ORDER BY j.persistence_id LIMIT 1)
+                FROM events e WHERE e.persistence_id IS NOT NULL
+            ),
+            snapshots AS (
+                (SELECT persistence_id FROM {s}.snapshots WHERE persistence_id > $1 ORDER BY persistence_id LIMIT 1)
+                UNION ALL
+                SELECT (SELECT n.persistence_id FROM {s}.snapshots n WHERE n.persistence_id > p.persistence_id ORDER BY n.persistence_id LIMIT 1)
+                FROM snapshots p WHERE p.persistence_id IS NOT NULL
+            )
+            SELECT persistence_id FROM (
+                (SELECT persistence_id FROM events WHERE persistence_id IS NOT NULL LIMIT $2)
+                UNION
+                (SELECT persistence_id FROM {s}.journal_highest WHERE persistence_id > $1 ORDER BY persistence_id LIMIT $2)
+                UNION
+                (SELECT persistence_id FROM snapshots WHERE persistence_id IS NOT NULL LIMIT $2)
+            ) ids
+            ORDER BY persistence_id COLLATE "C" LIMIT $2
+            """;
+        _idsAfterOffsetSql = $"""
+            SELECT transaction_id, ordering, persistence_id FROM {s}.journal
+            WHERE (transaction_id, ordering) > ($1, $2) AND {Final}
+            ORDER BY transaction_id, ordering LIMIT $3
             """;
     }
 
     /// <summary>Where the journal is: schema, database, host and port.</summary>
     public string Location => _database.Location;
+
+    /// <summary>
+    /// Notified after every write of this journal and on every notification of the schema's channel
+    /// (writes of other processes). Live streams read this before they wait, so the first of them
+    /// starts the listening connection; finite streams never do.
+    /// </summary>
+    public WriteNotifier Writes
+    {
+        get
+        {
+            _listener.EnsureStarted();
+            return _writes;
+        }
+    }
+
+    /// <summary>The listening connection of the read side (for tests).</summary>
+    internal PostgreSqlListener Listener => _listener;
 
     /// <inheritdoc />
     public async ValueTask<IReadOnlyList<Exception?>> WriteAsync(IReadOnlyList<AtomicWrite> writes, CancellationToken cancellationToken)
@@ -147,7 +265,7 @@ public sealed class PostgreSqlJournal : IJournal, IAsyncDisposable
             return results;
         }
 
-        return await _database.WriteAsync(
+        var written = await _database.WriteAsync(
             $"write of {batch.Rows} events",
             async connection =>
             {
@@ -177,6 +295,29 @@ public sealed class PostgreSqlJournal : IJournal, IAsyncDisposable
                 }
             },
             cancellationToken);
+        if (written.Any(result => result is null))
+        {
+            _writes.Notify();
+        }
+
+        return written;
+    }
+
+    /// <summary>
+    /// Inserts <paramref name="writes"/> with the statements of <see cref="WriteAsync"/> inside
+    /// <paramref name="transaction"/>, which the caller commits or rolls back (for tests that hold a
+    /// write open or roll it back). Throws on any conflict.
+    /// </summary>
+    internal async Task InsertInTransactionAsync(NpgsqlTransaction transaction, IReadOnlyList<AtomicWrite> writes, CancellationToken cancellationToken)
+    {
+        var results = new Exception?[writes.Count];
+        var payloads = writes.Select(write => write.Events.Select(e => _serialization.Serialize(e.Payload)).ToArray()).ToArray();
+        var batch = new Batch(writes, payloads, results);
+        await InsertAsync(transaction.Connection!, batch, cancellationToken, transaction);
+        if (results.FirstOrDefault(result => result is not null) is { } conflict)
+        {
+            throw conflict;
+        }
     }
 
     /// <inheritdoc />
@@ -236,8 +377,181 @@ public sealed class PostgreSqlJournal : IJournal, IAsyncDisposable
             cancellationToken);
     }
 
+    /// <summary>
+    /// The offset of the newest event committed when called, once it is final: while a transaction
+    /// older than it still runs, an event could yet commit before it, so this waits (polling, at most
+    /// <see cref="PostgreSqlStoreOptions.CommandTimeout"/>) for every such transaction to end. A
+    /// finite stream thus ends at what was stored when it started, however busy the server. If the
+    /// wait runs out (a transaction that stays open), the newest event that is final then.
+    /// </summary>
+    public async ValueTask<Offset> ReadLatestOffsetAsync(CancellationToken cancellationToken) =>
+        await _database.ReadAsync(
+            "read of the latest offset",
+            async connection =>
+            {
+                Offset newest;
+                await using (var command = new NpgsqlCommand(_newestOffsetSql, connection))
+                await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+                {
+                    if (!await reader.ReadAsync(cancellationToken))
+                    {
+                        return Offset.Start;
+                    }
+
+                    newest = ReadOffset(reader, 0);
+                    if (reader.GetBoolean(2))
+                    {
+                        return newest;
+                    }
+                }
+
+                // Concurrent writes are usually milliseconds from their commit: poll briefly, then less often.
+                var deadline = Stopwatch.GetTimestamp() + (long)(_database.Options.CommandTimeout.TotalSeconds * Stopwatch.Frequency);
+                var pause = TimeSpan.FromMilliseconds(1);
+                await using (var xmin = new NpgsqlCommand("SELECT pg_snapshot_xmin(pg_current_snapshot())", connection))
+                {
+                    while (Stopwatch.GetTimestamp() < deadline)
+                    {
+                        await Task.Delay(pause, cancellationToken);
+                        if ((long)(ulong)(await xmin.ExecuteScalarAsync(cancellationToken))! > newest.Transaction)
+                        {
+                            return newest;
+                        }
+
+                        pause = TimeSpan.FromTicks(Math.Min(pause.Ticks * 2, TimeSpan.FromMilliseconds(50).Ticks));
+                    }
+                }
+
+                await using (var command = new NpgsqlCommand(_latestOffsetSql, connection))
+                await using (var reader = await command.ExecuteReaderAsync(cancellationToken))
+                {
+                    return await reader.ReadAsync(cancellationToken) ? ReadOffset(reader, 0) : Offset.Start;
+                }
+            },
+            cancellationToken);
+
     /// <inheritdoc />
-    public ValueTask DisposeAsync() => _database.DisposeAsync();
+    public async ValueTask<IReadOnlyList<OffsetEvent>> ReadEventsAsync(EventFilter filter, Offset after, Offset upTo, int limit, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(filter);
+        if (limit <= 0 || after >= upTo)
+        {
+            return [];
+        }
+
+        // Read the page, return the connection, then deserialize.
+        var rows = await _database.ReadAsync(
+            filter.Tag is { } tag ? $"read of the events tagged '{tag}' after offset {after}" : $"read of the events of '{filter.EntityType}' in slices {filter.MinSlice}..{filter.MaxSlice} after offset {after}",
+            async connection =>
+            {
+                await using var batch = new NpgsqlBatch(connection);
+                var query = new NpgsqlBatchCommand(filter.Tag is null ? _eventsBySlicesSql : _eventsByTagSql);
+                query.Parameters.Add(new NpgsqlParameter<string>() { TypedValue = filter.Tag ?? filter.EntityType, NpgsqlDbType = NpgsqlDbType.Text });
+                AddOffset(query.Parameters, after);
+                AddOffset(query.Parameters, upTo);
+                if (filter.Tag is null)
+                {
+                    query.Parameters.Add(new NpgsqlParameter<int>() { TypedValue = filter.MinSlice });
+                    query.Parameters.Add(new NpgsqlParameter<int>() { TypedValue = filter.MaxSlice });
+                }
+
+                query.Parameters.Add(new NpgsqlParameter<int>() { TypedValue = limit });
+                batch.BatchCommands.Add(query);
+                batch.BatchCommands.Add(new NpgsqlBatchCommand(_pendingSql));
+                await using var reader = await batch.ExecuteReaderAsync(cancellationToken);
+                var page = new List<(Offset Offset, string PersistenceId, StoredRow Row)>();
+                while (await reader.ReadAsync(cancellationToken))
+                {
+                    page.Add((
+                        ReadOffset(reader, 0),
+                        reader.GetString(2),
+                        new StoredRow(
+                            reader.GetInt64(3),
+                            reader.GetString(4),
+                            reader.GetFieldValue<DateTime>(5),
+                            reader.GetString(6),
+                            reader.GetFieldValue<byte[]>(7),
+                            reader.GetFieldValue<string[]>(8))));
+                }
+
+                await reader.NextResultAsync(cancellationToken);
+                await reader.ReadAsync(cancellationToken);
+                _followUp.Read(caughtUp: page.Count < limit, pending: reader.GetBoolean(0));
+                return page;
+            },
+            cancellationToken);
+
+        var events = new OffsetEvent[rows.Count];
+        for (var i = 0; i < events.Length; i++)
+        {
+            events[i] = new OffsetEvent(rows[i].Offset, ToRepr(rows[i].PersistenceId, rows[i].Row));
+        }
+
+        return events;
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<IReadOnlyList<string>> ReadPersistenceIdsAsync(string? after, int limit, CancellationToken cancellationToken)
+    {
+        if (limit <= 0)
+        {
+            return [];
+        }
+
+        return await _database.ReadAsync(
+            "read of the persistence ids",
+            async connection =>
+            {
+                await using var command = new NpgsqlCommand(_idsSql, connection);
+
+                // Ids are never empty, so "" is before every id.
+                command.Parameters.Add(new NpgsqlParameter<string>() { TypedValue = after ?? "", NpgsqlDbType = NpgsqlDbType.Text });
+                command.Parameters.Add(new NpgsqlParameter<int>() { TypedValue = limit });
+                await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+                var ids = new List<string>();
+                while (await reader.ReadAsync(cancellationToken))
+                {
+                    ids.Add(reader.GetString(0));
+                }
+
+                return ids;
+            },
+            cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask<IReadOnlyList<PersistenceIdAt>> ReadPersistenceIdsAsync(Offset after, int limit, CancellationToken cancellationToken)
+    {
+        if (limit <= 0)
+        {
+            return [];
+        }
+
+        return await _database.ReadAsync(
+            $"read of the persistence ids after offset {after}",
+            async connection =>
+            {
+                await using var command = new NpgsqlCommand(_idsAfterOffsetSql, connection);
+                AddOffset(command.Parameters, after);
+                command.Parameters.Add(new NpgsqlParameter<int>() { TypedValue = limit });
+                await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+                var ids = new List<PersistenceIdAt>();
+                while (await reader.ReadAsync(cancellationToken))
+                {
+                    ids.Add(new PersistenceIdAt(ReadOffset(reader, 0), reader.GetString(2)));
+                }
+
+                return ids;
+            },
+            cancellationToken);
+    }
+
+    /// <summary>Stops listening and releases the connection pool (shared with the snapshot store: the last one closes it).</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await _listener.DisposeAsync();
+        await _database.DisposeAsync();
+    }
 
     /// <summary>PostgreSQL keeps microseconds: the 100 ns digit of a .NET timestamp is cut off (rounded down).</summary>
     internal static DateTime ToMicroseconds(DateTimeOffset timestamp)
@@ -246,23 +560,41 @@ public sealed class PostgreSqlJournal : IJournal, IAsyncDisposable
         return utc == DateTime.MaxValue ? utc : utc.AddTicks(-(utc.Ticks % TimeSpan.TicksPerMicrosecond));
     }
 
-    private async Task InsertAsync(NpgsqlConnection connection, Batch batch, CancellationToken cancellationToken)
+    private async Task InsertAsync(NpgsqlConnection connection, Batch batch, CancellationToken cancellationToken, NpgsqlTransaction? transaction = null)
     {
-        await using var command = new NpgsqlCommand(_insertSql, connection);
-        command.Parameters.Add(new NpgsqlParameter<string[]>() { TypedValue = batch.PersistenceIds, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
-        command.Parameters.Add(new NpgsqlParameter<long[]>() { TypedValue = batch.SequenceNumbers, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bigint });
-        command.Parameters.Add(new NpgsqlParameter<string[]>() { TypedValue = batch.WriterIds, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
-        command.Parameters.Add(new NpgsqlParameter<DateTime[]>() { TypedValue = batch.Timestamps, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.TimestampTz });
-        command.Parameters.Add(new NpgsqlParameter<string[]>() { TypedValue = batch.Manifests, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
-        command.Parameters.Add(new NpgsqlParameter<byte[][]>() { TypedValue = batch.Payloads, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bytea });
-        command.Parameters.Add(new NpgsqlParameter<string?[]>() { TypedValue = batch.Tags, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
-        command.Parameters.Add(new NpgsqlParameter<long[]>() { TypedValue = batch.WriteLowest, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bigint });
+        // Without an explicit transaction the batch's statements run in one implicit transaction:
+        // the notification goes out if, and when, the rows commit.
+        await using var command = new NpgsqlBatch(connection, transaction);
+        var insert = new NpgsqlBatchCommand(_insertSql);
+        insert.Parameters.Add(new NpgsqlParameter<string[]>() { TypedValue = batch.PersistenceIds, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+        insert.Parameters.Add(new NpgsqlParameter<long[]>() { TypedValue = batch.SequenceNumbers, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bigint });
+        insert.Parameters.Add(new NpgsqlParameter<string[]>() { TypedValue = batch.WriterIds, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+        insert.Parameters.Add(new NpgsqlParameter<DateTime[]>() { TypedValue = batch.Timestamps, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.TimestampTz });
+        insert.Parameters.Add(new NpgsqlParameter<string[]>() { TypedValue = batch.Manifests, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+        insert.Parameters.Add(new NpgsqlParameter<byte[][]>() { TypedValue = batch.Payloads, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bytea });
+        insert.Parameters.Add(new NpgsqlParameter<string?[]>() { TypedValue = batch.Tags, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+        insert.Parameters.Add(new NpgsqlParameter<long[]>() { TypedValue = batch.WriteLowest, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bigint });
+        insert.Parameters.Add(new NpgsqlParameter<string[]>() { TypedValue = batch.EntityTypes, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+        insert.Parameters.Add(new NpgsqlParameter<int[]>() { TypedValue = batch.Slices, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Integer });
+        command.BatchCommands.Add(insert);
+        if (_database.Options.NotifyOnWrite)
+        {
+            var notify = new NpgsqlBatchCommand(_notifySql);
+            notify.Parameters.Add(new NpgsqlParameter<string>() { TypedValue = _database.Channel, NpgsqlDbType = NpgsqlDbType.Text });
+            command.BatchCommands.Add(notify);
+        }
+
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
             // A row of an atomic write that starts at or below a deleted history's highest.
             var row = (int)(reader.GetInt64(0) - 1);
             batch.Conflict(row, batch.SequenceNumbers[row]);
+        }
+
+        while (await reader.NextResultAsync(cancellationToken))
+        {
+            // The notification's empty result.
         }
     }
 
@@ -327,6 +659,60 @@ public sealed class PostgreSqlJournal : IJournal, IAsyncDisposable
         };
     }
 
+    /// <summary>An offset as two parameters: the transaction id (xid8) and the ordering.</summary>
+    private static void AddOffset(NpgsqlParameterCollection parameters, Offset offset)
+    {
+        // Transaction ids are 64-bit and never near 2^63, so an offset's non-negative long holds any.
+        parameters.Add(new NpgsqlParameter<ulong>() { TypedValue = (ulong)Math.Max(0, offset.Transaction), NpgsqlDbType = NpgsqlDbType.Xid8 });
+        parameters.Add(new NpgsqlParameter<long>() { TypedValue = offset.Ordering });
+    }
+
+    /// <summary>The offset in columns <paramref name="column"/> (transaction_id) and the next (ordering).</summary>
+    private static Offset ReadOffset(NpgsqlDataReader reader, int column) =>
+        new((long)reader.GetFieldValue<ulong>(column), reader.GetInt64(column + 1));
+
+    /// <summary>
+    /// Wakes live streams again when they caught up while committed events were not final yet: a
+    /// notification (or this process's own write) can arrive while an older transaction elsewhere
+    /// is still finishing, and that transaction may send no notification of its own (another
+    /// schema's, another application's, a rolled-back one). Rather than leave the streams to their
+    /// poll interval, wake them after 5 ms, then at doubling intervals up to 1 s while events stay
+    /// pending. One timer for all streams of the journal.
+    /// </summary>
+    private sealed class FollowUp(WriteNotifier writes)
+    {
+        private static readonly TimeSpan First = TimeSpan.FromMilliseconds(5);
+        private static readonly TimeSpan Longest = TimeSpan.FromSeconds(1);
+        private long _nextDelayTicks = First.Ticks;
+        private int _scheduled;
+
+        /// <summary>A read of the live tail finished: <paramref name="pending"/> when committed events were not final yet.</summary>
+        public void Read(bool caughtUp, bool pending)
+        {
+            if (!pending)
+            {
+                Volatile.Write(ref _nextDelayTicks, First.Ticks);
+                return;
+            }
+
+            if (!caughtUp || Interlocked.Exchange(ref _scheduled, 1) == 1)
+            {
+                return;
+            }
+
+            var delay = Volatile.Read(ref _nextDelayTicks);
+            Volatile.Write(ref _nextDelayTicks, Math.Min(delay * 2, Longest.Ticks));
+            _ = WakeLaterAsync(TimeSpan.FromTicks(delay));
+        }
+
+        private async Task WakeLaterAsync(TimeSpan delay)
+        {
+            await Task.Delay(delay).ConfigureAwait(false);
+            Volatile.Write(ref _scheduled, 0);
+            writes.Notify();
+        }
+    }
+
     private sealed record StoredRow(long SequenceNumber, string WriterId, DateTime Timestamp, string Manifest, byte[] Payload, string[] Tags);
 
     /// <summary>The rows of the atomic writes that are still to be stored, as the columns the statement takes.</summary>
@@ -357,6 +743,8 @@ public sealed class PostgreSqlJournal : IJournal, IAsyncDisposable
             Payloads = new byte[Rows][];
             Tags = new string?[Rows];
             WriteLowest = new long[Rows];
+            EntityTypes = new string[Rows];
+            Slices = new int[Rows];
             var row = 0;
             for (var i = 0; i < writes.Count; i++)
             {
@@ -377,6 +765,8 @@ public sealed class PostgreSqlJournal : IJournal, IAsyncDisposable
                     Payloads[row] = payloads[i][e].Data;
                     Tags[row] = repr.Tags.Count == 0 ? null : JsonSerializer.Serialize(repr.Tags);
                     WriteLowest[row] = writes[i].LowestSequenceNumber;
+                    EntityTypes[row] = Query.Slices.EntityTypeOf(repr.PersistenceId);
+                    Slices[row] = Query.Slices.Of(repr.PersistenceId);
                 }
             }
         }
@@ -398,6 +788,10 @@ public sealed class PostgreSqlJournal : IJournal, IAsyncDisposable
         public string?[] Tags { get; }
 
         public long[] WriteLowest { get; }
+
+        public string[] EntityTypes { get; }
+
+        public int[] Slices { get; }
 
         /// <summary>Marks the atomic write of <paramref name="row"/> as a conflict at <paramref name="sequenceNumber"/> (the first one found wins).</summary>
         public void Conflict(int row, long sequenceNumber, Exception? inner = null)

@@ -1,5 +1,7 @@
 using System.Globalization;
 using Npgsql;
+using NpgsqlTypes;
+using Recall.Persistence.Query;
 
 namespace Recall.Persistence.PostgreSql;
 
@@ -9,20 +11,33 @@ namespace Recall.Persistence.PostgreSql;
 /// deployments that create them ahead call <see cref="CreateAsync"/>.
 /// </summary>
 /// <remarks>
-/// The table <c>recall_schema</c> records the version. A schema of a newer version than
-/// <see cref="Version"/> is refused with an error naming it; one of an older version would be
-/// migrated (version 1 is the first, so there is nothing to migrate yet). Creation runs in one
-/// transaction under an advisory lock, so processes that start together create the tables once.
+/// <para>The table <c>recall_schema</c> records the version. A schema of a newer version than
+/// <see cref="Version"/> is refused with an error naming it; one of an older version is upgraded in
+/// one transaction (see <see cref="CreateAsync"/>). Creation and upgrade run under an advisory lock,
+/// so processes that start together do them once.</para>
+/// <para><b>Versions.</b> 1: journal, journal_highest, snapshots. 2: the journal's
+/// <c>entity_type</c> and <c>slice</c> columns (for events by slices) and the <c>journal_tags</c>
+/// table (for events by tag in the global order), which replaces the GIN index on tags.</para>
 /// </remarks>
 public static class PostgreSqlSchema
 {
     /// <summary>The schema version this build creates, reads and writes.</summary>
-    public const int Version = 1;
+    public const int Version = 2;
+
+    /// <summary>How many persistence ids one step of the version 1 to 2 upgrade fills in.</summary>
+    internal const int UpgradeBatchSize = 1000;
 
     /// <summary>
-    /// Creates the schema and its tables if they are missing, and checks the version of existing ones.
-    /// Idempotent; safe to run from several processes at once.
+    /// Creates the schema and its tables if they are missing, upgrades tables of an older version,
+    /// and checks the version of existing ones. Idempotent; safe to run from several processes at once.
     /// </summary>
+    /// <remarks>
+    /// The upgrade from version 1 runs in one transaction: it adds the journal's <c>entity_type</c>
+    /// and <c>slice</c> columns, fills them in batches of persistence ids, fills <c>journal_tags</c>
+    /// from the events' tags, builds the indexes and records version 2. The journal is locked
+    /// meanwhile (writers and readers wait), and every journal row is rewritten once. Stop the
+    /// processes of the older Recall first: they cannot write version 2 rows.
+    /// </remarks>
     /// <exception cref="PostgreSqlStoreException">The server cannot be reached, the user may not create the schema, the schema belongs to another application, or it has a newer version.</exception>
     public static async Task CreateAsync(PostgreSqlStoreOptions options, CancellationToken cancellationToken = default)
     {
@@ -52,6 +67,8 @@ public static class PostgreSqlSchema
             -- transaction_id: the writing transaction (pg_current_xact_id()); readers follow
             -- (transaction_id, ordering) up to pg_snapshot_xmin(pg_current_snapshot()), below which
             -- no transaction can still commit, so a late commit is never skipped (docs/postgresql.md).
+            -- entity_type and slice: of the persistence id (Recall.Persistence.Query.Slices), for
+            -- events by slices; written by the store, never changed.
             CREATE TABLE {s}.journal (
                 ordering        bigint      GENERATED ALWAYS AS IDENTITY,
                 persistence_id  text        COLLATE "C" NOT NULL,
@@ -62,11 +79,23 @@ public static class PostgreSqlSchema
                 payload         bytea       NOT NULL,
                 tags            text[]      NOT NULL DEFAULT ARRAY[]::text[],
                 transaction_id  xid8        NOT NULL DEFAULT pg_current_xact_id(),
+                entity_type     text        COLLATE "C" NOT NULL,
+                slice           integer     NOT NULL,
                 PRIMARY KEY (persistence_id, sequence_number)
             );
             CREATE UNIQUE INDEX journal_ordering_idx ON {s}.journal (ordering);
             CREATE INDEX journal_transaction_idx ON {s}.journal (transaction_id, ordering);
-            CREATE INDEX journal_tags_idx ON {s}.journal USING gin (tags);
+            -- Events by slices in the global order; the slice is tested inside the index.
+            CREATE INDEX journal_slices_idx ON {s}.journal (entity_type, transaction_id, ordering, slice);
+
+            -- One row per tag of an event, written in the same statement as the event: events by tag
+            -- read this index in the global order, then fetch the events by ordering.
+            CREATE TABLE {s}.journal_tags (
+                tag            text   COLLATE "C" NOT NULL,
+                transaction_id xid8   NOT NULL,
+                ordering       bigint NOT NULL,
+                PRIMARY KEY (tag, transaction_id, ordering)
+            );
 
             -- The highest sequence number of an id whose newest events were deleted: it never
             -- decreases, and writes at or below it are refused (a stale writer cannot refill a history).
@@ -109,6 +138,12 @@ public static class PostgreSqlSchema
             throw Newer(found.Value, location);
         }
 
+        if (!create && found is >= 1)
+        {
+            throw new PostgreSqlStoreException(
+                $"The {location} has Recall schema version {found}, which this version upgrades to {Version}, and PostgreSqlStoreOptions.CreateSchemaIfMissing is false: upgrade it with PostgreSqlSchema.CreateAsync (or `recall postgres init`), or allow the store to do it; nothing was changed.");
+        }
+
         if (!create)
         {
             throw new PostgreSqlStoreException(
@@ -134,10 +169,17 @@ public static class PostgreSqlSchema
             throw Newer(found.Value, location);
         }
 
+        if (found == 1)
+        {
+            await UpgradeFromVersion1Async(connection, transaction, Quote(options.Schema), cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
+            return;
+        }
+
         await using (var command = new NpgsqlCommand(
             """
             SELECT string_agg(c.relname, ', ' ORDER BY c.relname) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-            WHERE n.nspname = $1 AND c.relname IN ('journal', 'journal_highest', 'snapshots')
+            WHERE n.nspname = $1 AND c.relname IN ('journal', 'journal_highest', 'journal_tags', 'snapshots')
             """,
             connection,
             transaction))
@@ -167,6 +209,85 @@ public static class PostgreSqlSchema
         }
 
         await transaction.CommitAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// Version 1 to 2, inside the caller's transaction: the journal's entity_type and slice columns
+    /// (computed here, per persistence id, as the store computes them on insert), the journal_tags
+    /// table filled from the tags arrays, the slices index, and the version row. The GIN index on
+    /// tags goes: journal_tags serves events by tag.
+    /// </summary>
+    private static async Task UpgradeFromVersion1Async(NpgsqlConnection connection, NpgsqlTransaction transaction, string s, CancellationToken cancellationToken)
+    {
+        await ExecuteAsync($"""ALTER TABLE {s}.journal ADD COLUMN entity_type text COLLATE "C", ADD COLUMN slice integer""");
+
+        // One persistence id after another in index order (a skip scan: each step finds the next
+        // id without reading the events in between), a batch at a time.
+        var nextIds = $"""
+            WITH RECURSIVE ids AS (
+                (SELECT persistence_id FROM {s}.journal WHERE persistence_id > $1 ORDER BY persistence_id LIMIT 1)
+                UNION ALL
+                SELECT (SELECT j.persistence_id FROM {s}.journal j WHERE j.persistence_id > ids.persistence_id ORDER BY j.persistence_id LIMIT 1)
+                FROM ids WHERE ids.persistence_id IS NOT NULL
+            )
+            SELECT persistence_id FROM ids WHERE persistence_id IS NOT NULL LIMIT $2
+            """;
+        var fill = $"""
+            UPDATE {s}.journal j SET entity_type = u.entity_type, slice = u.slice
+            FROM unnest($1::text[], $2::text[], $3::integer[]) AS u(persistence_id, entity_type, slice)
+            WHERE j.persistence_id = u.persistence_id
+            """;
+        var after = "";
+        while (true)
+        {
+            var ids = new List<string>(UpgradeBatchSize);
+            await using (var select = new NpgsqlCommand(nextIds, connection, transaction))
+            {
+                select.Parameters.Add(new NpgsqlParameter<string>() { TypedValue = after, NpgsqlDbType = NpgsqlDbType.Text });
+                select.Parameters.Add(new NpgsqlParameter<int>() { TypedValue = UpgradeBatchSize });
+                await using var reader = await select.ExecuteReaderAsync(cancellationToken);
+                while (await reader.ReadAsync(cancellationToken))
+                {
+                    ids.Add(reader.GetString(0));
+                }
+            }
+
+            if (ids.Count == 0)
+            {
+                break;
+            }
+
+            await using (var update = new NpgsqlCommand(fill, connection, transaction))
+            {
+                update.Parameters.Add(new NpgsqlParameter<string[]>() { TypedValue = [.. ids], NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+                update.Parameters.Add(new NpgsqlParameter<string[]>() { TypedValue = [.. ids.Select(Slices.EntityTypeOf)], NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
+                update.Parameters.Add(new NpgsqlParameter<int[]>() { TypedValue = [.. ids.Select(Slices.Of)], NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Integer });
+                await update.ExecuteNonQueryAsync(cancellationToken);
+            }
+
+            after = ids[^1];
+        }
+
+        await ExecuteAsync($"""
+            ALTER TABLE {s}.journal ALTER COLUMN entity_type SET NOT NULL, ALTER COLUMN slice SET NOT NULL;
+            CREATE INDEX journal_slices_idx ON {s}.journal (entity_type, transaction_id, ordering, slice);
+            CREATE TABLE {s}.journal_tags (
+                tag            text   COLLATE "C" NOT NULL,
+                transaction_id xid8   NOT NULL,
+                ordering       bigint NOT NULL,
+                PRIMARY KEY (tag, transaction_id, ordering)
+            );
+            INSERT INTO {s}.journal_tags (tag, transaction_id, ordering)
+            SELECT DISTINCT t.tag, j.transaction_id, j.ordering FROM {s}.journal j CROSS JOIN LATERAL unnest(j.tags) AS t(tag);
+            DROP INDEX IF EXISTS {s}.journal_tags_idx;
+            INSERT INTO {s}.recall_schema (version) VALUES (2);
+            """);
+
+        async Task ExecuteAsync(string sql)
+        {
+            await using var command = new NpgsqlCommand(sql, connection, transaction);
+            await command.ExecuteNonQueryAsync(cancellationToken);
+        }
     }
 
     private static async Task<int?> ReadVersionAsync(NpgsqlConnection connection, string schema, CancellationToken cancellationToken, NpgsqlTransaction? transaction = null)

@@ -20,9 +20,10 @@ public sealed partial class PostgreSqlStoreOptions
     public string Schema { get; set; } = "recall";
 
     /// <summary>
-    /// Whether the store creates its schema and tables on first use when they are missing. Default
-    /// true. Set it false where the application's database user may not create tables: the tables
-    /// are then created beforehand with <see cref="PostgreSqlSchema.CreateAsync"/>, and a missing
+    /// Whether the store creates its schema and tables on first use when they are missing, and
+    /// upgrades tables of an older schema version. Default true. Set it false where the
+    /// application's database user may not create tables: the tables are then created (and
+    /// upgraded) beforehand with <see cref="PostgreSqlSchema.CreateAsync"/>, and a missing or older
     /// schema is an error naming it.
     /// </summary>
     public bool CreateSchemaIfMissing { get; set; } = true;
@@ -47,6 +48,16 @@ public sealed partial class PostgreSqlStoreOptions
 
     /// <summary>How many events one replay query reads before it returns its connection and reads the next page. Default 500.</summary>
     public int ReplayPageSize { get; set; } = 500;
+
+    /// <summary>
+    /// Whether every write batch sends a notification (<c>pg_notify</c>) that wakes the live read-side
+    /// streams of every process at once. Default true. PostgreSQL serializes the commits of
+    /// notifying transactions across the server (a lock held until the commit is flushed), so
+    /// when many processes write at high rates, their commits no longer share a disk flush: set it
+    /// false there, and live streams of other processes find new events by polling
+    /// (<c>ReadJournalOptions.PollInterval</c>). Streams in the writing process are woken either way.
+    /// </summary>
+    public bool NotifyOnWrite { get; set; } = true;
 
     /// <summary>Checks every setting; throws <see cref="ArgumentException"/> naming the first that is wrong.</summary>
     internal NpgsqlConnectionStringBuilder Validate()

@@ -11,7 +11,7 @@ namespace Recall.Persistence;
 /// Persistence in one actor system: its stores, serialization and the journal front that
 /// batches the writes of every persistent actor. Reach it with <c>system.Persistence()</c>.
 /// </summary>
-public sealed class PersistenceExtension : IAsyncDisposable
+public sealed partial class PersistenceExtension : IAsyncDisposable
 {
     internal PersistenceExtension(ActorSystem system, PersistenceOptions options)
     {

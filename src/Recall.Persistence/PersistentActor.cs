@@ -48,6 +48,8 @@ public abstract class PersistentActor : Actor, IEventSourcedBehavior
 
     IActorContext IEventSourcedBehavior.Context => Context;
 
+    EventSourcedRuntime? IEventSourcedBehavior.Runtime => Volatile.Read(ref _runtime);
+
     /// <summary>Handles a command: validate, then persist events (or reply, or reject).</summary>
     protected abstract void ReceiveCommand(object command);
 

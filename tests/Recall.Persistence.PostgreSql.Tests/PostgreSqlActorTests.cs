@@ -1,5 +1,7 @@
 using Npgsql;
 using Recall.Persistence.Journal;
+using Recall.Persistence.Query;
+using Recall.Persistence.Serialization;
 using Recall.Samples.Wallet;
 using Recall.TestKit;
 
@@ -70,6 +72,63 @@ public sealed class PostgreSqlActorTests : IAsyncLifetime
         Assert.NotEqual(stored[0].WriterId, stored[3].WriterId);
     }
 
+    [Fact]
+    public async Task The_read_journal_of_a_system_streams_what_actors_persist_in_it_and_in_another_system()
+    {
+        await using var writer = CreateSystem("writer");
+        await using var reader = CreateSystem("reader");
+        using var cancel = new CancellationTokenSource(Timeout * 3);
+
+        // Live streams of both systems run before anything is persisted.
+        var inReader = Collect(reader.Persistence().ReadJournal.EventsByTag("audit", Offset.Start, live: true, cancel.Token), 6);
+        var inWriter = Collect(writer.Persistence().ReadJournal.EventsByTag("audit", Offset.Start, live: true, cancel.Token), 6);
+        var bySlices = Collect(reader.Persistence().ReadJournal.EventsBySlices("ledger", 0, Slices.Count - 1, Offset.Start, live: true, cancel.Token), 6);
+
+        var first = writer.Spawn(Props.Create(() => new Auditor(PersistenceId.Of("ledger", "1").Value)), "ledger-1");
+        var second = writer.Spawn(Props.Create(() => new Auditor(PersistenceId.Of("ledger", "2").Value)), "ledger-2");
+        foreach (var (auditor, text) in new[] { (first, "a"), (second, "b"), (first, "c"), (second, "d"), (first, "e"), (second, "f") })
+        {
+            await auditor.Ask<long>(text, Timeout);
+        }
+
+        foreach (var stream in new[] { inReader, inWriter, bySlices })
+        {
+            var envelopes = await stream;
+            Assert.Equal(["a", "b", "c", "d", "e", "f"], envelopes.Select(e => ((Recorder.Recorded)e.Event).Text));
+            Assert.All(envelopes, e => Assert.Equal(["audit"], e.Tags));
+        }
+
+        var history = new List<EventEnvelope>();
+        await foreach (var envelope in reader.Persistence().ReadJournal.EventsByPersistenceId("ledger|2", 1, long.MaxValue, live: false))
+        {
+            history.Add(envelope);
+        }
+
+        Assert.Equal(["b", "d", "f"], history.Select(e => ((Recorder.Recorded)e.Event).Text));
+        var ids = new List<string>();
+        await foreach (var id in reader.Persistence().ReadJournal.PersistenceIds(live: false))
+        {
+            ids.Add(id);
+        }
+
+        Assert.Equal(["ledger|1", "ledger|2"], ids);
+
+        static async Task<List<EventEnvelope>> Collect(IAsyncEnumerable<EventEnvelope> stream, int count)
+        {
+            var seen = new List<EventEnvelope>();
+            await foreach (var envelope in stream)
+            {
+                seen.Add(envelope);
+                if (seen.Count == count)
+                {
+                    break;
+                }
+            }
+
+            return seen;
+        }
+    }
+
     private ActorSystem CreateSystem(string name) =>
         ActorSystem.Create(name, o => o.UsePersistence(p => p
             .UsePostgreSql(s =>
@@ -96,6 +155,28 @@ public sealed class PostgreSqlActorTests : IAsyncLifetime
         }
 
         return rows;
+    }
+
+    /// <summary>Persists each text it is sent tagged "audit", and replies with the sequence number.</summary>
+    private sealed class Auditor(string id) : PersistentActor
+    {
+        public override string PersistenceId => id;
+
+        protected override void ReceiveCommand(object command)
+        {
+            if (command is string text)
+            {
+                Persist(new Tagged(new Recorder.Recorded(text), "audit"), _ => Sender.Tell(LastSequenceNr));
+            }
+            else
+            {
+                Unhandled(command);
+            }
+        }
+
+        protected override void ReceiveRecover(object message)
+        {
+        }
     }
 
     /// <summary>Persists each text it is sent, replies with the sequence number, and reports a failed persist.</summary>

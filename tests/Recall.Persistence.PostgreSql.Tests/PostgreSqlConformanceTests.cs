@@ -1,4 +1,5 @@
 using Recall.Persistence.Journal;
+using Recall.Persistence.Query;
 using Recall.Persistence.Serialization;
 using Recall.Persistence.Snapshots;
 using Recall.TestKit.Conformance;
@@ -29,6 +30,37 @@ public sealed class PostgreSqlSnapshotStoreConformanceTests : SnapshotStoreConfo
 
     protected override ISnapshotStore CreateSnapshotStore(EventSerialization serialization) =>
         new PostgreSqlSnapshotStore(PostgresServer.Options(_schema), serialization);
+
+    public override async Task DisposeAsync()
+    {
+        await base.DisposeAsync();
+        await PostgresServer.DropSchemaAsync(_schema);
+    }
+}
+
+/// <summary>
+/// The query conformance suite; each test gets a fresh schema, dropped afterwards. Q21's failed
+/// write is a transaction that inserts with the journal's own statement and rolls back.
+/// </summary>
+[RequiresPostgres]
+public sealed class PostgreSqlQueryConformanceTests : QueryConformance
+{
+    private readonly string _schema = PostgresServer.NewSchema("query");
+
+    protected override (IReadJournalStore Journal, ISnapshotStore Snapshots) CreateStores(EventSerialization serialization)
+    {
+        var database = new PostgreSqlDatabase(PostgresServer.Options(_schema));
+        return (new PostgreSqlJournal(database, serialization), new PostgreSqlSnapshotStore(database.Acquire(), serialization));
+    }
+
+    protected override async Task WriteFailedAsync(IReadJournalStore journal, string persistenceId, long sequenceNumber)
+    {
+        await using var connection = await PostgresServer.OpenAsync();
+        await using var transaction = await connection.BeginTransactionAsync();
+        await ((PostgreSqlJournal)journal).InsertInTransactionAsync(
+            transaction, [new AtomicWrite([Event(persistenceId, sequenceNumber, green: true), Event(persistenceId, sequenceNumber + 1, green: true)])], default);
+        await transaction.RollbackAsync();
+    }
 
     public override async Task DisposeAsync()
     {

@@ -1,5 +1,6 @@
 using Npgsql;
 using Recall.Persistence.Journal;
+using Recall.Persistence.Query;
 using Recall.Persistence.Serialization;
 
 namespace Recall.Persistence.PostgreSql.Tests;
@@ -150,7 +151,7 @@ public sealed class PostgreSqlJournalTests : IAsyncLifetime
         await using var slow = await PostgresServer.OpenAsync();
         await using var transaction = await slow.BeginTransactionAsync();
         await using (var insert = new NpgsqlCommand(
-            $"INSERT INTO \"{_schema}\".journal (persistence_id, sequence_number, writer_id, timestamp, manifest, payload) VALUES ('slow', 1, 'w', now(), 'm', '\\x7b7d')",
+            $"INSERT INTO \"{_schema}\".journal (persistence_id, sequence_number, writer_id, timestamp, manifest, payload, entity_type, slice) VALUES ('slow', 1, 'w', now(), 'm', '\\x7b7d', '', {Slices.Of("slow")})",
             slow,
             transaction))
         {

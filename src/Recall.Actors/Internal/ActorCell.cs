@@ -104,6 +104,32 @@ internal sealed partial class ActorCell : IActorContext, IThreadPoolWorkItem
 
     public TimeSpan? ReceiveTimeout => _extras?.ReceiveTimeout;
 
+    // ---- read from other threads, by metrics and graceful shutdown (never on the message path)
+
+    /// <summary>About how many user messages wait in the mailbox; see <see cref="MpscQueue{T}.ApproximateCount"/>.</summary>
+    public int MailboxDepth => _mailbox.ApproximateCount;
+
+    /// <summary>Async handlers (<see cref="RunTask"/>) in flight.</summary>
+    public int PendingTaskCount => Volatile.Read(ref _pendingTasks);
+
+    /// <summary>The current actor instance, or null between incarnations and after the actor stopped.</summary>
+    public Actor? Instance => Volatile.Read(ref _actor);
+
+    /// <summary>Adds the children (also those stopping) to <paramref name="cells"/>.</summary>
+    public void AddChildrenTo(List<ActorCell> cells)
+    {
+        var children = Volatile.Read(ref _extras)?.Children;
+        if (children is null)
+        {
+            return;
+        }
+
+        lock (children)
+        {
+            cells.AddRange(children.Values);
+        }
+    }
+
     // ---- sending
 
     public void Post(Envelope envelope)

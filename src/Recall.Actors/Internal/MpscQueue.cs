@@ -144,6 +144,33 @@ internal struct MpscQueue<T>
         }
     }
 
+    /// <summary>
+    /// About how many items wait, for metrics: safe from any thread and never negative, but read
+    /// without stopping producers or the consumer, so it may be off by what moves meanwhile (up to
+    /// one segment when the consumer crosses into the next one during the read). Walks the
+    /// segments, so it costs nothing on enqueue or dequeue and a little per segment when read.
+    /// </summary>
+    public int ApproximateCount
+    {
+        get
+        {
+            var segment = Volatile.Read(ref _first);
+            if (segment is null)
+            {
+                return 0;
+            }
+
+            // _first moves to the segment the consumer is in, and _headIndex counts what it took there.
+            long count = -Volatile.Read(ref _headIndex);
+            for (; segment is not null; segment = Volatile.Read(ref segment.Next))
+            {
+                count += Math.Min(Volatile.Read(ref segment.Reserved), segment.Slots.Length);
+            }
+
+            return (int)Math.Clamp(count, 0, int.MaxValue);
+        }
+    }
+
     private Segment InitializeFirstSegment()
     {
         // The consumer starts from _first, never from _tail, which may already have moved on.

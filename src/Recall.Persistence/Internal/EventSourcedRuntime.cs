@@ -86,6 +86,7 @@ internal sealed partial class EventSourcedRuntime
     {
         IsStopping = true;
         Permit?.Release();
+        Running.AbandonWrites();
         Running.DropStash();
     }
 
@@ -94,6 +95,7 @@ internal sealed partial class EventSourcedRuntime
     {
         IsStopping = true;
         Permit?.Release();
+        Running.AbandonWrites();
         Running.ReturnStashToMailbox();
     }
 

@@ -15,6 +15,9 @@ internal interface IEventSourcedBehavior
 
     IActorContext Context { get; }
 
+    /// <summary>The runtime of the current incarnation, or null before it started (read by a graceful shutdown from any thread).</summary>
+    EventSourcedRuntime? Runtime { get; }
+
     void ApplySnapshot(SnapshotOffer offer);
 
     void ApplyEvent(object @event);

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Recall.Actors;
 using Recall.Persistence.Journal;
 
@@ -16,7 +17,8 @@ internal sealed record WriteResponse(int Incarnation, IReadOnlyList<Exception?>?
 /// The actor in front of a journal (group commit). Requests from all persistent actors are
 /// gathered while one batch is being written; when it completes, the gathered requests go out as
 /// the next batch (up to <see cref="PersistenceOptions.MaxBatchSize"/> events). Requests keep
-/// their arrival order, so each actor's writes and responses stay in order.
+/// their arrival order, so each actor's writes and responses stay in order. Each batch's size,
+/// write time and stored events are measured only while a meter listener is attached.
 /// </summary>
 internal sealed class JournalFront(IJournal journal, PersistenceOptions options, CircuitBreaker breaker) : Actor
 {
@@ -37,7 +39,7 @@ internal sealed class JournalFront(IJournal journal, PersistenceOptions options,
                 break;
             case BatchCompleted completed:
                 _writing = false;
-                Complete(completed.Batch, completed.Results, completed.Failure);
+                Complete(completed.Batch, completed.Results, completed.Failure, completed.Started);
                 Flush();
                 break;
             default:
@@ -50,7 +52,7 @@ internal sealed class JournalFront(IJournal journal, PersistenceOptions options,
     {
         while (_gathered.Count > 0)
         {
-            var batch = TakeBatch();
+            var batch = TakeBatch(out var events);
             var writes = Flatten(batch);
             if (!breaker.AllowCall())
             {
@@ -58,6 +60,12 @@ internal sealed class JournalFront(IJournal journal, PersistenceOptions options,
                 continue;
             }
 
+            if (PersistenceTelemetry.BatchSize.Enabled)
+            {
+                PersistenceTelemetry.BatchSize.Record(events, PersistenceTelemetry.SystemTag(Context.System.Name));
+            }
+
+            var started = PersistenceTelemetry.WriteDuration.Enabled ? Stopwatch.GetTimestamp() : 0;
             ValueTask<IReadOnlyList<Exception?>> pending;
             try
             {
@@ -65,26 +73,26 @@ internal sealed class JournalFront(IJournal journal, PersistenceOptions options,
             }
             catch (Exception exception)
             {
-                Complete(batch, null, exception);
+                Complete(batch, null, exception, started);
                 continue;
             }
 
             if (pending.IsCompletedSuccessfully)
             {
                 // The in-memory store, and any store that finished synchronously: no extra hop.
-                Complete(batch, pending.Result, null);
+                Complete(batch, pending.Result, null, started);
                 continue;
             }
 
             _writing = true;
-            _ = AwaitAsync(pending, batch, Self, options.JournalCallTimeout, Context.System.TimeProvider);
+            _ = AwaitAsync(pending, batch, started, Self, options.JournalCallTimeout, Context.System.TimeProvider);
             return;
         }
     }
 
-    private List<WriteRequest> TakeBatch()
+    private List<WriteRequest> TakeBatch(out int events)
     {
-        var events = 0;
+        events = 0;
         var count = 0;
         while (count < _gathered.Count)
         {
@@ -133,24 +141,24 @@ internal sealed class JournalFront(IJournal journal, PersistenceOptions options,
     }
 
     private static async Task AwaitAsync(
-        ValueTask<IReadOnlyList<Exception?>> pending, List<WriteRequest> batch, IActorRef self, TimeSpan timeout, TimeProvider time)
+        ValueTask<IReadOnlyList<Exception?>> pending, List<WriteRequest> batch, long started, IActorRef self, TimeSpan timeout, TimeProvider time)
     {
         try
         {
             var results = await pending.AsTask().WaitAsync(timeout, time);
-            self.Tell(new BatchCompleted(batch, results, null), null);
+            self.Tell(new BatchCompleted(batch, results, null, started), null);
         }
         catch (TimeoutException)
         {
-            self.Tell(new BatchCompleted(batch, null, new JournalTimeoutException("write", timeout)), null);
+            self.Tell(new BatchCompleted(batch, null, new JournalTimeoutException("write", timeout), started), null);
         }
         catch (Exception exception)
         {
-            self.Tell(new BatchCompleted(batch, null, exception), null);
+            self.Tell(new BatchCompleted(batch, null, exception, started), null);
         }
     }
 
-    private void Complete(List<WriteRequest> batch, IReadOnlyList<Exception?>? results, Exception? failure)
+    private void Complete(List<WriteRequest> batch, IReadOnlyList<Exception?>? results, Exception? failure, long started)
     {
         if (failure is null && results is not null && results.Count != CountWrites(batch))
         {
@@ -165,6 +173,16 @@ internal sealed class JournalFront(IJournal journal, PersistenceOptions options,
         else
         {
             breaker.Failed();
+        }
+
+        if (started != 0)
+        {
+            PersistenceTelemetry.RecordDuration(PersistenceTelemetry.WriteDuration, started, Context.System.Name, failure);
+        }
+
+        if (failure is null && PersistenceTelemetry.EventsWritten.Enabled)
+        {
+            PersistenceTelemetry.EventsWritten.Add(PersistenceTelemetry.CountStored(batch.SelectMany(r => r.Writes), results!), PersistenceTelemetry.SystemTag(Context.System.Name));
         }
 
         Respond(batch, results, failure);
@@ -210,5 +228,6 @@ internal sealed class JournalFront(IJournal journal, PersistenceOptions options,
         }
     }
 
-    private sealed record BatchCompleted(List<WriteRequest> Batch, IReadOnlyList<Exception?>? Results, Exception? Failure);
+    // Started: when the write began (a Stopwatch timestamp), or 0 when not measured.
+    private sealed record BatchCompleted(List<WriteRequest> Batch, IReadOnlyList<Exception?>? Results, Exception? Failure, long Started);
 }

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Recall.Persistence.Journal;
 using Recall.Persistence.Snapshots;
 
@@ -19,6 +20,8 @@ internal static class RecoveryPhase
         var options = runtime.Options;
         var time = runtime.Cell.System.TimeProvider;
         var position = new Position();
+        var started = Stopwatch.GetTimestamp();
+        using var activity = PersistenceTelemetry.Source.HasListeners() ? PersistenceTelemetry.StartActivity("recall.recover", runtime) : null;
         try
         {
             runtime.Permit = new RecoveryPermit(runtime.Persistence.RecoveryPermits);
@@ -32,7 +35,7 @@ internal static class RecoveryPhase
                 await ReplayAsync(runtime, recovery, position, time);
             }
 
-            position = new Position(); // a failure from here on is not at any event
+            position = new Position { Replayed = position.Replayed }; // a failure from here on is not at any event
             var highest = await Bounded(
                 runtime.Persistence.Journal.ReadHighestSequenceNumberAsync(persistenceId, runtime.LastSequenceNumber, CancellationToken.None),
                 "read of the highest sequence number", options.RecoveryEventTimeout, time);
@@ -50,6 +53,7 @@ internal static class RecoveryPhase
                 _ => new RecoveryFailedException(persistenceId, position.SequenceNumber, position.Manifest, exception),
             };
             runtime.IsRecovering = false;
+            Measure(runtime, started, position.Replayed, activity, failure);
             try
             {
                 behavior.OnRecoveryFailure(failure, position.Event);
@@ -66,8 +70,33 @@ internal static class RecoveryPhase
         runtime.Permit.Release();
         runtime.Permit = null;
         runtime.IsRecovering = false;
+        Measure(runtime, started, position.Replayed, activity, null);
         behavior.OnRecoveryCompleted();
         runtime.Running.AfterHandler();
+    }
+
+    private static void Measure(EventSourcedRuntime runtime, long started, long replayed, Activity? activity, Exception? failure)
+    {
+        var system = runtime.Cell.System.Name;
+        if (PersistenceTelemetry.RecoveryDuration.Enabled)
+        {
+            PersistenceTelemetry.RecordDuration(PersistenceTelemetry.RecoveryDuration, started, system, failure);
+        }
+
+        if (replayed > 0 && PersistenceTelemetry.EventsReplayed.Enabled)
+        {
+            PersistenceTelemetry.EventsReplayed.Add(replayed, PersistenceTelemetry.SystemTag(system));
+        }
+
+        if (activity is not null)
+        {
+            activity.SetTag("recall.events_replayed", replayed);
+            activity.SetTag("recall.sequence_number", runtime.LastSequenceNumber);
+            if (failure is not null)
+            {
+                PersistenceTelemetry.SetError(activity, failure);
+            }
+        }
     }
 
     private static async Task OfferSnapshotAsync(EventSourcedRuntime runtime, Recovery recovery, TimeProvider time)
@@ -224,6 +253,7 @@ internal static class RecoveryPhase
     {
         position.SequenceNumber = repr.SequenceNumber;
         position.Manifest = repr.Manifest;
+        position.Replayed++;
         runtime.LastSequenceNumber = repr.SequenceNumber;
         var adapters = runtime.Options.Adapters;
         if (adapters.IsEmpty)
@@ -261,5 +291,6 @@ internal static class RecoveryPhase
         public long SequenceNumber;
         public string? Manifest;
         public object? Event;
+        public long Replayed;   // events applied, for the metrics
     }
 }

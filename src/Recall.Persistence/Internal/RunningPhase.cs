@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Recall.Actors;
 using Recall.Actors.Internal;
 using Recall.Persistence.Journal;
@@ -11,6 +12,11 @@ namespace Recall.Persistence.Internal;
 /// Defer) is pending, new commands wait in a bounded internal stash, and run, in order, after the
 /// last such handler.
 /// </summary>
+/// <remarks>
+/// Each write request in flight is counted (<see cref="PendingWrites"/>, read by a graceful
+/// shutdown from another thread), and, only while a meter or activity listener is attached,
+/// traced: its send time and its persist activity wait in a queue beside the request.
+/// </remarks>
 internal sealed class RunningPhase(EventSourcedRuntime runtime)
 {
     private Queue<Invocation>? _pending;
@@ -18,8 +24,13 @@ internal sealed class RunningPhase(EventSourcedRuntime runtime)
     private List<AtomicWrite>? _batch;
     private Queue<int>? _inFlightWriteSizes;
     private Queue<Envelope>? _stash;
+    private int _inFlightRequests;      // write requests of this incarnation not yet answered and handled
+    private Queue<RequestTrace>? _traces; // once anyone listened: one entry per request in flight
 
     public bool IsPersisting => _pendingStashing > 0;
+
+    /// <summary>Write requests sent and not yet answered and handled; safe to read from any thread (0 once the actor stops).</summary>
+    public int PendingWrites => runtime.IsStopping ? 0 : Volatile.Read(ref _inFlightRequests);
 
     public void Receive(object message)
     {
@@ -121,7 +132,28 @@ internal sealed class RunningPhase(EventSourcedRuntime runtime)
         }
 
         _batch = null;
+        if (_traces is not null || PersistenceTelemetry.IsPersistObserved)
+        {
+            Trace(batch);
+        }
+
+        // Counted before it is sent, so a graceful shutdown never sees nothing pending while it is.
+        Volatile.Write(ref _inFlightRequests, _inFlightRequests + 1);
         runtime.Persistence.JournalFront.Tell(new WriteRequest(runtime.Cell.Self, runtime.Incarnation, batch), null);
+    }
+
+    /// <summary>The actor stops or restarts: the requests in flight will not be handled by this incarnation.</summary>
+    public void AbandonWrites(Exception? cause = null)
+    {
+        Volatile.Write(ref _inFlightRequests, 0);
+        while (_traces is not null && _traces.TryDequeue(out var trace))
+        {
+            if (trace.Activity is { } activity)
+            {
+                PersistenceTelemetry.SetError(activity, cause ?? new OperationCanceledException("The actor stopped before the write was answered."));
+                activity.Stop();
+            }
+        }
     }
 
     public void DropStash()
@@ -145,8 +177,76 @@ internal sealed class RunningPhase(EventSourcedRuntime runtime)
 
     private void HandleCommand(object command)
     {
+        if (runtime.Persistence.IsDraining)
+        {
+            // A graceful shutdown waits for the writes in flight; it must not be given new ones.
+            var envelope = runtime.Cell.CurrentEnvelope;
+            runtime.Cell.System.DeadLetters.Tell(new DeadLetter(command, envelope.Sender, runtime.Cell.Self), envelope.Sender);
+            return;
+        }
+
+        if (PersistenceTelemetry.Source.HasListeners())
+        {
+            HandleCommandTraced(command);
+            return;
+        }
+
         runtime.Behavior.HandleCommand(command);
         AfterHandler();
+    }
+
+    private void HandleCommandTraced(object command)
+    {
+        using var activity = PersistenceTelemetry.StartActivity("recall.command", runtime);
+        activity?.SetTag("recall.command.type", command.GetType().Name);
+        try
+        {
+            runtime.Behavior.HandleCommand(command);
+            AfterHandler();
+        }
+        catch (Exception exception)
+        {
+            PersistenceTelemetry.SetError(activity, exception);
+            throw;
+        }
+    }
+
+    /// <summary>Remembers when a request was sent and starts its persist activity (a child of the command's).</summary>
+    private void Trace(List<AtomicWrite> batch)
+    {
+        if (_traces is null)
+        {
+            // Requests sent before anyone listened get empty entries, to keep the queue beside the requests.
+            _traces = new Queue<RequestTrace>();
+            for (var i = 0; i < _inFlightRequests; i++)
+            {
+                _traces.Enqueue(default);
+            }
+        }
+
+        Activity? activity = null;
+        if (PersistenceTelemetry.Source.HasListeners())
+        {
+            var current = Activity.Current;
+            activity = PersistenceTelemetry.StartActivity("recall.persist", runtime);
+            if (activity is { IsAllDataRequested: true })
+            {
+                var events = 0;
+                foreach (var write in batch)
+                {
+                    events += write.Events.Count;
+                }
+
+                activity.SetTag("recall.event_count", events);
+                activity.SetTag("recall.sequence_number", batch[^1].Events[^1].SequenceNumber);
+            }
+
+            // The activity lasts until the store answers; the command goes on without it.
+            Activity.Current = current;
+        }
+
+        var started = PersistenceTelemetry.PersistDuration.Enabled ? Stopwatch.GetTimestamp() : 0;
+        _traces.Enqueue(new RequestTrace(started, activity));
     }
 
     private void Enqueue(Invocation invocation)
@@ -192,12 +292,82 @@ internal sealed class RunningPhase(EventSourcedRuntime runtime)
             return;
         }
 
+        var trace = _traces is { Count: > 0 } traces ? traces.Dequeue() : default;
+        var failure = trace.Started == 0 && trace.Activity is null
+            ? HandleCounted(response) // nobody listened when the request was sent: the usual case
+            : HandleTraced(response, trace);
+        if (failure is null && _pendingStashing == 0)
+        {
+            DrainStash();
+        }
+    }
+
+    private Exception? HandleTraced(WriteResponse response, RequestTrace trace)
+    {
+        if (trace.Started != 0)
+        {
+            PersistenceTelemetry.RecordDuration(PersistenceTelemetry.PersistDuration, trace.Started, runtime.Cell.System.Name, response.Failure);
+        }
+
+        var activity = trace.Activity;
+        var previous = Activity.Current;
+        try
+        {
+            // The handlers run inside the persist activity, so what they do is traced as part of it.
+            if (activity is not null)
+            {
+                Activity.Current = activity;
+            }
+
+            var failure = HandleCounted(response);
+            if (failure is not null)
+            {
+                PersistenceTelemetry.SetError(activity, failure);
+            }
+
+            return failure;
+        }
+        catch (Exception exception)
+        {
+            PersistenceTelemetry.SetError(activity, exception);
+            throw;
+        }
+        finally
+        {
+            activity?.Stop();
+            Activity.Current = previous;
+        }
+    }
+
+    private Exception? HandleCounted(WriteResponse response)
+    {
+        try
+        {
+            return HandleWriteResponse(response);
+        }
+        finally
+        {
+            // Answered and handled: the request no longer counts. After what its handlers persisted
+            // was counted, so the count does not touch zero in between; a failure has reset it already.
+            if (_inFlightRequests > 0)
+            {
+                Volatile.Write(ref _inFlightRequests, _inFlightRequests - 1);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Runs the handlers of one answered request and sends what they persisted. Returns the failure
+    /// that stopped the actor (then nothing more is handled), or null.
+    /// </summary>
+    private Exception? HandleWriteResponse(WriteResponse response)
+    {
         var pending = _pending!;
         var sizes = _inFlightWriteSizes!;
         if (response.Failure is not null)
         {
             Fail(response.Failure);
-            return;
+            return response.Failure;
         }
 
         var saved = runtime.Cell.CurrentEnvelope;
@@ -223,7 +393,7 @@ internal sealed class RunningPhase(EventSourcedRuntime runtime)
                     else if (result is SequenceConflictException)
                     {
                         Fail(result, invocation);
-                        return;
+                        return result;
                     }
                     else
                     {
@@ -241,10 +411,7 @@ internal sealed class RunningPhase(EventSourcedRuntime runtime)
         }
 
         AfterHandler();
-        if (_pendingStashing == 0)
-        {
-            DrainStash();
-        }
+        return null;
     }
 
     private void RunDeferredHandlers(Queue<Invocation> pending)
@@ -278,6 +445,7 @@ internal sealed class RunningPhase(EventSourcedRuntime runtime)
 
         _pending?.Clear();
         _pendingStashing = 0;
+        AbandonWrites(cause);
         runtime.Stop();
     }
 

@@ -74,6 +74,8 @@ public abstract class EventSourcedActor<TCommand, TEvent, TState> : Actor, IEven
 
     IActorContext IEventSourcedBehavior.Context => Context;
 
+    EventSourcedRuntime? IEventSourcedBehavior.Runtime => Volatile.Read(ref _runtime);
+
     private EventSourcedRuntime Runtime => _runtime ?? throw new InvalidOperationException($"{GetType().Name} has not started yet.");
 
     /// <summary>

@@ -24,8 +24,7 @@ internal sealed class QueryLiveLatency(BenchOptions options) : IWorkload
 
     public string Name => "query-live-latency";
 
-    // PostgreSQL joins once its journal is a read store too (BenchStore already reaches it).
-    public IReadOnlyList<string> Stores { get; } = ["sqlite"];
+    public IReadOnlyList<string> Stores { get; } = ["sqlite", "postgres"];
 
     public long N { get; } = Math.Max(1, 10_000 / options.ScaleDown);
 

@@ -1,0 +1,65 @@
+using System.Diagnostics.CodeAnalysis;
+using Microsoft.Extensions.DependencyInjection;
+using Recall.Actors;
+
+namespace Recall.Hosting;
+
+/// <summary>Returned by <c>services.AddRecall(...)</c>: registers the top-level actors the host starts.</summary>
+public sealed class RecallBuilder
+{
+    internal RecallBuilder(IServiceCollection services) => Services = services;
+
+    /// <summary>The service collection Recall was added to.</summary>
+    public IServiceCollection Services { get; }
+
+    /// <summary>
+    /// Spawns a top-level actor named <paramref name="name"/> when the host starts, created by
+    /// <see cref="ActorDependencyResolver"/>: its constructor's services come from the container,
+    /// the rest from <paramref name="arguments"/>. Get its ref from <see cref="ActorRegistry"/> or
+    /// as the keyed service <c>[FromKeyedServices(name)] IActorRef</c>.
+    /// </summary>
+    /// <exception cref="ArgumentException">The name is empty or already registered.</exception>
+    public RecallBuilder AddActor<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicConstructors)] TActor>(string name, params object[] arguments)
+        where TActor : Actor
+    {
+        CheckName(name);
+        ArgumentNullException.ThrowIfNull(arguments);
+        return Add(new ActorRegistration(name, typeof(TActor), services => services.GetRequiredService<ActorSystem>().DependencyResolver().Props<TActor>(arguments)));
+    }
+
+    /// <summary>
+    /// Spawns a top-level actor named <paramref name="name"/> when the host starts, with the props
+    /// <paramref name="props"/> makes; for example a persistent actor under a
+    /// <see cref="BackoffSupervisor"/>, with its child's props from
+    /// <c>services.GetRequiredService&lt;ActorSystem&gt;().DependencyResolver()</c>.
+    /// </summary>
+    /// <exception cref="ArgumentException">The name is empty or already registered.</exception>
+    public RecallBuilder AddActor(string name, Func<IServiceProvider, Props> props)
+    {
+        CheckName(name);
+        ArgumentNullException.ThrowIfNull(props);
+        return Add(new ActorRegistration(name, null, props));
+    }
+
+    private void CheckName(string name)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(name);
+        foreach (var descriptor in Services)
+        {
+            if (descriptor.ServiceType == typeof(ActorRegistration)
+                && descriptor.ImplementationInstance is ActorRegistration existing
+                && existing.Name == name)
+            {
+                throw new ArgumentException($"An actor named '{name}' is already registered.", nameof(name));
+            }
+        }
+    }
+
+    private RecallBuilder Add(ActorRegistration registration)
+    {
+        Services.AddSingleton(registration);
+        var name = registration.Name;
+        Services.AddKeyedSingleton<IActorRef>(name, (services, _) => services.GetRequiredService<ActorRegistry>().Get(name));
+        return this;
+    }
+}

@@ -1,0 +1,316 @@
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Time.Testing;
+using Recall.Actors;
+using Recall.Persistence;
+using Recall.Persistence.InMemory;
+using Recall.Persistence.Sqlite;
+using Recall.TestKit;
+using Recall.TestKit.Persistence;
+
+namespace Recall.Hosting.Tests;
+
+public sealed class HostingTests
+{
+    private static readonly TimeSpan s_timeout = TestKitSettings.Dilated(TimeSpan.FromSeconds(10));
+
+    /// <summary>A host without appsettings, environment or command line: only what the test gives.</summary>
+    private static HostApplicationBuilder NewBuilder(params (string Key, string? Value)[] settings)
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        var values = new Dictionary<string, string?>();
+        foreach (var (key, value) in settings)
+        {
+            values[key] = value; // a later setting replaces an earlier one
+        }
+
+        builder.Configuration.AddInMemoryCollection(values);
+        return builder;
+    }
+
+    [Fact]
+    public async Task The_host_starts_an_actor_system_with_the_settings_from_configuration()
+    {
+        var clock = new FakeTimeProvider();
+        var builder = NewBuilder(
+            ("Recall:SystemName", "shop-one"),
+            ("Recall:Store", "memory"),
+            ("Recall:Persistence:MaxBatchSize", "17"),
+            ("Recall:Persistence:JournalCallTimeout", "00:00:03"),
+            ("Recall:Persistence:InternalStashOverflow", "Drop"),
+            ("Recall:DrainTimeout", "00:00:02"));
+        builder.Services.AddSingleton<TimeProvider>(clock);
+        builder.Services.AddRecall(builder.Configuration.GetSection("Recall"));
+        using var host = builder.Build();
+
+        await host.StartAsync();
+        var system = host.Services.GetRequiredService<ActorSystem>();
+
+        Assert.Equal("shop-one", system.Name);
+        Assert.Same(clock, system.TimeProvider);
+        Assert.Same(host.Services.GetRequiredService<ILoggerFactory>(), system.LoggerFactory);
+        var persistence = system.Persistence();
+        Assert.IsType<InMemoryJournal>(persistence.Journal);
+        Assert.Equal(17, persistence.Options.MaxBatchSize);
+        Assert.Equal(TimeSpan.FromSeconds(3), persistence.Options.JournalCallTimeout);
+        Assert.Equal(StashOverflowStrategy.Drop, persistence.Options.InternalStashOverflow);
+        Assert.Equal(TimeSpan.FromSeconds(30), persistence.Options.RecoveryEventTimeout); // not configured: the default
+
+        await host.StopAsync();
+        Assert.True(system.WhenTerminated.IsCompleted);
+    }
+
+    [Fact]
+    public async Task Code_runs_after_configuration_and_wins_where_both_set_something()
+    {
+        var builder = NewBuilder(("Recall:Store", "memory"), ("Recall:Persistence:MaxBatchSize", "17"), ("Recall:Persistence:MaxConcurrentRecoveries", "3"));
+        builder.Services.AddRecall(builder.Configuration.GetSection("Recall"), o => o
+            .UsePersistence(p => p.MaxBatchSize = 5)
+            .ConfigureActorSystem(s => s.Throughput = 7));
+        using var host = builder.Build();
+
+        await host.StartAsync();
+        var system = host.Services.GetRequiredService<ActorSystem>();
+
+        Assert.Equal("recall", system.Name);
+        Assert.Equal(5, system.Persistence().Options.MaxBatchSize);
+        Assert.Equal(3, system.Persistence().Options.MaxConcurrentRecoveries);
+        Assert.Equal(7, system.Options.Throughput);
+        await host.StopAsync();
+    }
+
+    [Fact]
+    public async Task Without_a_store_the_system_has_no_persistence_and_still_starts_and_stops()
+    {
+        var builder = NewBuilder();
+        builder.Services.AddRecall(o => o.SystemName = "plain");
+        using var host = builder.Build();
+
+        await host.StartAsync();
+        var system = host.Services.GetRequiredService<ActorSystem>();
+        Assert.Null(system.TryGetExtension<PersistenceExtension>());
+
+        await host.StopAsync();
+        Assert.True(system.WhenTerminated.IsCompleted);
+    }
+
+    [Fact]
+    public async Task A_registered_actor_gets_its_services_from_the_container()
+    {
+        var builder = NewBuilder();
+        builder.Services.AddSingleton<IGreetingFormatter, GreetingFormatter>();
+        builder.Services.AddRecall().AddActor<Greeter>("greeter", "Hello");
+        using var host = builder.Build();
+        await host.StartAsync();
+
+        var registry = host.Services.GetRequiredService<ActorRegistry>();
+        var greeter = registry.Get("greeter");
+
+        Assert.Equal("Hello, Ada!", await greeter.Ask<string>("Ada", s_timeout));
+        Assert.EndsWith("/user/greeter", greeter.Path.ToString());
+        Assert.Same(greeter, host.Services.GetRequiredKeyedService<IActorRef>("greeter"));
+        Assert.Same(greeter, registry.Get<Greeter>());
+        Assert.Equal(["greeter"], registry.Names);
+        var missing = Assert.Throws<KeyNotFoundException>(() => registry.Get("nobody"));
+        Assert.Contains("AddActor", missing.Message);
+        await host.StopAsync();
+    }
+
+    [Fact]
+    public async Task The_dependency_resolver_makes_props_with_services_and_explicit_arguments()
+    {
+        var builder = NewBuilder();
+        builder.Services.AddSingleton<IGreetingFormatter, GreetingFormatter>();
+        builder.Services.AddRecall();
+        using var host = builder.Build();
+        await host.StartAsync();
+        var system = host.Services.GetRequiredService<ActorSystem>();
+
+        var greeter = system.Spawn(system.DependencyResolver().Props<Greeter>("Good morning"));
+
+        Assert.Equal("Good morning, Grace!", await greeter.Ask<string>("Grace", s_timeout));
+        Assert.Throws<ArgumentException>(() => system.DependencyResolver().Props<Greeter>(null!, "x"));
+        await host.StopAsync();
+    }
+
+    [Fact]
+    public async Task An_actor_whose_service_is_missing_fails_to_start_and_says_which()
+    {
+        var builder = NewBuilder();
+        builder.Services.AddRecall(); // no IGreetingFormatter
+        using var host = builder.Build();
+        await host.StartAsync();
+        var system = host.Services.GetRequiredService<ActorSystem>();
+        var probe = new TestProbe(system);
+
+        var greeter = system.Spawn(system.DependencyResolver().Props<Greeter>("Hi"));
+        probe.Watch(greeter);
+
+        await probe.ExpectTerminatedAsync(greeter); // ActorInitializationException: the default strategy stops it
+        await host.StopAsync();
+    }
+
+    [Fact]
+    public async Task Persisted_events_survive_a_stop_and_a_new_start_of_the_host()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"recall-hosting-{Guid.NewGuid():N}.db");
+        try
+        {
+            async Task<int> RunAsync(Func<IActorRef, Task<int>> work)
+            {
+                var builder = NewBuilder(("Recall:Store", "sqlite"), ("Recall:Sqlite:Path", path));
+                builder.Services.AddRecall(builder.Configuration.GetSection("Recall"), o => o
+                    .UsePersistence(p => p.Events.Register<Added>()))
+                    .AddActor<Counter>("counter");
+                using var host = builder.Build();
+                await host.StartAsync();
+                Assert.IsType<SqliteJournal>(host.Services.GetRequiredService<ActorSystem>().Persistence().Journal);
+                var result = await work(host.Services.GetRequiredService<ActorRegistry>().Get("counter"));
+                await host.StopAsync();
+                return result;
+            }
+
+            var first = await RunAsync(async counter =>
+            {
+                await counter.Ask<int>(new Add(5), s_timeout);
+                return await counter.Ask<int>(new Add(7), s_timeout);
+            });
+            var second = await RunAsync(counter => counter.Ask<int>(new GetTotal(), s_timeout));
+
+            Assert.Equal(12, first);
+            Assert.Equal(12, second);
+        }
+        finally
+        {
+            foreach (var file in new[] { path, path + "-wal", path + "-shm" })
+            {
+                File.Delete(file);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task Stopping_the_host_waits_for_a_write_in_flight_and_its_handler()
+    {
+        FailingJournal journal = null!;
+        var builder = NewBuilder();
+        builder.Services.AddRecall(o => o.UsePersistence(p => p
+            .UseJournal(s => journal = new FailingJournal(new InMemoryJournal(s)))
+            .UseSnapshotStore(s => new InMemorySnapshotStore(s))))
+            .AddActor<Counter>("counter");
+        using var host = builder.Build();
+        await host.StartAsync();
+        var counter = host.Services.GetRequiredService<ActorRegistry>().Get("counter");
+        journal.StallWrites();
+
+        var reply = counter.Ask<int>(new Add(5), s_timeout);
+        await WaitUntilAsync(() => journal.StalledCount == 1);
+        var stopping = host.StopAsync();
+        await Task.Delay(TestKitSettings.Dilated(TimeSpan.FromMilliseconds(200)));
+
+        Assert.False(stopping.IsCompleted, "the host waits while the write is in flight");
+        Assert.False(reply.IsCompleted);
+        journal.ReleaseStalled();
+        await stopping.WaitAsync(s_timeout);
+        Assert.Equal(5, await reply); // the handler ran, and replied, before the system terminated
+        Assert.Single(await ReadAllAsync(journal.Inner, "counter"));
+    }
+
+    [Fact]
+    public async Task Stopping_gives_up_on_a_stalled_write_after_the_drain_timeout()
+    {
+        FailingJournal journal = null!;
+        var builder = NewBuilder(("Recall:DrainTimeout", "00:00:00.300"));
+        builder.Services.AddRecall(builder.Configuration.GetSection("Recall"), o => o.UsePersistence(p => p
+            .UseJournal(s => journal = new FailingJournal(new InMemoryJournal(s)))))
+            .AddActor<Counter>("counter");
+        using var host = builder.Build();
+        await host.StartAsync();
+        var system = host.Services.GetRequiredService<ActorSystem>();
+        journal.StallWrites();
+        try
+        {
+            _ = host.Services.GetRequiredService<ActorRegistry>().Get("counter").Ask<int>(new Add(5), s_timeout);
+            await WaitUntilAsync(() => journal.StalledCount == 1);
+
+            var watch = System.Diagnostics.Stopwatch.StartNew();
+            await host.StopAsync().WaitAsync(s_timeout);
+
+            Assert.InRange(watch.Elapsed, TimeSpan.FromMilliseconds(290), s_timeout);
+            Assert.True(system.WhenTerminated.IsCompleted);
+        }
+        finally
+        {
+            journal.ReleaseStalled();
+        }
+    }
+
+    [Theory]
+    [InlineData("Recall:Store", "mysql", "Recall:Store")]
+    [InlineData("Recall:SystemName", "my shop", "Recall:SystemName")]
+    [InlineData("Recall:Persistence:MaxBatchSize", "0", "Recall:Persistence:MaxBatchSize")]
+    [InlineData("Recall:Persistence:JournalCallTimeout", "soon", "Recall:Persistence:JournalCallTimeout")]
+    [InlineData("Recall:Persistence:RecoveryEventTimeout", "-00:00:01", "Recall:Persistence:RecoveryEventTimeout")]
+    [InlineData("Recall:DrainTimeout", "-00:00:01", "Recall:DrainTimeout")]
+    [InlineData("Recall:Sqlite:Path", "", "Recall:Sqlite:Path")]
+    [InlineData("Recall:Sqlite:BusyTimeout", "-00:00:01", "Recall:Sqlite:BusyTimeout")]
+    [InlineData("Recall:Stroe", "sqlite", "Stroe")]
+    public async Task A_wrong_setting_stops_the_start_with_an_error_naming_its_key(string key, string value, string named)
+    {
+        var builder = NewBuilder(("Recall:Store", "sqlite"), ("Recall:Sqlite:Path", "unused.db"), (key, value));
+        builder.Services.AddRecall(builder.Configuration.GetSection("Recall"));
+        using var host = builder.Build();
+
+        var error = await Assert.ThrowsAnyAsync<Exception>(() => host.StartAsync());
+
+        Assert.Contains(named, error.Message);
+        Assert.False(File.Exists(Path.Combine(AppContext.BaseDirectory, "unused.db")));
+    }
+
+    [Theory]
+    [InlineData(null, "Recall:PostgreSql:ConnectionString")]
+    [InlineData("Host=", "Recall:PostgreSql:ConnectionString")]
+    [InlineData("Host=localhost;Unknown Keyword=1", "Recall:PostgreSql:ConnectionString")]
+    public async Task A_wrong_postgresql_setting_names_its_key(string? connectionString, string named)
+    {
+        var builder = NewBuilder(("Recall:Store", "postgresql"), ("Recall:PostgreSql:ConnectionString", connectionString));
+        builder.Services.AddRecall(builder.Configuration.GetSection("Recall"));
+        using var host = builder.Build();
+
+        var error = await Assert.ThrowsAnyAsync<Exception>(() => host.StartAsync());
+
+        Assert.Contains(named, error.Message);
+    }
+
+    [Fact]
+    public void Registering_two_actors_with_one_name_is_an_error()
+    {
+        var services = new ServiceCollection();
+        var recall = services.AddRecall().AddActor<Greeter>("greeter", "Hi");
+
+        Assert.Throws<ArgumentException>(() => recall.AddActor("greeter", _ => Props.Create(() => new Greeter(new GreetingFormatter(), "Yo"))));
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition)
+    {
+        var deadline = DateTime.UtcNow + s_timeout;
+        while (!condition())
+        {
+            Assert.True(DateTime.UtcNow < deadline, "timed out");
+            await Task.Delay(5);
+        }
+    }
+
+    private static async Task<List<Recall.Persistence.Journal.PersistentRepr>> ReadAllAsync(Recall.Persistence.Journal.IJournal journal, string persistenceId)
+    {
+        var events = new List<Recall.Persistence.Journal.PersistentRepr>();
+        await foreach (var repr in journal.ReplayAsync(persistenceId, 1, long.MaxValue, long.MaxValue, CancellationToken.None))
+        {
+            events.Add(repr);
+        }
+
+        return events;
+    }
+}
