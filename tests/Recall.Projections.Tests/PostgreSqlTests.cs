@@ -1,4 +1,7 @@
 using Npgsql;
+using Recall.Persistence;
+using Recall.Persistence.Journal;
+using Recall.Persistence.PostgreSql;
 using Recall.Persistence.Query;
 using Recall.Projections.PostgreSql;
 
@@ -137,5 +140,61 @@ public sealed class PostgreSqlTests : IAsyncLifetime
         Assert.Equal(12, seen);
         Assert.Equal(last, (await offsets.ReadAsync(handle.Id, default))!.Offset);
         Assert.Equal("stopped", await Postgres.ScalarAsync($"SELECT state FROM \"{_schema}\".recall_projection_offsets WHERE projection_name = 'counting'"));
+    }
+
+    [Fact]
+    public async Task A_projection_of_the_postgres_journal_into_its_own_schema_applies_concurrent_writes_exactly_once()
+    {
+        await using var system = ActorSystem.Create("pg", o => o
+            .UsePersistence(p => p.UsePostgreSql(s =>
+            {
+                s.ConnectionString = Postgres.Required;
+                s.Schema = _schema;
+                s.MaxReadConnections = 4;
+                s.MaxWriteConnections = 3;
+            }))
+            .UseProjections());
+        var journal = (IReadJournalStore)system.Persistence().Journal;
+        var value = 0;
+        async Task WriteAsync(string id, int from, int count)
+        {
+            // Atomic writes of 1 to 3 events, each its own transaction.
+            var sequenceNumber = 1;
+            for (var i = 0; i < count;)
+            {
+                var size = Math.Min(1 + (i % 3), count - i);
+                var events = Enumerable.Range(0, size)
+                    .Select(k => new PersistentRepr(id, sequenceNumber + k, new Added(from + i + k)) { Tags = ["green"], Timestamp = DateTimeOffset.UtcNow, WriterId = "w" })
+                    .ToList();
+                var results = await journal.WriteAsync([new AtomicWrite(events)], default);
+                Assert.Null(results[0]);
+                sequenceNumber += size;
+                i += size;
+            }
+        }
+
+        await WriteAsync("stored", 1, 40);
+        value = 40;
+        var failed = 0;
+        var handle = system.Projections().Start(Model(async (e, c, t, ct) =>
+        {
+            await InsertAsync(e, c, t, _schema, ct);
+            if (((Added)e.Event).Value == 27 && Interlocked.Exchange(ref failed, 1) == 0)
+            {
+                throw new InvalidOperationException("constraint violated");
+            }
+        }));
+
+        // Three writers commit concurrently while the projection follows the live stream.
+        await Task.WhenAll(Enumerable.Range(0, 3).Select(w => WriteAsync($"live-{w}", value + 1 + (w * 30), 30)));
+        var last = await journal.ReadLatestOffsetAsync(default);
+        await Wait.ForAsync(handle.WaitForOffsetAsync(last), "catch-up with the concurrent writes");
+
+        await AssertExactlyOnceAsync(130);
+        Assert.Equal(1, handle.Status.Restarts);
+        Assert.True(last.Transaction > 0, $"a PostgreSQL offset carries its transaction: {last}");
+        Assert.Equal(last.Transaction, await ScalarAsync("SELECT offset_transaction FROM $s.recall_projection_offsets WHERE projection_name = 'model'"));
+        Assert.Equal(last.Ordering, await ScalarAsync("SELECT offset_ordering FROM $s.recall_projection_offsets WHERE projection_name = 'model'"));
+        Assert.Equal(1, await ScalarAsync("SELECT count(*) FROM pg_tables WHERE schemaname = '" + _schema + "' AND tablename = 'journal'"));
     }
 }
