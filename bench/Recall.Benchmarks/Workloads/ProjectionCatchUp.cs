@@ -35,8 +35,7 @@ internal sealed class ProjectionCatchUp(BenchOptions options) : IWorkload, IDisp
 
     public string Name => "projection-catchup";
 
-    /// <summary>PostgreSQL joins as soon as its journal is a read store (the pg-query work).</summary>
-    public IReadOnlyList<string> Stores { get; } = typeof(IReadJournalStore).IsAssignableFrom(typeof(PostgreSqlJournal)) ? ["sqlite", "postgres"] : ["sqlite"];
+    public IReadOnlyList<string> Stores { get; } = ["sqlite", "postgres"];
 
     public long N => _ids * 100L;
 
