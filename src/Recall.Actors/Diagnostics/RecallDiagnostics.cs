@@ -16,7 +16,7 @@ public static class RecallDiagnostics
     /// <summary>The meter of persistence: persist latency, journal batches and writes, replay and recovery.</summary>
     public const string PersistenceMeterName = "Recall.Persistence";
 
-    /// <summary>The meter of read-model projections (Recall.Projections), reserved for that package.</summary>
+    /// <summary>The meter of read-model projections (Recall.Projections): events handled, lag and failures.</summary>
     public const string ProjectionsMeterName = "Recall.Projections";
 
     /// <summary>The activity source of persistent actors: command handling, persisting and recovery.</summary>

@@ -535,6 +535,8 @@ internal sealed partial class ProjectionRunner : IAsyncDisposable
             _failuresInRow = 0;
             CompleteWaitersLocked();
         }
+
+        ProjectionTelemetry.Handled(Id, batch.Count, _time.GetUtcNow() - last.Timestamp);
     }
 
     /// <summary>Completes the waiters whose offset is handled (the stored offset may also jump ahead: a restart after another instance, a reset).</summary>
@@ -552,6 +554,7 @@ internal sealed partial class ProjectionRunner : IAsyncDisposable
 
     private async Task OnFailureAsync(Exception exception)
     {
+        ProjectionTelemetry.Failed(Id, exception);
         TimeSpan delay;
         string error;
         lock (_lock)
