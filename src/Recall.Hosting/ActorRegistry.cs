@@ -1,5 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
 using Recall.Actors;
+using Recall.Projections;
 
 namespace Recall.Hosting;
 
@@ -60,3 +61,6 @@ public sealed class ActorRegistry
 
 /// <summary>A top-level actor to spawn at start: its name, its type when known, and how to make its props.</summary>
 internal sealed record ActorRegistration(string Name, Type? ActorType, Func<IServiceProvider, Props> CreateProps);
+
+/// <summary>A projection <c>AddProjection</c> registered, started with the host.</summary>
+internal sealed record ProjectionRegistration(Func<IServiceProvider, Projection> Create);

@@ -1,6 +1,7 @@
 using System.Diagnostics.CodeAnalysis;
 using Microsoft.Extensions.DependencyInjection;
 using Recall.Actors;
+using Recall.Projections;
 
 namespace Recall.Hosting;
 
@@ -39,6 +40,19 @@ public sealed class RecallBuilder
         CheckName(name);
         ArgumentNullException.ThrowIfNull(props);
         return Add(new ActorRegistration(name, null, props));
+    }
+
+    /// <summary>
+    /// Starts the projection <paramref name="projection"/> makes when the host starts, after the
+    /// registered actors; it stops with the actor system. Manage it through the
+    /// <see cref="ProjectionRegistry"/> service (<c>Find(name, key)</c>). Needs a store
+    /// (<c>Recall:Store</c> or <c>UsePersistence</c>).
+    /// </summary>
+    public RecallBuilder AddProjection(Func<IServiceProvider, Projection> projection)
+    {
+        ArgumentNullException.ThrowIfNull(projection);
+        Services.AddSingleton(new ProjectionRegistration(projection));
+        return this;
     }
 
     private void CheckName(string name)

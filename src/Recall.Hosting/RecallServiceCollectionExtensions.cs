@@ -5,6 +5,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Recall.Actors;
 using Recall.Hosting.Internal;
+using Recall.Projections;
 
 namespace Recall.Hosting;
 
@@ -61,6 +62,7 @@ public static class RecallServiceCollectionExtensions
         services.TryAddSingleton(ActorSystemFactory.Create);
         services.TryAddSingleton(provider => new ActorRegistry(
             provider.GetRequiredService<ActorSystem>(), provider, provider.GetServices<ActorRegistration>()));
+        services.TryAddSingleton(provider => provider.GetRequiredService<ActorSystem>().Projections());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, RecallHostedService>());
         return new RecallBuilder(services);
     }

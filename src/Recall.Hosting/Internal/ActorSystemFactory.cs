@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Recall.Actors;
 using Recall.Persistence;
+using Recall.Projections;
 
 namespace Recall.Hosting.Internal;
 
@@ -23,6 +24,11 @@ internal static class ActorSystemFactory
             if (options.HasPersistence)
             {
                 system.UsePersistence(persistence => options.ApplyPersistence(persistence, string.IsNullOrEmpty(contentRoot) ? null : contentRoot));
+            }
+
+            if (options.HasPersistence)
+            {
+                system.UseProjections();
             }
 
             options.ApplyActorSystem(system);

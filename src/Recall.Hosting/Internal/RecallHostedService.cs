@@ -5,6 +5,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Recall.Actors;
 using Recall.Persistence;
+using Recall.Projections;
 
 namespace Recall.Hosting.Internal;
 
@@ -27,6 +28,16 @@ internal sealed partial class RecallHostedService(IServiceProvider services, IOp
         _system = services.GetRequiredService<ActorSystem>();
         var registry = services.GetRequiredService<ActorRegistry>(); // spawns the registered actors
         Log.Started(Logger, _system.Name, registry.Names.Count);
+        var registrations = services.GetServices<ProjectionRegistration>().ToList();
+        if (registrations.Count > 0)
+        {
+            var projections = services.GetRequiredService<ProjectionRegistry>();
+            foreach (var registration in registrations)
+            {
+                projections.Start(registration.Create(services));
+            }
+        }
+
         return Task.CompletedTask;
     }
 
