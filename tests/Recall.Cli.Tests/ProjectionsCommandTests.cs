@@ -166,3 +166,37 @@ public sealed class ProjectionsCommandTests : IDisposable
         }
     }
 }
+
+/// <summary>The PostgreSQL commands' errors that need no server.</summary>
+public sealed class PostgresCommandErrorTests
+{
+    [Theory]
+    [InlineData("projections", "--postgres")]
+    [InlineData("postgres", "init", "--postgres")]
+    [InlineData("postgres", "init")]
+    public async Task An_unreachable_server_is_one_error_line_naming_host_and_database_never_the_password(params string[] args)
+    {
+        // Port 1 on the loopback: nothing listens, the connection is refused at once.
+        var result = await Cli.RunAsync([.. args, "Host=127.0.0.1;Port=1;Database=shop;Username=app;Password=s3cret-pw;Timeout=5"]);
+
+        Assert.Equal(1, result.ExitCode);
+        var line = Assert.Single(result.ErrorLines);
+        Assert.Contains("127.0.0.1:1", line, StringComparison.Ordinal);
+        Assert.Contains("'shop'", line, StringComparison.Ordinal);
+        Assert.DoesNotContain("s3cret-pw", result.Error + result.Output, StringComparison.Ordinal);
+        Assert.Equal("", result.Output);
+    }
+
+    [Theory]
+    [InlineData("postgres", "init")]
+    [InlineData("postgres", "init", "Host=a", "--postgres", "Host=b")]
+    [InlineData("postgres", "init", "--script", "--schema", "not a schema")]
+    public async Task A_postgres_init_command_line_that_cannot_be_used_is_exit_code_2(params string[] args)
+    {
+        var result = await Cli.RunAsync(args);
+
+        Assert.Equal(2, result.ExitCode);
+        Assert.Single(result.ErrorLines);
+        Assert.Equal("", result.Output);
+    }
+}
