@@ -141,13 +141,13 @@ public static class PostgreSqlSchema
         if (!create && found is >= 1)
         {
             throw new PostgreSqlStoreException(
-                $"The {location} has Recall schema version {found}, which this version upgrades to {Version}, and PostgreSqlStoreOptions.CreateSchemaIfMissing is false: upgrade it with PostgreSqlSchema.CreateAsync (or `recall postgres init`), or allow the store to do it; nothing was changed.");
+                $"The {location} has Recall schema version {found}, which this version upgrades to {Version}, and PostgreSqlStoreOptions.CreateSchemaIfMissing is false: upgrade it with PostgreSqlSchema.CreateAsync (or `recall postgres init --postgres CONNECTION --schema {options.Schema}`), or allow the store to do it; nothing was changed.");
         }
 
         if (!create)
         {
             throw new PostgreSqlStoreException(
-                $"The {location} has no Recall tables, and PostgreSqlStoreOptions.CreateSchemaIfMissing is false: create them with PostgreSqlSchema.CreateAsync (or `recall postgres init`), or allow the store to create them.");
+                $"The {location} has no Recall tables, and PostgreSqlStoreOptions.CreateSchemaIfMissing is false: create them with PostgreSqlSchema.CreateAsync (or `recall postgres init --postgres CONNECTION --schema {options.Schema}`), or allow the store to create them.");
         }
 
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);

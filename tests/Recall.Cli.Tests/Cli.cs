@@ -1,5 +1,6 @@
 using Microsoft.Data.Sqlite;
 using Recall.Persistence;
+using Recall.Persistence.Serialization;
 using Recall.Persistence.Sqlite;
 using Recall.Samples.Wallet;
 using Recall.TestKit;
@@ -31,6 +32,14 @@ public static class Cli
     }
 }
 
+/// <summary>Tags every event it is registered for with one tag.</summary>
+public sealed class TagAll(string tag) : IEventAdapter
+{
+    public object ToJournal(object @event) => new Tagged(@event, tag);
+
+    public IReadOnlyList<object> FromJournal(object stored, string manifest) => [stored];
+}
+
 /// <summary>A SQLite journal in a fresh temporary folder, written by the store itself; removed with the folder.</summary>
 public sealed class TempJournal : IDisposable
 {
@@ -46,10 +55,17 @@ public sealed class TempJournal : IDisposable
 
     public string Path { get; }
 
-    /// <summary>wallet-alice: +10, -3 (balance 7); wallet-bob: +5.</summary>
-    public async Task WriteWalletsAsync()
+    /// <summary>wallet-alice: +10, -3 (balance 7); wallet-bob: +5; every event tagged <paramref name="tag"/> when given.</summary>
+    public async Task WriteWalletsAsync(string? tag = null)
     {
-        await using var system = ActorSystem.Create("cli-tests", o => o.UsePersistence(p => p.UseSqlite(Path).Events.RegisterAssemblyOf<Wallet>()));
+        await using var system = ActorSystem.Create("cli-tests", o => o.UsePersistence(p =>
+        {
+            p.UseSqlite(Path).Events.RegisterAssemblyOf<Wallet>();
+            if (tag is not null)
+            {
+                p.Adapters.AddWrite<BalanceChangedBy>(new TagAll(tag));
+            }
+        }));
         var alice = system.Spawn(Props.Create(() => new Wallet("alice")), "wallet-alice");
         alice.Tell(new TakeMy(10), null);
         Assert.Equal(new TakeMy(3), await alice.Ask<TakeMy>(new GiveMe(3), Timeout));

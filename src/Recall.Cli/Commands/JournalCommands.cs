@@ -146,22 +146,28 @@ internal sealed class JournalTailCommand(IAnsiConsole console) : AsyncCommand<Jo
 internal static class JournalOutput
 {
     /// <summary>Opens the store, reads, and closes it, showing what it reads from while it works.</summary>
-    public static async Task<T> ReadAsync<T>(IAnsiConsole console, StoreSettings settings, Func<JournalReader, CancellationToken, Task<T>> read, CancellationToken cancellationToken)
-    {
-        async Task<T> ReadAsync()
-        {
-            await using var journal = await JournalReader.OpenAsync(settings, cancellationToken);
-            return await read(journal, cancellationToken);
-        }
+    public static Task<T> ReadAsync<T>(IAnsiConsole console, StoreSettings settings, Func<JournalReader, CancellationToken, Task<T>> read, CancellationToken cancellationToken) =>
+        ReadAsync(
+            console,
+            settings,
+            async ct =>
+            {
+                await using var journal = await JournalReader.OpenAsync(settings, ct);
+                return await read(journal, ct);
+            },
+            cancellationToken);
 
+    /// <summary>Runs <paramref name="read"/>, showing what it reads from while it works.</summary>
+    public static async Task<T> ReadAsync<T>(IAnsiConsole console, StoreSettings settings, Func<CancellationToken, Task<T>> read, CancellationToken cancellationToken)
+    {
         // A spinner only on a terminal: piped output (scripts, files) gets the table alone.
         if (!console.Profile.Capabilities.Interactive)
         {
-            return await ReadAsync();
+            return await read(cancellationToken);
         }
 
         var source = settings.Postgres is null ? settings.File! : $"PostgreSQL schema '{settings.SchemaOrDefault}'";
-        return await console.Status().StartAsync($"reading {Markup.Escape(source)}", _ => ReadAsync());
+        return await console.Status().StartAsync($"reading {Markup.Escape(source)}", _ => read(cancellationToken));
     }
 
     public static Table EventTable(IEnumerable<StoredEventRow> events, bool withId)
