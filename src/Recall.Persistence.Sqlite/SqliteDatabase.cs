@@ -344,7 +344,10 @@ internal static class SqliteSchema
         ALTER TABLE journal ADD COLUMN entity_type TEXT;
         ALTER TABLE journal ADD COLUMN slice INTEGER;
         UPDATE journal SET entity_type = recall_entity_type(persistence_id), slice = recall_slice(persistence_id);
-        CREATE INDEX journal_slices ON journal (entity_type, slice, ordering);
+        -- Entity type, then ordering: new events go to the end of their entity type's range, so the
+        -- index costs little on insert (with the slice second, every insert landed on a random page
+        -- and halved write throughput); the slice, last, is tested inside the index.
+        CREATE INDEX journal_slices ON journal (entity_type, ordering, slice);
 
         -- A process of an older Recall that still has the file open would insert rows without
         -- them, which events by slices would never find: refuse such a write loudly instead.

@@ -28,13 +28,11 @@ public sealed partial class SqliteJournal
         ORDER BY t.ordering LIMIT $limit
         """;
 
-    // "slice IN wanted" (one equality per slice) rather than "slice BETWEEN": with an equality on
-    // (entity_type, slice) the index also bounds ordering, so SQLite seeks into each slice's part
-    // of the window instead of reading every event of the entity type and then filtering.
+    // The index (entity_type, ordering, slice) gives the events of the entity type in offset order
+    // from the offset on, and the slice range is tested in the index before a row is read.
     private const string EventsBySlicesSql = $"""
-        WITH RECURSIVE wanted(n) AS (SELECT $minSlice UNION ALL SELECT n + 1 FROM wanted WHERE n < $maxSlice)
         SELECT {EventColumns} FROM journal j
-        WHERE j.entity_type = $entityType AND j.slice IN wanted AND j.ordering > $after AND j.ordering <= $upTo
+        WHERE j.entity_type = $entityType AND j.ordering > $after AND j.ordering <= $upTo AND j.slice BETWEEN $minSlice AND $maxSlice
         ORDER BY j.ordering LIMIT $limit
         """;
 
@@ -84,33 +82,20 @@ public sealed partial class SqliteJournal
             return page;
         }
 
-        // By slices the query is asked for one window of orderings at a time: SQLite reads every
-        // event of the wanted slices in the window and sorts them, so an unbounded window would
-        // make each page of a catch-up read the whole rest of the journal. The window starts at
-        // twice the page and doubles while it comes back short, so sparse slices need few reads.
-        to = Math.Min(to, await LatestOrderingAsync(connection, cancellationToken));
-        var window = Math.Max(2L * limit, 64);
-        while (page.Count < limit && from < to)
-        {
-            var windowEnd = to - from <= window ? to : from + window;
-            await ReadEventsAsync(
-                connection,
-                EventsBySlicesSql,
-                p =>
-                {
-                    p.AddWithValue("$entityType", filter.EntityType);
-                    p.AddWithValue("$minSlice", filter.MinSlice);
-                    p.AddWithValue("$maxSlice", filter.MaxSlice);
-                },
-                from,
-                windowEnd,
-                limit - page.Count,
-                page,
-                cancellationToken);
-            from = windowEnd;
-            window = window <= long.MaxValue / 2 ? window * 2 : long.MaxValue;
-        }
-
+        await ReadEventsAsync(
+            connection,
+            EventsBySlicesSql,
+            p =>
+            {
+                p.AddWithValue("$entityType", filter.EntityType);
+                p.AddWithValue("$minSlice", filter.MinSlice);
+                p.AddWithValue("$maxSlice", filter.MaxSlice);
+            },
+            from,
+            to,
+            limit,
+            page,
+            cancellationToken);
         return page;
     }
 

@@ -138,7 +138,7 @@ public sealed class SchemaUpgradeTests : IDisposable
         Assert.Equal(Describe(fresh), Describe(_database.Path));
         Assert.Contains("journal.entity_type TEXT", Describe(fresh));
         Assert.Contains("journal.slice INTEGER", Describe(fresh));
-        Assert.Contains("index journal_slices (entity_type, slice, ordering)", Describe(fresh));
+        Assert.Contains("index journal_slices (entity_type, ordering, slice)", Describe(fresh));
     }
 
     [Fact]
