@@ -2,8 +2,13 @@ using Npgsql;
 using Recall.Persistence;
 using Recall.Persistence.Journal;
 using Recall.Persistence.PostgreSql;
+using Recall.Persistence.PostgreSql.Tests;
 using Recall.Persistence.Query;
 using Recall.Projections.PostgreSql;
+
+// The PostgreSQL tests of this assembly skip (or, under RECALL_REQUIRE_POSTGRES=1, fail) without a
+// server, exactly as those of Recall.Persistence.PostgreSql.Tests do.
+[assembly: TestFramework("Recall.Persistence.PostgreSql.Tests.PostgresTestFramework", "Recall.Persistence.PostgreSql.Tests")]
 
 namespace Recall.Projections.Tests;
 
@@ -11,20 +16,27 @@ namespace Recall.Projections.Tests;
 [RequiresPostgres]
 public sealed class PostgreSqlTests : IAsyncLifetime
 {
-    private readonly string _schema = Postgres.NewSchema("proj");
+    private readonly string _schema = PostgresServer.NewSchema("proj");
     private readonly Harness _harness = Harness.Create();
 
-    private PostgreSqlProjectionDatabase Database => new(Postgres.Required) { Schema = _schema };
+    private PostgreSqlProjectionDatabase Database => new(PostgresServer.Required) { Schema = _schema };
 
     public Task InitializeAsync() => Task.CompletedTask;
 
     public async Task DisposeAsync()
     {
         await _harness.DisposeAsync();
-        await Postgres.DropSchemaAsync(_schema);
+        await PostgresServer.DropSchemaAsync(_schema);
     }
 
-    private async Task<long> ScalarAsync(string sql) => Convert.ToInt64(await Postgres.ScalarAsync(sql.Replace("$s", $"\"{_schema}\"", StringComparison.Ordinal)), System.Globalization.CultureInfo.InvariantCulture);
+    private static async Task<object?> RawScalarAsync(string sql)
+    {
+        await using var connection = await PostgresServer.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        return await command.ExecuteScalarAsync();
+    }
+
+    private async Task<long> ScalarAsync(string sql) => Convert.ToInt64(await RawScalarAsync(sql.Replace("$s", $"\"{_schema}\"", StringComparison.Ordinal)), System.Globalization.CultureInfo.InvariantCulture);
 
     private static async Task InsertAsync(EventEnvelope envelope, NpgsqlConnection connection, NpgsqlTransaction transaction, string schema, CancellationToken cancellationToken)
     {
@@ -96,7 +108,7 @@ public sealed class PostgreSqlTests : IAsyncLifetime
         await Wait.UntilAsync(() => handle.Status.Offset == last, "the rebuild");
         await AssertExactlyOnceAsync(50);
 
-        var row = Assert.Single(await ProjectionsInspector.ReadPostgreSqlAsync(Postgres.Required, _schema));
+        var row = Assert.Single(await ProjectionsInspector.ReadPostgreSqlAsync(PostgresServer.Required, _schema));
         Assert.Equal((new ProjectionId("model", "green"), last, ProjectionState.Running), (row.Id, row.Offset, row.State));
         Assert.Equal(Harness.T0.AddSeconds(50), row.LastEventTimestamp);
         Assert.Contains("constraint violated", row.LastError, StringComparison.Ordinal);
@@ -105,7 +117,7 @@ public sealed class PostgreSqlTests : IAsyncLifetime
     [Fact]
     public async Task The_offset_store_keeps_offsets_and_states()
     {
-        Assert.Empty(await ProjectionsInspector.ReadPostgreSqlAsync(Postgres.Required, _schema));
+        Assert.Empty(await ProjectionsInspector.ReadPostgreSqlAsync(PostgresServer.Required, _schema));
         Assert.Equal(0, await ScalarAsync($"SELECT count(*) FROM pg_namespace WHERE nspname = '{_schema}'"));
 
         var id = new ProjectionId("p", "k");
@@ -139,7 +151,7 @@ public sealed class PostgreSqlTests : IAsyncLifetime
 
         Assert.Equal(12, seen);
         Assert.Equal(last, (await offsets.ReadAsync(handle.Id, default))!.Offset);
-        Assert.Equal("stopped", await Postgres.ScalarAsync($"SELECT state FROM \"{_schema}\".recall_projection_offsets WHERE projection_name = 'counting'"));
+        Assert.Equal("stopped", await RawScalarAsync($"SELECT state FROM \"{_schema}\".recall_projection_offsets WHERE projection_name = 'counting'"));
     }
 
     [Fact]
@@ -148,7 +160,7 @@ public sealed class PostgreSqlTests : IAsyncLifetime
         await using var system = ActorSystem.Create("pg", o => o
             .UsePersistence(p => p.UsePostgreSql(s =>
             {
-                s.ConnectionString = Postgres.Required;
+                s.ConnectionString = PostgresServer.Required;
                 s.Schema = _schema;
                 s.MaxReadConnections = 4;
                 s.MaxWriteConnections = 3;
