@@ -9,20 +9,11 @@ namespace Recall.Persistence.PostgreSql.Tests;
 [RequiresPostgres]
 public sealed class PostgreSqlJournalTests : IAsyncLifetime
 {
-    private readonly string _schema = PostgresServer.NewSchema("journal");
-    private readonly List<PostgreSqlJournal> _journals = [];
+    private readonly JournalSchema _store = new("journal");
 
     public Task InitializeAsync() => Task.CompletedTask;
 
-    public async Task DisposeAsync()
-    {
-        foreach (var journal in _journals)
-        {
-            await journal.DisposeAsync();
-        }
-
-        await PostgresServer.DropSchemaAsync(_schema);
-    }
+    public Task DisposeAsync() => _store.DisposeAsync().AsTask();
 
     [Fact]
     public async Task A_conflicting_atomic_write_fails_alone_and_stores_nothing_while_the_rest_of_the_batch_commits()
@@ -126,7 +117,7 @@ public sealed class PostgreSqlJournalTests : IAsyncLifetime
 
         await using var connection = await PostgresServer.OpenAsync();
         await using var command = new NpgsqlCommand(
-            $"SELECT persistence_id, sequence_number, ordering, transaction_id::text::bigint, tags FROM \"{_schema}\".journal ORDER BY ordering", connection);
+            $"SELECT persistence_id, sequence_number, ordering, transaction_id::text::bigint, tags FROM \"{_store.Name}\".journal ORDER BY ordering", connection);
         await using var reader = await command.ExecuteReaderAsync();
         var rows = new List<(string Id, long SequenceNumber, long Ordering, long Transaction, string[] Tags)>();
         while (await reader.ReadAsync())
@@ -151,7 +142,7 @@ public sealed class PostgreSqlJournalTests : IAsyncLifetime
         await using var slow = await PostgresServer.OpenAsync();
         await using var transaction = await slow.BeginTransactionAsync();
         await using (var insert = new NpgsqlCommand(
-            $"INSERT INTO \"{_schema}\".journal (persistence_id, sequence_number, writer_id, timestamp, manifest, payload, entity_type, slice) VALUES ('slow', 1, 'w', now(), 'm', '\\x7b7d', '', {Slices.Of("slow")})",
+            $"INSERT INTO \"{_store.Name}\".journal (persistence_id, sequence_number, writer_id, timestamp, manifest, payload, entity_type, slice) VALUES ('slow', 1, 'w', now(), 'm', '\\x7b7d', '', {Slices.Of("slow")})",
             slow,
             transaction))
         {
@@ -190,12 +181,12 @@ public sealed class PostgreSqlJournalTests : IAsyncLifetime
     }
 
     private Task<List<(string Id, (long Transaction, long Ordering) Offset)>> ReadByOrderingAsync() =>
-        QueryAsync($"SELECT persistence_id, transaction_id::text::bigint, ordering FROM \"{_schema}\".journal ORDER BY ordering", null);
+        QueryAsync($"SELECT persistence_id, transaction_id::text::bigint, ordering FROM \"{_store.Name}\".journal ORDER BY ordering", null);
 
     private Task<List<(string Id, (long Transaction, long Ordering) Offset)>> ReadBelowXminAsync((long Transaction, long Ordering) after) =>
         QueryAsync(
             $"""
-            SELECT persistence_id, transaction_id::text::bigint, ordering FROM "{_schema}".journal
+            SELECT persistence_id, transaction_id::text::bigint, ordering FROM "{_store.Name}".journal
             WHERE (transaction_id, ordering) > ($1::text::xid8, $2) AND transaction_id < pg_snapshot_xmin(pg_current_snapshot())
             ORDER BY transaction_id, ordering
             """,
@@ -225,9 +216,7 @@ public sealed class PostgreSqlJournalTests : IAsyncLifetime
     {
         var serialization = new EventSerialization();
         serialization.Registry.Register<Happened>("test.happened.v1");
-        var journal = new PostgreSqlJournal(PostgresServer.Options(_schema), serialization);
-        _journals.Add(journal);
-        return journal;
+        return _store.NewJournal(serialization);
     }
 
     private static AtomicWrite Write(string id, long from, long to, string writer = "writer") =>
@@ -247,7 +236,7 @@ public sealed class PostgreSqlJournalTests : IAsyncLifetime
     private async Task<List<(string WriterId, long SequenceNumber)>> StoredAsync(string id)
     {
         await using var connection = await PostgresServer.OpenAsync();
-        await using var command = new NpgsqlCommand($"SELECT writer_id, sequence_number FROM \"{_schema}\".journal WHERE persistence_id = $1 ORDER BY sequence_number", connection);
+        await using var command = new NpgsqlCommand($"SELECT writer_id, sequence_number FROM \"{_store.Name}\".journal WHERE persistence_id = $1 ORDER BY sequence_number", connection);
         command.Parameters.AddWithValue(id);
         await using var reader = await command.ExecuteReaderAsync();
         var rows = new List<(string, long)>();

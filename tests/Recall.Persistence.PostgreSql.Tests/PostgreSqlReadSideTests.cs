@@ -24,20 +24,11 @@ public sealed class ReadSideTiming
 public sealed class PostgreSqlReadSideTests : IAsyncLifetime
 {
     private static readonly TimeSpan Timeout = TestKitSettings.Dilated(TimeSpan.FromSeconds(30));
-    private readonly string _schema = PostgresServer.NewSchema("read");
-    private readonly List<PostgreSqlJournal> _journals = [];
+    private readonly JournalSchema _store = new("read");
 
     public Task InitializeAsync() => Task.CompletedTask;
 
-    public async Task DisposeAsync()
-    {
-        foreach (var journal in _journals)
-        {
-            await journal.DisposeAsync();
-        }
-
-        await PostgresServer.DropSchemaAsync(_schema);
-    }
+    public Task DisposeAsync() => _store.DisposeAsync().AsTask();
 
     [Fact]
     public async Task Many_journals_writing_at_once_are_read_by_a_live_stream_every_event_exactly_once()
@@ -89,8 +80,8 @@ public sealed class PostgreSqlReadSideTests : IAsyncLifetime
         await WriteAsync(journal, "y", 1, 1, "t");
         var read = new ReadJournal(journal);
 
-        var envelopes = await ToListAsync(read.EventsByTag("t", Offset.Start, live: false, default));
-        var rows = await QueryAsync($"SELECT transaction_id::text::bigint, ordering FROM \"{_schema}\".journal ORDER BY ordering", r => new Offset(r.GetInt64(0), r.GetInt64(1)));
+        var envelopes = await read.EventsByTag("t", Offset.Start, live: false, default).ToListAsync();
+        var rows = await QueryAsync($"SELECT transaction_id::text::bigint, ordering FROM \"{_store.Name}\".journal ORDER BY ordering", r => new Offset(r.GetInt64(0), r.GetInt64(1)));
         Assert.Equal(rows, envelopes.Select(e => e.Offset));
         Assert.Equal(envelopes[0].Offset.Transaction, envelopes[1].Offset.Transaction);
         Assert.True(envelopes[2].Offset.Transaction > envelopes[1].Offset.Transaction);
@@ -107,11 +98,11 @@ public sealed class PostgreSqlReadSideTests : IAsyncLifetime
         await journal.DeleteToAsync("shop|a", 3, default);
         var read = new ReadJournal(journal);
 
-        Assert.Equal([("shop|a", 4L), ("shop|b", 1L), ("shop|b", 2L)], (await ToListAsync(read.EventsByTag("red", Offset.Start, live: false, default))).Select(e => (e.PersistenceId, e.SequenceNumber)));
-        Assert.Equal([("shop|a", 4L)], (await ToListAsync(read.EventsByTag("blue", Offset.Start, live: false, default))).Select(e => (e.PersistenceId, e.SequenceNumber)));
-        Assert.Equal(3, (await ToListAsync(read.EventsBySlices("shop", 0, Slices.Count - 1, Offset.Start, live: false, default))).Count);
-        Assert.Equal([3L], await QueryAsync($"SELECT count(*) FROM \"{_schema}\".journal_tags WHERE tag = 'red'", r => r.GetInt64(0)));
-        Assert.Equal(["shop|a", "shop|b"], await ToListAsync(read.PersistenceIds(live: false, default)));
+        Assert.Equal([("shop|a", 4L), ("shop|b", 1L), ("shop|b", 2L)], (await read.EventsByTag("red", Offset.Start, live: false, default).ToListAsync()).Select(e => (e.PersistenceId, e.SequenceNumber)));
+        Assert.Equal([("shop|a", 4L)], (await read.EventsByTag("blue", Offset.Start, live: false, default).ToListAsync()).Select(e => (e.PersistenceId, e.SequenceNumber)));
+        Assert.Equal(3, (await read.EventsBySlices("shop", 0, Slices.Count - 1, Offset.Start, live: false, default).ToListAsync()).Count);
+        Assert.Equal([3L], await QueryAsync($"SELECT count(*) FROM \"{_store.Name}\".journal_tags WHERE tag = 'red'", r => r.GetInt64(0)));
+        Assert.Equal(["shop|a", "shop|b"], await read.PersistenceIds(live: false, default).ToListAsync());
     }
 
     [Fact]
@@ -121,10 +112,10 @@ public sealed class PostgreSqlReadSideTests : IAsyncLifetime
         await WriteAsync(journal, "account|42", 1, 1, "x", "x", "y");
         await WriteAsync(journal, "no-type", 1, 1);
 
-        var rows = await QueryAsync($"SELECT persistence_id, entity_type, slice FROM \"{_schema}\".journal ORDER BY ordering", r => (r.GetString(0), r.GetString(1), r.GetInt32(2)));
+        var rows = await QueryAsync($"SELECT persistence_id, entity_type, slice FROM \"{_store.Name}\".journal ORDER BY ordering", r => (r.GetString(0), r.GetString(1), r.GetInt32(2)));
         Assert.Equal([("account|42", "account", Slices.Of("account|42")), ("no-type", "", Slices.Of("no-type"))], rows);
-        Assert.Equal(["x", "y"], await QueryAsync($"SELECT tag FROM \"{_schema}\".journal_tags ORDER BY tag", r => r.GetString(0)));
-        var envelope = Assert.Single(await ToListAsync(new ReadJournal(journal).EventsByTag("x", Offset.Start, live: false, default)));
+        Assert.Equal(["x", "y"], await QueryAsync($"SELECT tag FROM \"{_store.Name}\".journal_tags ORDER BY tag", r => r.GetString(0)));
+        var envelope = Assert.Single(await new ReadJournal(journal).EventsByTag("x", Offset.Start, live: false, default).ToListAsync());
         Assert.Equal(["x", "x", "y"], envelope.Tags);
     }
 
@@ -132,7 +123,7 @@ public sealed class PostgreSqlReadSideTests : IAsyncLifetime
     public async Task Persistence_ids_page_through_events_deleted_histories_and_snapshots_in_byte_order()
     {
         var journal = NewJournal();
-        await using var snapshots = new PostgreSqlSnapshotStore(PostgresServer.Options(_schema), Serialization());
+        await using var snapshots = new PostgreSqlSnapshotStore(PostgresServer.Options(_store.Name), Serialization());
         string[] ids = ["b", "B", "a|1", "é", "e\u0301", "z-snap", "deleted"];
         foreach (var id in ids.Take(5))
         {
@@ -145,7 +136,7 @@ public sealed class PostgreSqlReadSideTests : IAsyncLifetime
         await snapshots.SaveAsync(new Snapshots.SnapshotMetadata("b", 3, DateTimeOffset.UtcNow), new Happened(0), default);
 
         var read = new ReadJournal(journal, options: new ReadJournalOptions { PageSize = 2 });
-        var listed = await ToListAsync(read.PersistenceIds(live: false, default));
+        var listed = await read.PersistenceIds(live: false, default).ToListAsync();
         Assert.Equal(ids.Order(StringComparer.Ordinal), listed);
         Assert.Equal(listed, await QueryAsync($"SELECT id FROM unnest(ARRAY['{string.Join("','", ids)}']) AS u(id) ORDER BY id COLLATE \"C\"", r => r.GetString(0)));
     }
@@ -156,9 +147,9 @@ public sealed class PostgreSqlReadSideTests : IAsyncLifetime
         var journal = NewJournal();
         await WriteAsync(journal, "a", 1, 2, "t");
         var read = new ReadJournal(journal);
-        Assert.Equal(2, (await ToListAsync(read.EventsByTag("t", Offset.Start, live: false, default))).Count);
-        Assert.Equal(2, (await ToListAsync(read.EventsByPersistenceId("a", 1, long.MaxValue, live: false, default))).Count);
-        Assert.Single(await ToListAsync(read.PersistenceIds(live: false, default)));
+        Assert.Equal(2, (await read.EventsByTag("t", Offset.Start, live: false, default).ToListAsync()).Count);
+        Assert.Equal(2, (await read.EventsByPersistenceId("a", 1, long.MaxValue, live: false, default).ToListAsync()).Count);
+        Assert.Single(await read.PersistenceIds(live: false, default).ToListAsync());
         Assert.Equal(0, journal.Listener.Connections);
     }
 
@@ -168,7 +159,7 @@ public sealed class PostgreSqlReadSideTests : IAsyncLifetime
         await using var listener = await PostgresServer.OpenAsync();
         var notified = 0;
         listener.Notification += (_, _) => Interlocked.Increment(ref notified);
-        await using (var listen = new NpgsqlCommand($"LISTEN \"recall_{_schema}\"", listener))
+        await using (var listen = new NpgsqlCommand($"LISTEN \"recall_{_store.Name}\"", listener))
         {
             await listen.ExecuteNonQueryAsync();
         }
@@ -184,15 +175,7 @@ public sealed class PostgreSqlReadSideTests : IAsyncLifetime
 
     private PostgreSqlJournal NewJournal(Action<PostgreSqlStoreOptions>? configure = null)
     {
-        var options = PostgresServer.Options(_schema);
-        configure?.Invoke(options);
-        var journal = new PostgreSqlJournal(options, Serialization());
-        lock (_journals)
-        {
-            _journals.Add(journal);
-        }
-
-        return journal;
+        return _store.NewJournal(Serialization(), configure);
     }
 
     internal static EventSerialization Serialization()
@@ -229,17 +212,6 @@ public sealed class PostgreSqlReadSideTests : IAsyncLifetime
         }
 
         return seen;
-    }
-
-    internal static async Task<List<T>> ToListAsync<T>(IAsyncEnumerable<T> stream)
-    {
-        var list = new List<T>();
-        await foreach (var item in stream)
-        {
-            list.Add(item);
-        }
-
-        return list;
     }
 
     internal static void AssertIncreasing(IReadOnlyList<EventEnvelope> envelopes)
@@ -280,20 +252,11 @@ public sealed class PostgreSqlReadSideTimingTests : IAsyncLifetime
     /// <summary>How soon a notified stream must deliver: far below the 30 s poll interval of these tests.</summary>
     private static readonly TimeSpan Prompt = TestKitSettings.Dilated(TimeSpan.FromSeconds(5));
 
-    private readonly string _schema = PostgresServer.NewSchema("timing");
-    private readonly List<PostgreSqlJournal> _journals = [];
+    private readonly JournalSchema _store = new("timing");
 
     public Task InitializeAsync() => Task.CompletedTask;
 
-    public async Task DisposeAsync()
-    {
-        foreach (var journal in _journals)
-        {
-            await journal.DisposeAsync();
-        }
-
-        await PostgresServer.DropSchemaAsync(_schema);
-    }
+    public Task DisposeAsync() => _store.DisposeAsync().AsTask();
 
     [Fact]
     public async Task A_write_that_commits_after_later_ones_is_read_once_and_nothing_is_skipped()
@@ -329,7 +292,7 @@ public sealed class PostgreSqlReadSideTimingTests : IAsyncLifetime
         await using var held = await heldConnection.BeginTransactionAsync();
         await reader.InsertInTransactionAsync(held, [new AtomicWrite([PostgreSqlReadSideTests.Event("held", 1, "t"), PostgreSqlReadSideTests.Event("held", 2, "t")])], default);
         long heldOrdering;
-        await using (var ordering = new NpgsqlCommand($"SELECT max(ordering) FROM \"{_schema}\".journal", heldConnection, held))
+        await using (var ordering = new NpgsqlCommand($"SELECT max(ordering) FROM \"{_store.Name}\".journal", heldConnection, held))
         {
             heldOrdering = (long)(await ordering.ExecuteScalarAsync())!;
         }
@@ -353,7 +316,7 @@ public sealed class PostgreSqlReadSideTimingTests : IAsyncLifetime
 
         // By ordering alone, the later rows are visible past the held one's lower ordering: a reader
         // following ordering would deliver them and then skip "held" for ever.
-        var visibleByOrdering = await PostgreSqlReadSideTests.QueryAsync($"SELECT count(*) FROM \"{_schema}\".journal WHERE ordering > {heldOrdering}", r => r.GetInt64(0));
+        var visibleByOrdering = await PostgreSqlReadSideTests.QueryAsync($"SELECT count(*) FROM \"{_store.Name}\".journal WHERE ordering > {heldOrdering}", r => r.GetInt64(0));
         Assert.Equal(after.Count, visibleByOrdering[0]);
 
         // The reader delivered everything final (including "early", committed after "held" began),
@@ -500,11 +463,7 @@ public sealed class PostgreSqlReadSideTimingTests : IAsyncLifetime
 
     private PostgreSqlJournal NewJournal(Action<PostgreSqlStoreOptions>? configure = null)
     {
-        var options = PostgresServer.Options(_schema);
-        configure?.Invoke(options);
-        var journal = new PostgreSqlJournal(options, PostgreSqlReadSideTests.Serialization());
-        _journals.Add(journal);
-        return journal;
+        return _store.NewJournal(PostgreSqlReadSideTests.Serialization(), configure);
     }
 
     private static Task UntilAsync(Func<bool> condition, string what) => UntilAsync(() => Task.FromResult(condition()), what);

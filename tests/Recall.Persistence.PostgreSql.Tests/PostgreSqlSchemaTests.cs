@@ -133,15 +133,15 @@ public sealed class PostgreSqlSchemaTests : IAsyncLifetime
         // The old events read by tag (in the order they were written) and by slices; new ones follow.
         await using var journal = new PostgreSqlJournal(options, Serialization());
         var read = new ReadJournal(journal);
-        var two = await ToListAsync(read.EventsByTag("two", Offset.Start, live: false));
+        var two = await read.EventsByTag("two", Offset.Start, live: false).ToListAsync();
         Assert.Equal(Enumerable.Range(1, ids).Select(n => (n % 3 == 0 ? $"plain-{n}" : $"shop|{n}", 2L)), two.Select(e => (e.PersistenceId, e.SequenceNumber)));
         Assert.Equal(new Note("5-2"), two[4].Event);
-        Assert.Equal(ids - (ids / 3), (await ToListAsync(read.EventsBySlices("shop", 0, Slices.Count - 1, Offset.Start, live: false))).Count / 3);
+        Assert.Equal(ids - (ids / 3), (await read.EventsBySlices("shop", 0, Slices.Count - 1, Offset.Start, live: false).ToListAsync()).Count / 3);
 
         await journal.WriteAsync([new AtomicWrite(new PersistentRepr("shop|new", 1, new Note("new")) { Tags = ["two"] })], default);
-        var after = await ToListAsync(read.EventsByTag("two", two[^1].Offset, live: false));
+        var after = await read.EventsByTag("two", two[^1].Offset, live: false).ToListAsync();
         Assert.Equal(["shop|new"], after.Select(e => e.PersistenceId));
-        Assert.Contains("gone", await ToListAsync(read.PersistenceIds(live: false)));
+        Assert.Contains("gone", await read.PersistenceIds(live: false).ToListAsync());
     }
 
     [Fact]
@@ -213,17 +213,6 @@ public sealed class PostgreSqlSchemaTests : IAsyncLifetime
         }
 
         return rows;
-    }
-
-    private static async Task<List<T>> ToListAsync<T>(IAsyncEnumerable<T> stream)
-    {
-        var list = new List<T>();
-        await foreach (var item in stream)
-        {
-            list.Add(item);
-        }
-
-        return list;
     }
 
     private static EventSerialization Serialization()

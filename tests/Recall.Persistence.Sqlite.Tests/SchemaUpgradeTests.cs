@@ -78,7 +78,7 @@ public sealed class SchemaUpgradeTests : IDisposable
         var read = new ReadJournal(journal, options: new ReadJournalOptions { PageSize = 2 });
 
         // Every old event, in its old place, found by slices with the entity type of its id.
-        var accounts = await ToListAsync(read.EventsBySlices("account", 0, Slices.Count - 1, Offset.Start, live: false));
+        var accounts = await read.EventsBySlices("account", 0, Slices.Count - 1, Offset.Start, live: false).ToListAsync();
         Assert.Equal(
             [(1L, "account|1", 1L), (2L, "account|2", 1L), (4L, "account|1", 2L), (5L, "account|2", 2L), (6L, "account|1", 3L)],
             accounts.Select(e => (e.Offset.Ordering, e.PersistenceId, e.SequenceNumber)));
@@ -86,21 +86,21 @@ public sealed class SchemaUpgradeTests : IDisposable
         Assert.All(accounts, e => Assert.Equal(Written.AddSeconds(e.SequenceNumber), e.Timestamp));
 
         var slice = Slices.Of("account|1");
-        var oneSlice = await ToListAsync(read.EventsBySlices("account", slice, slice, Offset.Start, live: false));
+        var oneSlice = await read.EventsBySlices("account", slice, slice, Offset.Start, live: false).ToListAsync();
         Assert.Equal(accounts.Where(e => Slices.Of(e.PersistenceId) == slice).Select(e => e.Offset), oneSlice.Select(e => e.Offset));
         Assert.Contains(oneSlice, e => e.PersistenceId == "account|1");
 
-        var untyped = await ToListAsync(read.EventsBySlices("", 0, Slices.Count - 1, Offset.Start, live: false));
+        var untyped = await read.EventsBySlices("", 0, Slices.Count - 1, Offset.Start, live: false).ToListAsync();
         Assert.Equal([("legacy-7", 1L)], untyped.Select(e => (e.PersistenceId, e.SequenceNumber)));
 
         // Tags, replay, ids (with the fully deleted and the snapshot-only ones) and highest numbers are as before.
-        var vip = Assert.Single(await ToListAsync(read.EventsByTag("vip", Offset.Start, live: false)));
+        var vip = Assert.Single(await read.EventsByTag("vip", Offset.Start, live: false).ToListAsync());
         Assert.Equal(("account|1", 2L), (vip.PersistenceId, vip.SequenceNumber));
         Assert.Equal(["vip"], vip.Tags);
-        Assert.Equal([1L, 2L, 3L], (await ToListAsync(read.EventsByPersistenceId("account|1", 1, long.MaxValue, live: false))).Select(e => e.SequenceNumber));
+        Assert.Equal([1L, 2L, 3L], (await read.EventsByPersistenceId("account|1", 1, long.MaxValue, live: false).ToListAsync()).Select(e => e.SequenceNumber));
         Assert.Equal(
             ["account|1", "account|2", "account|gone", "account|snapshot-only", "legacy-7"],
-            (await ToListAsync(read.PersistenceIds(live: false))).Order(StringComparer.Ordinal));
+            (await read.PersistenceIds(live: false).ToListAsync()).Order(StringComparer.Ordinal));
         Assert.Equal(4, await journal.ReadHighestSequenceNumberAsync("account|gone", 0, default));
         Assert.IsType<SequenceConflictException>(Assert.Single(await journal.WriteAsync([Write("account|gone", 3)], default)));
 
@@ -118,7 +118,7 @@ public sealed class SchemaUpgradeTests : IDisposable
 
         // New events go on after the old ones.
         Assert.Null(Assert.Single(await journal.WriteAsync([Write("account|1", 4)], default)));
-        var after = await ToListAsync(read.EventsBySlices("account", 0, Slices.Count - 1, accounts[^1].Offset, live: false));
+        var after = await read.EventsBySlices("account", 0, Slices.Count - 1, accounts[^1].Offset, live: false).ToListAsync();
         Assert.Equal([(7L, "account|1", 4L)], after.Select(e => (e.Offset.Ordering, e.PersistenceId, e.SequenceNumber)));
     }
 
@@ -155,7 +155,7 @@ public sealed class SchemaUpgradeTests : IDisposable
         {
             Assert.Equal([1L, 2L], Column("SELECT version FROM recall_schema ORDER BY version"));
             var read = new ReadJournal(journals[3]);
-            Assert.Equal(5, (await ToListAsync(read.EventsBySlices("account", 0, Slices.Count - 1, Offset.Start, live: false))).Count);
+            Assert.Equal(5, (await read.EventsBySlices("account", 0, Slices.Count - 1, Offset.Start, live: false).ToListAsync()).Count);
         }
         finally
         {
@@ -314,14 +314,4 @@ public sealed class SchemaUpgradeTests : IDisposable
         return values;
     }
 
-    private static async Task<List<T>> ToListAsync<T>(IAsyncEnumerable<T> stream)
-    {
-        var list = new List<T>();
-        await foreach (var item in stream)
-        {
-            list.Add(item);
-        }
-
-        return list;
-    }
 }

@@ -91,8 +91,8 @@ public sealed class SqliteReadSideTests : IDisposable
 
         Assert.Equal([("note|a", 1L), ("note|a", 2L), ("note|b", 1L), ("note|b", 2L)], byTag.Select(e => (e.PersistenceId, e.SequenceNumber)));
         Assert.Equal(new Note("note|b 2"), byTag[^1].Event);
-        Assert.Equal(["note|a", "note|b"], await ToListAsync(read.PersistenceIds(live: false)));
-        Assert.Equal(4, (await ToListAsync(read.EventsBySlices("note", 0, Slices.Count - 1, Offset.Start, live: false))).Count);
+        Assert.Equal(["note|a", "note|b"], await read.PersistenceIds(live: false).ToListAsync());
+        Assert.Equal(4, (await read.EventsBySlices("note", 0, Slices.Count - 1, Offset.Start, live: false).ToListAsync()).Count);
     }
 
     [Fact]
@@ -274,7 +274,7 @@ public sealed class SqliteReadSideTests : IDisposable
         Assert.All(await journal.WriteAsync(batch, default), Assert.Null);
 
         var small = new ReadJournal(journal, options: new ReadJournalOptions { PageSize = 4 });
-        var rares = await ToListAsync(small.EventsBySlices("rare", 0, Slices.Count - 1, Offset.Start, live: false));
+        var rares = await small.EventsBySlices("rare", 0, Slices.Count - 1, Offset.Start, live: false).ToListAsync();
         Assert.Equal(20, rares.Count);
         AssertIncreasing(rares);
         Assert.All(rares, e => Assert.Equal(new Note($"{e.PersistenceId} {e.SequenceNumber}"), e.Event));
@@ -286,17 +286,17 @@ public sealed class SqliteReadSideTests : IDisposable
         var slice = Slices.Of("rare|r1");
         Assert.Equal(
             rares.Where(e => Slices.Of(e.PersistenceId) == slice).Select(e => e.Offset),
-            (await ToListAsync(small.EventsBySlices("rare", slice, slice, Offset.Start, live: false))).Select(e => e.Offset));
-        Assert.Equal(rares.Skip(7).Select(e => e.Offset), (await ToListAsync(small.EventsBySlices("rare", 0, Slices.Count - 1, rares[6].Offset, live: false))).Select(e => e.Offset));
+            (await small.EventsBySlices("rare", slice, slice, Offset.Start, live: false).ToListAsync()).Select(e => e.Offset));
+        Assert.Equal(rares.Skip(7).Select(e => e.Offset), (await small.EventsBySlices("rare", 0, Slices.Count - 1, rares[6].Offset, live: false).ToListAsync()).Select(e => e.Offset));
 
         var read = new ReadJournal(journal, options: new ReadJournalOptions { PageSize = 64 });
-        var commons = await ToListAsync(read.EventsBySlices("common", 0, Slices.Count - 1, Offset.Start, live: false));
+        var commons = await read.EventsBySlices("common", 0, Slices.Count - 1, Offset.Start, live: false).ToListAsync();
         Assert.Equal(2000, commons.Count);
         AssertIncreasing(commons);
         var halves = new List<EventEnvelope>();
         foreach (var (min, max) in Slices.Ranges(2))
         {
-            halves.AddRange(await ToListAsync(read.EventsBySlices("common", min, max, Offset.Start, live: false)));
+            halves.AddRange(await read.EventsBySlices("common", min, max, Offset.Start, live: false).ToListAsync());
         }
 
         Assert.Equal(commons.Select(e => e.Offset).Order(), halves.Select(e => e.Offset).Order());
@@ -333,14 +333,4 @@ public sealed class SqliteReadSideTests : IDisposable
         }
     }
 
-    private static async Task<List<T>> ToListAsync<T>(IAsyncEnumerable<T> stream)
-    {
-        var list = new List<T>();
-        await foreach (var item in stream)
-        {
-            list.Add(item);
-        }
-
-        return list;
-    }
 }
