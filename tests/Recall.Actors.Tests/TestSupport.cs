@@ -1,5 +1,3 @@
-using System.Collections.Concurrent;
-using Microsoft.Extensions.Logging;
 using Recall.TestKit;
 
 namespace Recall.Actors.Tests;
@@ -32,53 +30,6 @@ internal static class Eventually
             }
 
             await Task.Delay(10);
-        }
-    }
-}
-
-/// <summary>One captured log call, with its formatted text and structured values.</summary>
-public sealed record LogEntry(string Category, LogLevel Level, EventId EventId, string Message, Exception? Exception, IReadOnlyDictionary<string, object?> Values);
-
-/// <summary>A logger provider that keeps every entry in memory, for assertions.</summary>
-public sealed class CapturingLoggerProvider : ILoggerProvider
-{
-    private readonly ConcurrentQueue<LogEntry> _entries = new();
-
-    public IReadOnlyList<LogEntry> Entries => [.. _entries];
-
-    /// <summary>A logger factory that logs everything (trace and up) into a new capturing provider.</summary>
-    public static ILoggerFactory CreateFactory(out CapturingLoggerProvider provider)
-    {
-        var created = new CapturingLoggerProvider();
-        provider = created;
-        return LoggerFactory.Create(builder => builder.SetMinimumLevel(LogLevel.Trace).AddProvider(created));
-    }
-
-    public ILogger CreateLogger(string categoryName) => new Logger(this, categoryName);
-
-    public void Dispose()
-    {
-    }
-
-    private sealed class Logger(CapturingLoggerProvider owner, string category) : ILogger
-    {
-        public IDisposable? BeginScope<TState>(TState state)
-            where TState : notnull => null;
-
-        public bool IsEnabled(LogLevel logLevel) => true;
-
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
-        {
-            var values = new Dictionary<string, object?>();
-            if (state is IEnumerable<KeyValuePair<string, object?>> pairs)
-            {
-                foreach (var (key, value) in pairs)
-                {
-                    values[key] = value;
-                }
-            }
-
-            owner._entries.Enqueue(new LogEntry(category, logLevel, eventId, formatter(state, exception), exception, values));
         }
     }
 }
