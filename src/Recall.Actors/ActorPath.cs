@@ -10,6 +10,8 @@ namespace Recall.Actors;
 [DebuggerDisplay("{ToString(),nq}")]
 public sealed class ActorPath : IEquatable<ActorPath>
 {
+    private string? _text;
+
     private ActorPath(Address address, ActorPath? parent, string name)
     {
         Address = address;
@@ -41,6 +43,97 @@ public sealed class ActorPath : IEquatable<ActorPath>
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
         return new ActorPath(Address, this, name);
+    }
+
+    /// <summary>
+    /// Reads a path as <see cref="ToString"/> writes it: <c>recall://shop/user/x</c> for a local
+    /// system, <c>recall://shop@10.0.0.5:7400/user/x</c> for one reachable from other processes.
+    /// </summary>
+    /// <exception cref="FormatException">The text is not a Recall actor path; the message says which part is wrong.</exception>
+    public static ActorPath Parse(string path)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        return TryParse(path, out var parsed, out var error) ? parsed : throw new FormatException($"'{path}' is not an actor path: {error}.");
+    }
+
+    /// <summary>Reads a path as <see cref="Parse"/> does, without throwing.</summary>
+    public static bool TryParse(string? path, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out ActorPath? parsed) =>
+        TryParse(path, out parsed, out _);
+
+    private static bool TryParse(string? path, [System.Diagnostics.CodeAnalysis.NotNullWhen(true)] out ActorPath? parsed, out string error)
+    {
+        parsed = null;
+        const string prefix = Address.Protocol + "://";
+        if (path is null || !path.StartsWith(prefix, StringComparison.Ordinal))
+        {
+            error = $"it must start with '{prefix}'";
+            return false;
+        }
+
+        var rest = path.AsSpan(prefix.Length);
+        var slash = rest.IndexOf('/');
+        var authority = slash < 0 ? rest : rest[..slash];
+        var elements = slash < 0 ? [] : rest[(slash + 1)..];
+        var at = authority.IndexOf('@');
+        var system = at < 0 ? authority : authority[..at];
+        if (system.IsEmpty)
+        {
+            error = "the system name is missing";
+            return false;
+        }
+
+        Address address;
+        if (at < 0)
+        {
+            address = new Address(system.ToString());
+        }
+        else
+        {
+            var hostPort = authority[(at + 1)..];
+            var colon = hostPort.LastIndexOf(':');
+            if (colon <= 0 || !int.TryParse(hostPort[(colon + 1)..], System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var port) || port is < 1 or > 65535)
+            {
+                error = "the address must be system@host:port with a port from 1 to 65535";
+                return false;
+            }
+
+            address = new Address(system.ToString(), hostPort[..colon].ToString(), port);
+        }
+
+        var result = Root(address);
+        foreach (var range in elements.Split('/'))
+        {
+            var element = elements[range];
+            if (element.IsEmpty)
+            {
+                if (range.End.GetOffset(elements.Length) == elements.Length)
+                {
+                    continue; // a trailing slash
+                }
+
+                error = "it has an empty element";
+                return false;
+            }
+
+            result = result.Child(element.ToString());
+        }
+
+        parsed = result;
+        error = "";
+        return true;
+    }
+
+    /// <summary>This path with another address: the same actor names under <paramref name="address"/>.</summary>
+    public ActorPath WithAddress(Address address)
+    {
+        ArgumentNullException.ThrowIfNull(address);
+        var path = Root(address);
+        foreach (var element in Elements)
+        {
+            path = path.Child(element);
+        }
+
+        return path;
     }
 
     /// <summary>The names from the root (excluded) down to this actor.</summary>
@@ -77,7 +170,7 @@ public sealed class ActorPath : IEquatable<ActorPath>
     }
 
     /// <inheritdoc />
-    public override string ToString() => Address + ToStringWithoutAddress();
+    public override string ToString() => _text ??= Address + ToStringWithoutAddress();
 
     /// <inheritdoc />
     public bool Equals(ActorPath? other)

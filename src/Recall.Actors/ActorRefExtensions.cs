@@ -58,6 +58,10 @@ public static class ActorRefExtensions
         {
             throw new AskTimeoutException(target.Path, message.GetType(), timeout);
         }
+        finally
+        {
+            promise.Abandon();
+        }
 
         return reply switch
         {

@@ -51,3 +51,17 @@ public sealed class StashOverflowException(ActorPath actor, int capacity)
     /// <summary>The capacity that was exceeded.</summary>
     public int Capacity { get; } = capacity;
 }
+
+/// <summary>No actor lives at a path that was looked up, or its node could not be asked.</summary>
+public sealed class ActorNotFoundException : Exception
+{
+    /// <summary>Creates the exception for <paramref name="path"/> with the reason in <paramref name="reason"/>.</summary>
+    public ActorNotFoundException(ActorPath path, string reason, Exception? innerException = null)
+        : base($"No actor found at {path}: {reason}.", innerException)
+    {
+        Path = path;
+    }
+
+    /// <summary>The path that was looked up.</summary>
+    public ActorPath Path { get; }
+}

@@ -17,6 +17,7 @@ public sealed partial class PersistenceExtension : IAsyncDisposable
     {
         System = system;
         Options = options;
+        options.Serialization.BindTo(system);
         Journal = options.CreateJournal();
         SnapshotStore = options.CreateSnapshotStore();
         RecoveryPermits = new SemaphoreSlim(options.MaxConcurrentRecoveries, options.MaxConcurrentRecoveries);

@@ -64,6 +64,9 @@ internal sealed class PromiseActorRef(ActorSystem system, ActorPath path) : IInt
 
     public Task<object> Reply => _reply.Task;
 
+    /// <summary>The ask stopped waiting (timeout or cancellation): a late reply becomes a dead letter.</summary>
+    public void Abandon() => _reply.TrySetCanceled();
+
     public void Tell(object message, IActorRef? sender)
     {
         ArgumentNullException.ThrowIfNull(message);
@@ -80,6 +83,34 @@ internal sealed class PromiseActorRef(ActorSystem system, ActorPath path) : IInt
             watch.Watcher.SendSystemMessage(new DeathWatchNotification(this));
         }
     }
+
+    public override string ToString() => Path.ToString();
+}
+
+/// <summary>A path where no actor lives: messages become dead letters, and a watcher learns at once that it is gone.</summary>
+internal sealed class MissingActorRef(ActorSystem system, ActorPath path) : IInternalActorRef
+{
+    public ActorPath Path { get; } = path;
+
+    public ActorSystem System { get; } = system;
+
+    public void Tell(object message, IActorRef? sender)
+    {
+        ArgumentNullException.ThrowIfNull(message);
+        System.PublishDeadLetter(new DeadLetter(message, sender, this));
+    }
+
+    public void SendSystemMessage(SystemMessage message)
+    {
+        if (message is Watch watch)
+        {
+            watch.Watcher.SendSystemMessage(new DeathWatchNotification(this));
+        }
+    }
+
+    public override bool Equals(object? obj) => obj is MissingActorRef other && other.Path.Equals(Path);
+
+    public override int GetHashCode() => Path.GetHashCode();
 
     public override string ToString() => Path.ToString();
 }

@@ -1,4 +1,6 @@
 using System.Text.Json;
+using Recall.Actors;
+using Recall.Actors.Internal;
 
 namespace Recall.Persistence.Serialization;
 
@@ -17,9 +19,29 @@ public interface ISerializer
 /// <c>JsonSerializerContext</c> as <see cref="JsonSerializerOptions.TypeInfoResolver"/> for
 /// trimming and speed.
 /// </summary>
-public sealed class JsonEventSerializer(JsonSerializerOptions? options = null) : ISerializer
+/// <remarks>
+/// Actor refs inside values (<c>IActorRef</c>, <c>IActorRef&lt;T&gt;</c>, <c>IReplyTo&lt;T&gt;</c>)
+/// are written as their full path and read back as refs of the system that reads them, so
+/// messages sent to another node and stored delivery state can carry them.
+/// </remarks>
+public sealed class JsonEventSerializer : ISerializer
 {
-    private readonly JsonSerializerOptions _options = options ?? new JsonSerializerOptions(JsonSerializerDefaults.General);
+    private readonly JsonSerializerOptions _options;
+    private readonly ActorRefJsonConverter _refs = new();
+
+    /// <summary>Creates the serializer with <paramref name="options"/> (copied, with the actor ref converter added), or the general defaults.</summary>
+    public JsonEventSerializer(JsonSerializerOptions? options = null)
+    {
+        _options = options is null ? new JsonSerializerOptions(JsonSerializerDefaults.General) : new JsonSerializerOptions(options);
+        _options.Converters.Add(_refs);
+    }
+
+    /// <summary>The system that refs read outside any ambient one resolve in (the one whose stores use this serializer).</summary>
+    internal ActorSystem? System
+    {
+        get => _refs.BoundSystem;
+        set => _refs.BoundSystem = value;
+    }
 
     /// <inheritdoc />
     public byte[] Serialize(object value, Type type) => JsonSerializer.SerializeToUtf8Bytes(value, type, _options);
@@ -59,6 +81,15 @@ public sealed class EventSerialization(EventTypeRegistry registry, ISerializer s
         ArgumentNullException.ThrowIfNull(payload);
         var type = payload.GetType();
         return new SerializedPayload(Registry.ManifestOf(type), Serializer.Serialize(payload, type));
+    }
+
+    /// <summary>Binds actor refs read outside an ambient system (by stores, on replay) to <paramref name="system"/>.</summary>
+    internal void BindTo(ActorSystem system)
+    {
+        if (Serializer is JsonEventSerializer json)
+        {
+            json.System ??= system;
+        }
     }
 
     /// <summary>Reads a payload back.</summary>

@@ -1,0 +1,36 @@
+namespace Recall.Remoting.Internal;
+
+/// <summary>Why remoting could not deliver a message; the tag of the dead-letter metric.</summary>
+internal enum DeadLetterReason
+{
+    QueueFull,
+    PeerGone,
+    Unserializable,
+    Oversized,
+    UnknownManifest,
+    Undeserializable,
+    UnknownRecipient,
+}
+
+internal static class DeadLetterReasons
+{
+    public static string Name(this DeadLetterReason reason) => reason switch
+    {
+        DeadLetterReason.QueueFull => "queue-full",
+        DeadLetterReason.PeerGone => "peer-gone",
+        DeadLetterReason.Unserializable => "unserializable",
+        DeadLetterReason.Oversized => "oversized",
+        DeadLetterReason.UnknownManifest => "unknown-manifest",
+        DeadLetterReason.Undeserializable => "undeserializable",
+        DeadLetterReason.UnknownRecipient => "unknown-recipient",
+        _ => "other",
+    };
+
+    public static string Explanation(this DeadLetterReason reason) => reason switch
+    {
+        DeadLetterReason.QueueFull => "the outbound queue to its node is full (RemotingOptions.OutboundQueueCapacity); the node is slow or unreachable",
+        DeadLetterReason.PeerGone => "its node is gone (unreachable longer than RemotingOptions.NodeGoneAfter, restarted, or left)",
+        DeadLetterReason.UnknownRecipient => "no actor lives at this path on this node",
+        _ => reason.Name(),
+    };
+}
