@@ -19,8 +19,12 @@ public sealed class RemotingOptions
     /// <summary>The cluster's certificate authority: a peer is accepted only with a certificate it signed.</summary>
     public X509Certificate2? CertificateAuthority { get; set; }
 
-    /// <summary>Messages waiting to be sent to one peer before further ones become dead letters. Default 100,000.</summary>
-    public int OutboundQueueCapacity { get; set; } = 100_000;
+    /// <summary>
+    /// Messages waiting to be sent to one peer before further ones become dead letters. Default
+    /// 1,000,000: a burst from fast senders is absorbed, while a peer that is gone for long cannot
+    /// take all memory.
+    /// </summary>
+    public int OutboundQueueCapacity { get; set; } = 1_000_000;
 
     /// <summary>The largest frame (a batch of messages) in bytes; a single message larger than this becomes a dead letter. Default 4 MiB.</summary>
     public int MaxFrameBytes { get; set; } = 4 * 1024 * 1024;

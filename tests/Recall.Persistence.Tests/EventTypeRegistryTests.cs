@@ -26,12 +26,36 @@ public sealed class EventTypeRegistryTests
     {
         var registry = new EventTypeRegistry();
 
-        // On replay only registered or already persisted types resolve: the attribute alone is not scanned for.
         Assert.False(registry.IsKnown("registry.attributed.v1"));
 
         Assert.Equal("registry.attributed.v1", registry.ManifestOf(typeof(Attributed)));
         Assert.True(registry.IsKnown("registry.attributed.v1"));
         Assert.Equal(typeof(Attributed), registry.TypeOf("registry.attributed.v1"));
+    }
+
+    [Fact]
+    public void A_manifest_read_before_any_registration_finds_its_attributed_type_in_the_loaded_assemblies()
+    {
+        // A fresh process replays an event it never wrote: the attribute is enough.
+        var registry = new EventTypeRegistry();
+
+        Assert.Equal(typeof(Attributed), registry.TypeOf("registry.attributed.v1"));
+        Assert.True(registry.IsKnown("registry.attributed.v1"));
+        Assert.Equal("registry.attributed.v1", registry.ManifestOf(typeof(Attributed)));
+        Assert.Throws<UnknownManifestException>(() => registry.TypeOf("registry.nowhere.v9"));
+    }
+
+    [Fact]
+    public void A_manifest_two_attributed_types_claim_is_refused_naming_both()
+    {
+        var error = Assert.Throws<AmbiguousManifestException>(() => new EventTypeRegistry().TypeOf("registry.duplicate.v1"));
+
+        Assert.Contains(typeof(FirstWithDuplicate).FullName!, error.Message, StringComparison.Ordinal);
+        Assert.Contains(typeof(SecondWithDuplicate).FullName!, error.Message, StringComparison.Ordinal);
+
+        // Registering one of them settles it.
+        var registry = new EventTypeRegistry().Register<SecondWithDuplicate>();
+        Assert.Equal(typeof(SecondWithDuplicate), registry.TypeOf("registry.duplicate.v1"));
     }
 
     [Fact]

@@ -201,7 +201,8 @@ public sealed class RecoveryTests : IAsyncLifetime
     public async Task An_unreadable_snapshot_is_skipped_for_a_full_replay_only_when_snapshots_are_optional(bool optional)
     {
         var db = new SharedDatabase();
-        await using (var writer = PersistenceHarness.Create(store: db.Journal, snapshotStore: db.SnapshotStore, name: "writer"))
+        // The old deployment stored its snapshots under a manifest that no type of this process claims any more.
+        await using (var writer = PersistenceHarness.Create(p => p.Events.Register<RecorderSnapshot>("test.recorder-snapshot.v0"), store: db.Journal, snapshotStore: db.SnapshotStore, name: "writer"))
         {
             var (actor, _) = await writer.SpawnRecoveredAsync("r-9");
             await PersistAsync(writer, actor, "e1", "e2", "e3");
@@ -229,7 +230,7 @@ public sealed class RecoveryTests : IAsyncLifetime
         watcher.Watch(recovering);
         var failed = await reader.Log.ExpectMsgAsync<RecoveryFailed>();
         var cause = Assert.IsType<RecoveryFailedException>(failed.Cause);
-        Assert.Equal(("r-9", 3L, "test.recorder-snapshot.v1"), (cause.PersistenceId, cause.SequenceNumber, cause.Manifest));
+        Assert.Equal(("r-9", 3L, "test.recorder-snapshot.v0"), (cause.PersistenceId, cause.SequenceNumber, cause.Manifest));
         Assert.Contains("Snapshot of 'r-9' at sequence number 3", cause.Message);
         Assert.IsType<SnapshotLoadException>(cause.InnerException);
         await watcher.ExpectTerminatedAsync(recovering);

@@ -1,6 +1,5 @@
 using System.Diagnostics.Metrics;
 using Recall.Actors;
-using Recall.Persistence.Serialization;
 using Recall.Remoting.TestNode;
 using Recall.TestKit;
 
@@ -14,13 +13,13 @@ public sealed class BadInputTests
     {
         await using var nodes = new Nodes();
         var a = nodes.Start("a");
-        var b = nodes.Start("b");
+        var b = nodes.Start("b", r => r.Serialization!.Registry.Register<OnlyTheSenderKnowsMe>("test.only-the-sender-knows-me"));
         a.Spawn(Props.Create(() => new Echo()), "echo");
         var echo = await b.ResolveAsync($"{a.Address}/user/echo", Nodes.Timeout);
         var probe = new TestProbe(b);
         using var deadLetters = new DeadLetterReasons();
 
-        echo.Tell(new OnlyTheSenderKnowsMe(1), probe.Ref); // attributed, so b can write it; a never registered it
+        echo.Tell(new OnlyTheSenderKnowsMe(1), probe.Ref); // registered by hand on b (no attribute a could find)
         echo.Tell(new Ping(2), probe.Ref);
 
         Assert.Equal(new Ping(2), await probe.ExpectMsgAsync<Ping>(timeout: Nodes.Timeout));
@@ -157,7 +156,6 @@ public sealed class BadInputTests
     }
 }
 
-[EventType("test.only-the-sender-knows-me")]
 public sealed record OnlyTheSenderKnowsMe(int N);
 
 public sealed record NoManifest;

@@ -18,15 +18,18 @@ public sealed class EventTypeAttribute(string manifest) : Attribute
 /// <summary>
 /// The two-way map between CLR types and manifests. Types are registered explicitly
 /// (<see cref="Register(Type, string)"/>, or <see cref="RegisterAssembly"/> for every attributed
-/// type of an assembly) or found through <see cref="EventTypeAttribute"/> on the type itself the
-/// first time it is persisted. On replay a manifest resolves only to a type registered (or
-/// persisted) before, so register what a fresh process may replay before recovery starts.
+/// type of an assembly) or found through <see cref="EventTypeAttribute"/>: on the type itself the
+/// first time it is written, and, for a manifest read that nothing registered, among the types of
+/// the loaded assemblies that reference Recall.Persistence (searched once per assembly). Register
+/// types of assemblies that may not be loaded yet when a process starts reading.
 /// </summary>
 public sealed class EventTypeRegistry
 {
     private readonly ConcurrentDictionary<Type, string> _manifests = new();
     private readonly ConcurrentDictionary<string, Type> _types = new(StringComparer.Ordinal);
     private readonly Lock _registering = new();
+    private readonly HashSet<Assembly> _searched = [];
+    private readonly Dictionary<string, List<Type>> _pending = new(StringComparer.Ordinal); // attributed types found, not yet asked for
 
     /// <summary>Creates a registry that knows the built-in manifests of common primitive types.</summary>
     public EventTypeRegistry()
@@ -114,11 +117,84 @@ public sealed class EventTypeRegistry
 
     /// <summary>The type registered under <paramref name="manifest"/>.</summary>
     /// <exception cref="UnknownManifestException">No type has that manifest.</exception>
+    /// <exception cref="AmbiguousManifestException">Two attributed types of the loaded assemblies claim the manifest.</exception>
     public Type TypeOf(string manifest) =>
-        _types.TryGetValue(manifest, out var type) ? type : throw new UnknownManifestException(manifest);
+        _types.TryGetValue(manifest, out var type) ? type : Discover(manifest) ?? throw new UnknownManifestException(manifest);
 
     /// <summary>Whether <paramref name="manifest"/> is known.</summary>
     public bool IsKnown(string manifest) => _types.ContainsKey(manifest);
+
+    /// <summary>The attributed type of a loaded assembly with this manifest, registered; null when there is none.</summary>
+    private Type? Discover(string manifest)
+    {
+        var persistence = typeof(EventTypeAttribute).Assembly;
+        List<Type> claims = [];
+        lock (_registering)
+        {
+            if (_types.TryGetValue(manifest, out var known))
+            {
+                return known;
+            }
+
+            foreach (var assembly in AppDomain.CurrentDomain.GetAssemblies())
+            {
+                if (assembly.IsDynamic || !_searched.Add(assembly) || (assembly != persistence && !References(assembly, persistence)))
+                {
+                    continue;
+                }
+
+                foreach (var type in LoadableTypes(assembly))
+                {
+                    if (AttributeManifest(type) is { } attributed && !_types.ContainsKey(attributed) && !_manifests.ContainsKey(type))
+                    {
+                        _pending.TryAdd(attributed, []);
+                        _pending[attributed].Add(type);
+                    }
+                }
+            }
+
+            if (!_pending.TryGetValue(manifest, out var candidates))
+            {
+                return null;
+            }
+
+            claims.AddRange(candidates);
+        }
+
+        if (claims.Count > 1)
+        {
+            throw new AmbiguousManifestException(manifest, claims);
+        }
+
+        Register(claims[0], manifest);
+        return claims[0];
+    }
+
+    private static bool References(Assembly assembly, Assembly persistence)
+    {
+        var name = persistence.GetName().Name;
+        foreach (var reference in assembly.GetReferencedAssemblies())
+        {
+            if (string.Equals(reference.Name, name, StringComparison.Ordinal))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    private static IEnumerable<Type> LoadableTypes(Assembly assembly)
+    {
+        try
+        {
+            return assembly.GetTypes();
+        }
+        catch (ReflectionTypeLoadException exception)
+        {
+            return exception.Types.OfType<Type>();
+        }
+    }
 
     private static string? AttributeManifest(Type type) => type.GetCustomAttribute<EventTypeAttribute>(inherit: false)?.Manifest;
 }
@@ -131,9 +207,20 @@ public sealed class UnregisteredEventTypeException(Type type)
     public Type Type { get; } = type;
 }
 
+/// <summary>Two attributed types claim one manifest, so a stored value of it cannot be read back safely.</summary>
+public sealed class AmbiguousManifestException(string manifest, IReadOnlyList<Type> types)
+    : Exception($"Manifest '{manifest}' is claimed by [EventType] on {string.Join(" and ", types.Select(t => t.FullName))}: give each a manifest of its own, or register the right one (PersistenceOptions.Events.Register) before reading.")
+{
+    /// <summary>The manifest.</summary>
+    public string Manifest { get; } = manifest;
+
+    /// <summary>The types that claim it.</summary>
+    public IReadOnlyList<Type> Types { get; } = types;
+}
+
 /// <summary>A stored manifest names no registered type.</summary>
 public sealed class UnknownManifestException(string manifest)
-    : Exception($"Manifest '{manifest}' is not registered: register the type it names (PersistenceOptions.Events.Register) before recovery.")
+    : Exception($"Manifest '{manifest}' is not registered and no [EventType(\"{manifest}\")] type is loaded: register the type it names (PersistenceOptions.Events.Register<T>(\"{manifest}\"), or Events.RegisterAssemblyOf<T>() for an assembly not loaded yet) before recovery.")
 {
     /// <summary>The unknown manifest.</summary>
     public string Manifest { get; } = manifest;

@@ -272,7 +272,7 @@ internal sealed partial class Association
                 backoff = options.ReconnectMinBackoff;
                 tables.Clear();
                 Log.Connected(_transport.Logger, Remote, incarnation);
-                _ = WatchStreamAsync(call, connection);
+                var responseEnded = WatchStreamAsync(call, connection);
                 while (await _queue.Reader.WaitToReadAsync(connection.Token))
                 {
                     writer.Reset();
@@ -292,8 +292,10 @@ internal sealed partial class Association
                     }
                 }
 
-                // The queue was completed: this node stops.
+                // The queue was completed: this node stops. The peer ends its response once it has read
+                // every frame; cancelling the call before that could discard frames still in flight.
                 await call.RequestStream.CompleteAsync();
+                await responseEnded.WaitAsync(TimeSpan.FromSeconds(2), clock, CancellationToken.None);
                 return;
             }
             catch (Exception exception) when (!_stop.IsCancellationRequested)
