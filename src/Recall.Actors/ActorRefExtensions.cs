@@ -48,6 +48,7 @@ public static class ActorRefExtensions
     internal static async Task<T> AskThrough<T>(IActorRef target, object message, PromiseActorRef promise, TimeSpan timeout, CancellationToken cancellationToken)
     {
         var system = promise.System;
+        using var activity = ActorTracing.StartAsk(target, message);
         target.Tell(message, promise);
         object reply;
         try

@@ -185,6 +185,11 @@ public sealed partial class ActorSystem : IAsyncDisposable
 
     internal void PublishDeadLetter(DeadLetter letter)
     {
+        if (letter.Message is TracedMessage traced)
+        {
+            letter = letter with { Message = traced.Message };
+        }
+
         var count = Interlocked.Increment(ref _deadLetterCount);
         var limit = Options.DeadLetterLogLimit;
         if (count <= limit)

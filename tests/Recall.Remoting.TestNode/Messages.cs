@@ -21,6 +21,12 @@ public sealed record PleaseReplyTo(IActorRef Target, string Text);
 [EventType("test.get-text")]
 public sealed record GetText(IReplyTo<string> ReplyTo);
 
+[EventType("test.which-trace")]
+public sealed record WhichTrace;
+
+[EventType("test.trace-seen")]
+public sealed record TraceSeen(string? TraceId, string? ParentId);
+
 [EventType("test.stop")]
 public sealed record StopYourself;
 
@@ -39,6 +45,9 @@ public sealed class Echo : Actor
                 break;
             case GetText get:
                 get.ReplyTo.Tell("text from " + Self.Path);
+                break;
+            case WhichTrace:
+                Sender?.Tell(new TraceSeen(System.Diagnostics.Activity.Current?.TraceId.ToHexString(), System.Diagnostics.Activity.Current?.ParentId));
                 break;
             case StopYourself:
                 Context.Stop(Self);

@@ -19,6 +19,18 @@ public static class RecallDiagnostics
     /// <summary>The meter of read-model projections (Recall.Projections): events handled, lag and failures.</summary>
     public const string ProjectionsMeterName = "Recall.Projections";
 
+    /// <summary>
+    /// The activity source of the actor kernel: <c>recall.receive</c> (an actor handling a message
+    /// told while an activity was current, locally or from another node) and <c>recall.ask</c>.
+    /// </summary>
+    public const string ActorsActivitySourceName = "Recall.Actors";
+
+    /// <summary>Tag on actor activities: the path of the actor.</summary>
+    public const string ActorPathTag = "recall.actor_path";
+
+    /// <summary>Tag on actor activities: the type name of the message.</summary>
+    public const string MessageTypeTag = "recall.message_type";
+
     /// <summary>The activity source of persistent actors: command handling, persisting and recovery.</summary>
     public const string PersistenceActivitySourceName = "Recall.Persistence";
 

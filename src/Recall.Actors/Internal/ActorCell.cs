@@ -228,6 +228,13 @@ internal sealed partial class ActorCell : IActorContext, IThreadPoolWorkItem
 
     private void Invoke(Envelope envelope)
     {
+        System.Diagnostics.Activity? activity = null;
+        if (envelope.Message is TracedMessage traced)
+        {
+            activity = ActorTracing.StartReceive(traced, Self.Path);
+            envelope = new Envelope(traced.Message, envelope.Sender);
+        }
+
         _current = envelope;
         try
         {
@@ -291,6 +298,7 @@ internal sealed partial class ActorCell : IActorContext, IThreadPoolWorkItem
         finally
         {
             _current = default;
+            activity?.Stop();
         }
     }
 

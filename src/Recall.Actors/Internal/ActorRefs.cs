@@ -20,7 +20,7 @@ internal sealed class LocalActorRef(ActorCell cell, ActorPath path) : IInternalA
     public void Tell(object message, IActorRef? sender)
     {
         ArgumentNullException.ThrowIfNull(message);
-        Cell.Post(new Envelope(message, sender));
+        Cell.Post(new Envelope(ActorTracing.Capture(message), sender));
     }
 
     public void SendSystemMessage(SystemMessage message) => Cell.SendSystem(message);

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Recall.Actors;
 using Recall.Actors.Internal;
 
@@ -18,7 +19,7 @@ internal sealed class RemoteActorRef(ActorSystem system, ActorPath path, Associa
     public void Tell(object message, IActorRef? sender)
     {
         ArgumentNullException.ThrowIfNull(message);
-        Association.Send(new Outbound(RecordKind.Message, this, message, sender, null, 0));
+        Association.Send(new Outbound(RecordKind.Message, this, message, sender, null, 0, Trace: Activity.Current?.Id));
     }
 
     public void SendSystemMessage(SystemMessage message)
@@ -48,9 +49,10 @@ internal sealed class RemoteActorRef(ActorSystem system, ActorPath path, Associa
 /// <summary>
 /// One item for a peer: a record of <paramref name="Kind"/> about <paramref name="Target"/> (the
 /// recipient, watchee or remote watcher); <paramref name="Other"/> is the second path of control
-/// records, <paramref name="Request"/> the number of an identify request or reply.
+/// records, <paramref name="Request"/> the number of an identify request or reply, <paramref name="Trace"/>
+/// the W3C traceparent of the activity current where a message was told.
 /// </summary>
-internal readonly record struct Outbound(RecordKind Kind, RemoteActorRef? Target, object? Message, IActorRef? Sender, ActorPath? Other, long Request, ActorPath? TargetPath = null)
+internal readonly record struct Outbound(RecordKind Kind, RemoteActorRef? Target, object? Message, IActorRef? Sender, ActorPath? Other, long Request, ActorPath? TargetPath = null, string? Trace = null)
 {
     public ActorPath Path => Target?.Path ?? TargetPath!;
 }

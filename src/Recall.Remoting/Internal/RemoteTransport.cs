@@ -1,4 +1,6 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Text;
 using System.Globalization;
 using System.Net.Security;
 using System.Security.Cryptography.X509Certificates;
@@ -214,6 +216,9 @@ internal sealed partial class RemoteTransport : IRemoteProvider
             association = AssociationFor(peer, incarnation);
         }
 
+        // The request's own activity (if the host records one) lasts as long as the stream: messages
+        // carry their senders' trace context instead.
+        Activity.Current = null;
         var tables = new InboundTables();
         while (await requests.MoveNext(context.CancellationToken))
         {
@@ -292,6 +297,7 @@ internal sealed partial class RemoteTransport : IRemoteProvider
         writer.Number(recipient);
         writer.Number(sender);
         writer.Number(manifest);
+        writer.Text(item.Trace ?? "");
         writer.Bytes(payload.Data);
         return true;
     }
@@ -390,6 +396,7 @@ internal sealed partial class RemoteTransport : IRemoteProvider
         var recipientNumber = reader.Number();
         var senderNumber = reader.Number();
         var manifestNumber = reader.Number();
+        var trace = reader.Bytes();
         var payload = reader.Bytes();
         var sender = senderNumber == 0 ? null : tables.Resolve(senderNumber, System);
         var recipient = tables.Local(recipientNumber, System);
@@ -411,6 +418,11 @@ internal sealed partial class RemoteTransport : IRemoteProvider
         {
             DeadLetter(message, sender, new MissingActorRef(System, tables.Path(recipientNumber)), DeadLetterReason.UnknownRecipient);
             return;
+        }
+
+        if (!trace.IsEmpty && recipient is LocalActorRef && ActivityContext.TryParse(Encoding.UTF8.GetString(trace), null, out var parent))
+        {
+            message = new TracedMessage(message, parent); // the actor handles it as part of the sender's trace
         }
 
         recipient.Tell(message, sender);

@@ -13,7 +13,7 @@ internal enum RecordKind : byte
 {
     DefinePath = 1,       // id, text
     DefineManifest = 2,   // id, text
-    Message = 3,          // recipient id, sender id (0 = none), manifest id, payload bytes
+    Message = 3,          // recipient id, sender id (0 = none), manifest id, traceparent ("" = none), payload bytes
     Watch = 4,            // watchee id (on the receiver), watcher id (on the sender)
     Unwatch = 5,          // watchee id, watcher id
     Terminated = 6,       // stopped actor id (on the sender), watcher id (on the receiver)
