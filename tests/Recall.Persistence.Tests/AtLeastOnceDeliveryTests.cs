@@ -256,6 +256,32 @@ public sealed class AtLeastOnceDeliveryTests
         Assert.Equal([1L, 2L, 3L], restored.Unconfirmed.Select(u => u.DeliveryId));
     }
 
+    [Fact]
+    public async Task A_stored_delivery_snapshot_brings_back_its_messages_and_destinations()
+    {
+        await using var system = ActorSystem.Create("test", o => o.UsePersistence(p => p.UseInMemory().Events.Register<Msg>("test.delivery-msg.v1")));
+        var probe = new TestProbe(system);
+        var destination = new TestProbe(system);
+        var deliverer = system.Spawn(Props.Create(() => new BareDeliverer("s-7", destination.Ref, probe.Ref, new() { RedeliverInterval = TimeSpan.FromHours(1) })));
+        deliverer.Tell(1, null);
+        deliverer.Tell(2, null);
+        await probe.ExpectMsgAsync<string>();
+        await probe.ExpectMsgAsync<string>();
+        deliverer.Tell("snapshot", null);
+        var snapshot = await probe.ExpectMsgAsync<AtLeastOnceDeliverySnapshot>();
+
+        // What a snapshot store keeps: the manifest and the bytes.
+        var serialization = system.Persistence().Serialization;
+        var stored = serialization.Serialize(snapshot);
+        var back = Assert.IsType<AtLeastOnceDeliverySnapshot>(serialization.Deserialize(stored.Manifest, stored.Data));
+
+        Assert.Equal("recall.delivery-snapshot.v1", stored.Manifest);
+        Assert.Equal(snapshot.NextDeliveryId, back.NextDeliveryId);
+        Assert.Equal(snapshot.Unconfirmed, back.Unconfirmed); // messages back as Msg, destinations as the same ref
+        Assert.Same(destination.Ref, back.Unconfirmed[0].Destination);
+        Assert.Equal(new Msg(1, "1"), back.Unconfirmed[0].Message);
+    }
+
     /// <summary>Delivers without persisting, to test the bookkeeping alone.</summary>
     private sealed class BareDeliverer(string id, IActorRef destination, IActorRef observer, AtLeastOnceDeliveryOptions options) : AtLeastOnceDeliveryActor
     {

@@ -41,6 +41,7 @@ public sealed class EventTypeRegistry
         Register<decimal>("decimal");
         Register<bool>("bool");
         Register<Guid>("guid");
+        Register<Delivery.AtLeastOnceDeliverySnapshot>("recall.delivery-snapshot.v1");
     }
 
     /// <summary>Registers <typeparamref name="T"/> under <paramref name="manifest"/>.</summary>

@@ -34,7 +34,11 @@ public sealed class JsonEventSerializer : ISerializer
     {
         _options = options is null ? new JsonSerializerOptions(JsonSerializerDefaults.General) : new JsonSerializerOptions(options);
         _options.Converters.Add(_refs);
+        _options.Converters.Add(new UnconfirmedDeliveryJsonConverter(this));
     }
+
+    /// <summary>The serialization this serializer belongs to: values inside values (a delivery snapshot's messages) are stored with their manifests through it.</summary>
+    internal EventSerialization? Owner { get; set; }
 
     /// <summary>The system that refs read outside any ambient one resolve in (the one whose stores use this serializer).</summary>
     internal ActorSystem? System
@@ -60,8 +64,21 @@ public readonly record struct SerializedPayload(string Manifest, byte[] Data);
 /// The registry and serializer together, as stores use them: one call to store a payload, one to
 /// read it back. Every store of a system shares one instance.
 /// </summary>
-public sealed class EventSerialization(EventTypeRegistry registry, ISerializer serializer)
+public sealed class EventSerialization
 {
+    /// <summary>A serialization with <paramref name="registry"/> and <paramref name="serializer"/>.</summary>
+    public EventSerialization(EventTypeRegistry registry, ISerializer serializer)
+    {
+        ArgumentNullException.ThrowIfNull(registry);
+        ArgumentNullException.ThrowIfNull(serializer);
+        Registry = registry;
+        Serializer = serializer;
+        if (serializer is JsonEventSerializer json)
+        {
+            json.Owner ??= this;
+        }
+    }
+
     /// <summary>A serialization with a fresh registry and the JSON serializer.</summary>
     public EventSerialization()
         : this(new EventTypeRegistry(), new JsonEventSerializer())
@@ -69,10 +86,10 @@ public sealed class EventSerialization(EventTypeRegistry registry, ISerializer s
     }
 
     /// <summary>The type-to-manifest map.</summary>
-    public EventTypeRegistry Registry { get; } = registry;
+    public EventTypeRegistry Registry { get; }
 
     /// <summary>The byte format.</summary>
-    public ISerializer Serializer { get; } = serializer;
+    public ISerializer Serializer { get; }
 
     /// <summary>Serializes a payload with its manifest.</summary>
     /// <exception cref="UnregisteredEventTypeException">The payload's type has no manifest.</exception>
