@@ -136,3 +136,47 @@ public sealed class MessagingTests
         protected override void Receive(object message) => target.Forward(message);
     }
 }
+
+public sealed class SerializerTests
+{
+    /// <summary>A hand-written binary format for <see cref="Ping"/>: 4-byte number, then UTF-8 text.</summary>
+    private sealed class PingSerializer : Recall.Persistence.Serialization.ISerializer
+    {
+        public int Written;
+        public int Read;
+
+        public byte[] Serialize(object value, Type type)
+        {
+            Interlocked.Increment(ref Written);
+            var ping = (Ping)value;
+            var bytes = new byte[4 + System.Text.Encoding.UTF8.GetByteCount(ping.S)];
+            System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(bytes, ping.N);
+            System.Text.Encoding.UTF8.GetBytes(ping.S, bytes.AsSpan(4));
+            return bytes;
+        }
+
+        public object Deserialize(ReadOnlySpan<byte> data, Type type)
+        {
+            Interlocked.Increment(ref Read);
+            return new Ping(System.Buffers.Binary.BinaryPrimitives.ReadInt32LittleEndian(data), System.Text.Encoding.UTF8.GetString(data[4..]));
+        }
+    }
+
+    [Fact]
+    public async Task A_serializer_of_its_own_for_one_message_type_is_used_both_ways_and_the_rest_stays_json()
+    {
+        var sender = new PingSerializer();
+        var receiver = new PingSerializer();
+        await using var nodes = new Nodes();
+        var a = nodes.Start("a", r => r.Serialization!.UseSerializer<Ping>(receiver));
+        var b = nodes.Start("b", r => r.Serialization!.UseSerializer<Ping>(sender));
+        a.Spawn(Props.Create(() => new Echo()), "echo");
+        var echo = await b.ResolveAsync($"{a.Address}/user/echo", Nodes.Timeout);
+
+        Assert.Equal(new Ping(42, "binary"), await echo.Ask<Ping>(new Ping(42, "binary"), Nodes.Timeout));
+        Assert.Equal(new TraceSeen(null, null), await echo.Ask<TraceSeen>(new WhichTrace(), Nodes.Timeout)); // JSON both ways
+
+        Assert.Equal((1, 1), (sender.Written, sender.Read));     // b wrote the ping and read the echo
+        Assert.Equal((1, 1), (receiver.Read, receiver.Written)); // a read it and wrote it back
+    }
+}

@@ -88,8 +88,29 @@ public sealed class EventSerialization
     /// <summary>The type-to-manifest map.</summary>
     public EventTypeRegistry Registry { get; }
 
-    /// <summary>The byte format.</summary>
+    /// <summary>The byte format of every type without a serializer of its own (<see cref="UseSerializer"/>).</summary>
     public ISerializer Serializer { get; }
+
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<Type, ISerializer> _byType = new();
+
+    /// <summary>
+    /// Gives values of exactly <paramref name="type"/> a serializer of their own (for example
+    /// protobuf for a hot message), for writing and reading; the manifest stays the registry's.
+    /// </summary>
+    public EventSerialization UseSerializer(Type type, ISerializer serializer)
+    {
+        ArgumentNullException.ThrowIfNull(type);
+        ArgumentNullException.ThrowIfNull(serializer);
+        _byType[type] = serializer;
+        return this;
+    }
+
+    /// <summary>Gives values of <typeparamref name="T"/> a serializer of their own; see <see cref="UseSerializer(Type, ISerializer)"/>.</summary>
+    public EventSerialization UseSerializer<T>(ISerializer serializer) => UseSerializer(typeof(T), serializer);
+
+    /// <summary>The serializer of values of <paramref name="type"/>.</summary>
+    public ISerializer SerializerFor(Type type) =>
+        !_byType.IsEmpty && _byType.TryGetValue(type, out var own) ? own : Serializer;
 
     /// <summary>Serializes a payload with its manifest.</summary>
     /// <exception cref="UnregisteredEventTypeException">The payload's type has no manifest.</exception>
@@ -97,7 +118,7 @@ public sealed class EventSerialization
     {
         ArgumentNullException.ThrowIfNull(payload);
         var type = payload.GetType();
-        return new SerializedPayload(Registry.ManifestOf(type), Serializer.Serialize(payload, type));
+        return new SerializedPayload(Registry.ManifestOf(type), SerializerFor(type).Serialize(payload, type));
     }
 
     /// <summary>Binds actor refs read outside an ambient system (by stores, on replay) to <paramref name="system"/>.</summary>
@@ -111,5 +132,9 @@ public sealed class EventSerialization
 
     /// <summary>Reads a payload back.</summary>
     /// <exception cref="UnknownManifestException">The manifest is not registered.</exception>
-    public object Deserialize(string manifest, ReadOnlySpan<byte> data) => Serializer.Deserialize(data, Registry.TypeOf(manifest));
+    public object Deserialize(string manifest, ReadOnlySpan<byte> data)
+    {
+        var type = Registry.TypeOf(manifest);
+        return SerializerFor(type).Deserialize(data, type);
+    }
 }

@@ -73,7 +73,7 @@ internal sealed class UnconfirmedDeliveryJsonConverter(JsonEventSerializer owner
         writer.WritePropertyName("destination");
         JsonSerializer.Serialize(writer, value.Destination, options);
         writer.WriteString("manifest", message.Manifest);
-        if (Serialization.Serializer is JsonEventSerializer)
+        if (Serialization.SerializerFor(value.Message.GetType()) is JsonEventSerializer)
         {
             writer.WritePropertyName("message");
             writer.WriteRawValue(message.Data, skipInputValidation: true);

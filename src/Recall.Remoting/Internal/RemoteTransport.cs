@@ -404,7 +404,7 @@ internal sealed partial class RemoteTransport : IRemoteProvider
         try
         {
             var type = tables.Type(manifestNumber, Serialization.Registry.TypeOf);
-            message = Serialization.Serializer.Deserialize(payload, type);
+            message = Serialization.SerializerFor(type).Deserialize(payload, type);
         }
         catch (Exception exception)
         {
