@@ -11,7 +11,8 @@ namespace Recall.Benchmarks.Workloads.Remote;
 /// sends a Ping back to its sender) and <c>sink-0..15</c> (each counts Pings and answers a Flush
 /// with its count), prints <c>@@READY &lt;address&gt;</c> and then takes commands on stdin, one
 /// per line: <c>gc</c> (a full blocking GC, answered <c>@@GC</c>), <c>stats</c> (answered
-/// <c>@@STATS &lt;dead letters&gt; &lt;actor failures&gt;</c>), <c>quit</c> (or end of input: stop).
+/// <c>@@STATS &lt;dead letters&gt; &lt;actor failures&gt; &lt;Pings the echo actors sent back&gt;</c>),
+/// <c>quit</c> (or end of input: stop).
 /// Nothing else is written to stdout; errors go to stderr.
 /// </summary>
 internal static class RemoteServer
@@ -58,6 +59,7 @@ internal static class RemoteServer
         }
 
         var failures = new FailureLog();
+        var echoed = new long[Actors];
         var system = ActorSystem.Create("server", o => o.UseRemoting(r =>
         {
             r.Listen("127.0.0.1", port);
@@ -68,7 +70,8 @@ internal static class RemoteServer
         {
             for (var i = 0; i < Actors; i++)
             {
-                system.Spawn(Props.Create(() => new Echo(failures)), $"echo-{i}");
+                var index = i;
+                system.Spawn(Props.Create(() => new Echo(echoed, index, failures)), $"echo-{i}");
                 system.Spawn(Props.Create(() => new Sink(failures)), $"sink-{i}");
             }
 
@@ -85,7 +88,7 @@ internal static class RemoteServer
                         Console.Out.WriteLine("@@GC");
                         break;
                     case "stats":
-                        Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"@@STATS {system.DeadLetterCount} {failures.Count}"));
+                        Console.Out.WriteLine(string.Create(CultureInfo.InvariantCulture, $"@@STATS {system.DeadLetterCount} {failures.Count} {Enumerable.Range(0, Actors).Sum(a => Volatile.Read(ref echoed[a]))}"));
                         if (failures.First is { } first)
                         {
                             Console.Error.WriteLine("first actor failure: " + first);
@@ -112,14 +115,15 @@ internal static class RemoteServer
         }
     }
 
-    /// <summary>Sends every Ping back to its sender.</summary>
-    private sealed class Echo(FailureLog failures) : CheckedActor(failures)
+    /// <summary>Sends every Ping back to its sender, and counts them (so the driver can tell that the echo actors, not anything else, answered).</summary>
+    private sealed class Echo(long[] echoed, int index, FailureLog failures) : CheckedActor(failures)
     {
         protected override void Receive(object message)
         {
             if (message is Ping)
             {
                 Sender.Tell(message, Self);
+                Volatile.Write(ref echoed[index], echoed[index] + 1);
             }
             else
             {

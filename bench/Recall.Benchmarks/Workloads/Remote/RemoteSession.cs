@@ -28,6 +28,7 @@ internal sealed class RemoteSession : IAsyncDisposable
     private readonly Queue<string> _serverErrors = new();
     private readonly ConcurrentDictionary<string, long> _deadLetterReasons = new(StringComparer.Ordinal);
     private readonly MeterListener _deadLetters = new();
+    private Action<string> _log = _ => { };
     private ActorSystem? _system;
 
     private RemoteSession(Process server)
@@ -127,7 +128,7 @@ internal sealed class RemoteSession : IAsyncDisposable
             start.ArgumentList.Add(argument);
         }
 
-        var session = new RemoteSession(Process.Start(start) ?? throw new BenchCheckException("the server process did not start"));
+        var session = new RemoteSession(Process.Start(start) ?? throw new BenchCheckException("the server process did not start")) { _log = log };
         try
         {
             var ready = await session.ReadLineAsync(StartTimeout, "its @@READY line");
@@ -171,14 +172,15 @@ internal sealed class RemoteSession : IAsyncDisposable
         Check.That(reply == "@@GC", $"the server answered gc with '{reply}'");
     }
 
-    /// <summary>The server's dead letters and actor failures so far.</summary>
-    public async Task<(long DeadLetters, long Failures)> ServerStatsAsync()
+    /// <summary>The server's dead letters, actor failures and Pings its echo actors sent back, so far.</summary>
+    public async Task<ServerStats> ServerStatsAsync()
     {
         await SendAsync("stats");
         var reply = await ReadLineAsync(CommandTimeout, "the answer to stats");
         var parts = reply.Split(' ');
-        Check.That(parts is ["@@STATS", _, _], $"the server answered stats with '{reply}'");
-        return (long.Parse(parts[1], CultureInfo.InvariantCulture), long.Parse(parts[2], CultureInfo.InvariantCulture));
+        Check.That(parts is ["@@STATS", _, _, _], $"the server answered stats with '{reply}'");
+        return new ServerStats(
+            long.Parse(parts[1], CultureInfo.InvariantCulture), long.Parse(parts[2], CultureInfo.InvariantCulture), long.Parse(parts[3], CultureInfo.InvariantCulture));
     }
 
     /// <summary>The CPU time the server process has used (user + system, from /proc on Linux).</summary>
@@ -217,9 +219,9 @@ internal sealed class RemoteSession : IAsyncDisposable
 
             if (deadline.Elapsed > timeout)
             {
-                var (serverDeadLetters, serverFailures) = await ServerStatsAsync();
+                var stats = await ServerStatsAsync();
                 throw new BenchCheckException(
-                    $"timed out after {timeout.TotalSeconds:F0} s: {what} (the server has had {serverDeadLetters} dead letters and {serverFailures} actor failures){ServerErrors()}");
+                    $"timed out after {timeout.TotalSeconds:F0} s: {what} (the server has had {stats.DeadLetters} dead letters and {stats.Failures} actor failures){ServerErrors()}");
             }
         }
     }
@@ -232,10 +234,13 @@ internal sealed class RemoteSession : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         _deadLetters.Dispose();
+        var clock = Stopwatch.StartNew();
+        var clientStopped = TimeSpan.Zero;
         if (_system is { } system)
         {
             _system = null;
             await system.TerminateAsync().WaitAsync(TimeSpan.FromSeconds(30));
+            clientStopped = clock.Elapsed;
         }
 
         if (!_server.HasExited)
@@ -256,11 +261,13 @@ internal sealed class RemoteSession : IAsyncDisposable
             }
             catch (TimeoutException)
             {
+                _log("remote session: the server did not exit within 30 s of quit; killed");
                 _server.Kill(entireProcessTree: true);
                 await Exited;
             }
         }
 
+        _log($"remote session: client node stopped in {clientStopped.TotalSeconds:F1} s, server exited (code {_server.ExitCode}) {(clock.Elapsed - clientStopped).TotalSeconds:F1} s later");
         _server.Dispose();
     }
 
@@ -344,3 +351,6 @@ internal sealed class RemoteSession : IAsyncDisposable
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 }
+
+/// <summary>What the server's <c>stats</c> command reports: totals since it started.</summary>
+internal readonly record struct ServerStats(long DeadLetters, long Failures, long Echoed);

@@ -12,7 +12,8 @@ namespace Recall.Benchmarks.Workloads.Remote;
 /// both. Before each run both processes run a full GC. Each run spawns fresh client actors and
 /// times from the first Start (or ask) until the last completion is back. Every run also records
 /// the 1-minute load average at its start and the CPU time both processes used in the timed
-/// region (<c>cpu_us_per_msg</c>), and checks that neither node had dead letters or actor failures.
+/// region (<c>cpu_us_per_msg</c>), and checks that neither node had dead letters or actor failures
+/// and that the server's echo actors sent back exactly the Pings the run expects.
 /// Opt-in: they run only when named (<c>--workload remote-pingpong,remote-oneway,remote-ask-latency</c>).
 /// </summary>
 internal abstract class RemoteWorkload(BenchOptions options) : IWorkload
@@ -38,6 +39,9 @@ internal abstract class RemoteWorkload(BenchOptions options) : IWorkload
     /// <summary>What per_sec counts, for the line's <c>extra.rate_unit</c>.</summary>
     protected abstract string RateUnit { get; }
 
+    /// <summary>How many Pings the server's echo actors must send back in one run.</summary>
+    protected abstract long ExpectedEchoes { get; }
+
     public async Task PrepareAsync(RunContext context)
     {
         await CleanUpAsync(context.Store);
@@ -48,17 +52,19 @@ internal abstract class RemoteWorkload(BenchOptions options) : IWorkload
     {
         var session = _session ?? throw new InvalidOperationException("PrepareAsync did not start the session");
         await session.CollectServerGarbageAsync();
-        var (serverDeadLetters, serverFailures) = await session.ServerStatsAsync();
+        var before = await session.ServerStatsAsync();
         var clientDeadLetters = session.System.DeadLetterCount;
         var load = LoadAverage1m();
         var clock = new TwoProcessClock(session);
         var figures = await MeasureAsync(session, clock, ++_runs, clientDeadLetters);
         Check.That(clock.IsStopped, "the workload did not stop its clock");
 
-        var (serverDeadLettersAfter, serverFailuresAfter) = await session.ServerStatsAsync();
+        var after = await session.ServerStatsAsync();
         Check.That(session.System.DeadLetterCount == clientDeadLetters, $"{session.System.DeadLetterCount - clientDeadLetters} dead letters in the client node ({session.DeadLetterReasons()})");
-        Check.That(serverDeadLettersAfter == serverDeadLetters, $"{serverDeadLettersAfter - serverDeadLetters} dead letters in the server node");
-        Check.That(serverFailuresAfter == serverFailures, $"{serverFailuresAfter - serverFailures} actor failures in the server node (first on its stderr)");
+        Check.That(after.DeadLetters == before.DeadLetters, $"{after.DeadLetters - before.DeadLetters} dead letters in the server node");
+        Check.That(after.Failures == before.Failures, $"{after.Failures - before.Failures} actor failures in the server node (first on its stderr)");
+        // an echoed Ping that reached its sender some other way than through an echo actor would pass the reply checks
+        Check.That(after.Echoed - before.Echoed == ExpectedEchoes, $"the server's echo actors sent back {after.Echoed - before.Echoed} Pings, expected {ExpectedEchoes}");
 
         var extra = new Dictionary<string, double>(figures)
         {
@@ -154,6 +160,8 @@ internal sealed class RemotePingPong(BenchOptions options, int pairs) : RemoteWo
     public override IReadOnlyDictionary<string, double> Fixed { get; } = new Dictionary<string, double> { ["pairs"] = pairs };
 
     protected override string RateUnit => "messages/s";
+
+    protected override long ExpectedEchoes => (long)pairs * _roundTrips;
 
     protected override async Task<IReadOnlyDictionary<string, double>> MeasureAsync(RemoteSession session, TwoProcessClock clock, int run, long deadLetters)
     {
@@ -263,6 +271,8 @@ internal sealed class RemoteOneWay(BenchOptions options) : RemoteWorkload(option
 
     protected override string RateUnit => "messages/s";
 
+    protected override long ExpectedEchoes => 0;
+
     protected override async Task<IReadOnlyDictionary<string, double>> MeasureAsync(RemoteSession session, TwoProcessClock clock, int run, long deadLetters)
     {
         var failures = new FailureLog();
@@ -351,6 +361,8 @@ internal sealed class RemoteAskLatency(BenchOptions options) : RemoteWorkload(op
     public override long N => _asks;
 
     protected override string RateUnit => "asks/s";
+
+    protected override long ExpectedEchoes => _asks;
 
     protected override async Task<IReadOnlyDictionary<string, double>> MeasureAsync(RemoteSession session, TwoProcessClock clock, int run, long deadLetters)
     {
