@@ -122,8 +122,9 @@ internal static class RemoteServer
         {
             if (message is Ping)
             {
-                Sender.Tell(message, Self);
+                // counted before the reply leaves, so the driver's stats after the last reply include it
                 Volatile.Write(ref echoed[index], echoed[index] + 1);
+                Sender.Tell(message, Self);
             }
             else
             {

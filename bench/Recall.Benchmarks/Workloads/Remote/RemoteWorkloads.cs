@@ -34,8 +34,6 @@ internal abstract class RemoteWorkload(BenchOptions options) : IWorkload
 
     public virtual IReadOnlyDictionary<string, double>? Fixed => null;
 
-    protected BenchOptions Options => options;
-
     /// <summary>What per_sec counts, for the line's <c>extra.rate_unit</c>.</summary>
     protected abstract string RateUnit { get; }
 
