@@ -23,6 +23,22 @@ public sealed class BenchOptions
     /// <summary>PostgreSQL connection string for the postgres store (env RECALL_BENCH_POSTGRES by default).</summary>
     public string? Postgres { get; set; } = Environment.GetEnvironmentVariable("RECALL_BENCH_POSTGRES");
 
+    /// <summary>
+    /// The serializer of the remote workloads' messages: <c>binary</c> (the default, a hand-written
+    /// 8-byte Ping as the anchors use) or <c>json</c> (remoting's default, System.Text.Json).
+    /// </summary>
+    public string Serializer { get; set; } = "binary";
+
+    /// <summary>
+    /// RemotingOptions.OutboundQueueCapacity of both nodes in the remote workloads. Default
+    /// 1,000,000 so the burst of remote-oneway (400,000 messages without back-pressure, as in the
+    /// anchors) fits; the library's default is 100,000.
+    /// </summary>
+    public int RemoteQueueCapacity { get; set; } = DefaultRemoteQueueCapacity;
+
+    /// <summary>The default of <see cref="RemoteQueueCapacity"/>.</summary>
+    public const int DefaultRemoteQueueCapacity = 1_000_000;
+
     /// <summary>List the workloads instead of running them.</summary>
     public bool ListOnly { get; set; }
 
@@ -55,6 +71,16 @@ public sealed class BenchOptions
                     break;
                 case "--postgres":
                     options.Postgres = Value();
+                    break;
+                case "--serializer":
+                {
+                    var serializer = Value();
+                    options.Serializer = serializer is "binary" or "json" ? serializer : throw new ArgumentException($"--serializer is binary or json, not '{serializer}'");
+                    break;
+                }
+
+                case "--remote-queue-capacity":
+                    options.RemoteQueueCapacity = PositiveInt(args[i], Value(), allowZero: false);
                     break;
                 case "--list":
                     options.ListOnly = true;

@@ -29,11 +29,27 @@ public interface IBenchObserver
 }
 
 /// <summary>One workload on one store, and what <c>per_sec</c> counts (<paramref name="N"/>).</summary>
-public sealed record BenchPair(string Workload, string Store, long N);
+public sealed record BenchPair(string Workload, string Store, long N)
+{
+    /// <summary>The workload's selection name when it prints several lines (<c>remote-pingpong:p16</c>); else <see cref="Workload"/>.</summary>
+    public string Key { get; init; } = Workload;
+}
 
 /// <summary>A workload's figures on one store: the median of the measured runs, each run, and the medians of its extra figures.</summary>
 public sealed record BenchResult(BenchPair Pair, double Seconds, double PerSecond, IReadOnlyList<double> Runs, IReadOnlyDictionary<string, double> Extra)
 {
+    /// <summary>
+    /// Lines in the remote-bench anchors' format: each per-run figure of <see cref="Extra"/> with
+    /// its value in every measured run (printed as <c>&lt;name&gt;_runs</c>); null for the plain line.
+    /// </summary>
+    public IReadOnlyDictionary<string, IReadOnlyList<double>>? ExtraRuns { get; init; }
+
+    /// <summary>Further fields of <c>extra</c> (text, numbers, lists of numbers, nested objects), printed after the figures; null for none.</summary>
+    public IReadOnlyDictionary<string, object>? Fields { get; init; }
+
+    /// <summary>Whether the line also says <c>"count"</c> (= n), as the remote-bench anchors name it.</summary>
+    public bool PrintCount { get; init; }
+
     /// <summary>The result line of WORKLOADS.md: <c>{"workload":..,"store":..,"n":..,"seconds":..,"per_sec":..,"runs":[..],"extra":{..}}</c>.</summary>
     public string ToJson()
     {
@@ -44,6 +60,11 @@ public sealed record BenchResult(BenchPair Pair, double Seconds, double PerSecon
             json.WriteString("workload", Pair.Workload);
             json.WriteString("store", Pair.Store);
             json.WriteNumber("n", Pair.N);
+            if (PrintCount)
+            {
+                json.WriteNumber("count", Pair.N);
+            }
+
             json.WriteNumber("seconds", Math.Round(Seconds, 6));
             json.WriteNumber("per_sec", Math.Round(PerSecond, 1));
             json.WriteStartArray("runs");
@@ -57,6 +78,22 @@ public sealed record BenchResult(BenchPair Pair, double Seconds, double PerSecon
             foreach (var (key, value) in Extra)
             {
                 json.WriteNumber(key, Math.Round(value, 4));
+                if (ExtraRuns is not null && ExtraRuns.TryGetValue(key, out var runs))
+                {
+                    json.WriteStartArray(key + "_runs");
+                    foreach (var run in runs)
+                    {
+                        json.WriteNumberValue(Math.Round(run, 4));
+                    }
+
+                    json.WriteEndArray();
+                }
+            }
+
+            foreach (var (key, value) in Fields ?? new Dictionary<string, object>())
+            {
+                json.WritePropertyName(key);
+                WriteValue(json, value);
             }
 
             json.WriteEndObject();
@@ -64,6 +101,50 @@ public sealed record BenchResult(BenchPair Pair, double Seconds, double PerSecon
         }
 
         return System.Text.Encoding.UTF8.GetString(buffer.ToArray());
+    }
+
+    private static void WriteValue(Utf8JsonWriter json, object? value)
+    {
+        switch (value)
+        {
+            case null:
+                json.WriteNullValue();
+                break;
+            case string text:
+                json.WriteStringValue(text);
+                break;
+            case bool flag:
+                json.WriteBooleanValue(flag);
+                break;
+            case int or long:
+                json.WriteNumberValue(Convert.ToInt64(value, System.Globalization.CultureInfo.InvariantCulture));
+                break;
+            case double number:
+                json.WriteNumberValue(Math.Round(number, 4));
+                break;
+            case IReadOnlyDictionary<string, object> nested:
+                json.WriteStartObject();
+                foreach (var (key, item) in nested)
+                {
+                    json.WritePropertyName(key);
+                    WriteValue(json, item);
+                }
+
+                json.WriteEndObject();
+                break;
+            case System.Collections.IEnumerable items:
+                json.WriteStartArray();
+                foreach (var item in items)
+                {
+                    WriteValue(json, item);
+                }
+
+                json.WriteEndArray();
+                break;
+            default:
+                json.WriteStringValue(Convert.ToString(value, System.Globalization.CultureInfo.InvariantCulture));
+                break;
+        }
     }
 
     /// <summary>The line printed instead of the figures when a pair failed: <c>{"workload":..,"store":..,"error":..}</c>.</summary>
@@ -78,6 +159,11 @@ public sealed record BenchResult(BenchPair Pair, double Seconds, double PerSecon
             json.WriteString("workload", pair.Workload);
             json.WriteString("store", pair.Store);
             json.WriteString("error", exception is BenchCheckException ? exception.Message : exception.GetType().Name + ": " + exception.Message);
+            if (pair.Key != pair.Workload)
+            {
+                json.WriteString("key", pair.Key);
+            }
+
             json.WriteEndObject();
         }
 
@@ -116,7 +202,7 @@ public sealed class JsonLinesObserver(TextWriter results, TextWriter log) : IBen
     {
         ArgumentNullException.ThrowIfNull(pair);
         ArgumentNullException.ThrowIfNull(exception);
-        Log($"FAILED {pair.Workload}/{pair.Store}: {(exception is BenchCheckException ? exception.Message : exception.ToString())}");
+        Log($"FAILED {pair.Key}/{pair.Store}: {(exception is BenchCheckException ? exception.Message : exception.ToString())}");
         results.WriteLine(BenchResult.ErrorJson(pair, exception));
         results.Flush();
     }
@@ -125,6 +211,6 @@ public sealed class JsonLinesObserver(TextWriter results, TextWriter log) : IBen
     public void Skipped(BenchPair pair, string reason)
     {
         ArgumentNullException.ThrowIfNull(pair);
-        Log($"{pair.Workload} on {pair.Store} skipped: {reason}");
+        Log($"{pair.Key} on {pair.Store} skipped: {reason}");
     }
 }

@@ -3,6 +3,12 @@ using Recall.Benchmarks;
 // Usage: dotnet run -c Release --project bench/Recall.Benchmarks -- [--workload a,b] [--store s] [--runs N] [--warmups N]
 // JSON result lines go to stdout (one per workload × store); progress and every run's time go to stderr.
 // `recall bench` runs the same Runner with a progress display and a table instead.
+if (Recall.Benchmarks.Workloads.Remote.RemoteServer.IsRequested(args))
+{
+    // the server node of the remote workloads, started by the driver: `--role server --port P`
+    return Recall.Benchmarks.Workloads.Remote.RemoteServer.Run(args);
+}
+
 BenchOptions options;
 try
 {
@@ -11,7 +17,7 @@ try
 catch (ArgumentException exception)
 {
     Console.Error.WriteLine(exception.Message);
-    Console.Error.WriteLine("usage: [--workload NAME[,NAME]] [--store NAME] [--runs N] [--warmups N] [--postgres CONNSTR] [--scale-down K] [--list]");
+    Console.Error.WriteLine("usage: [--workload NAME[,NAME]] [--store NAME] [--runs N] [--warmups N] [--postgres CONNSTR] [--scale-down K] [--serializer binary|json] [--remote-queue-capacity N] [--list]");
     return 2;
 }
 

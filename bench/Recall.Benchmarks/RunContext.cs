@@ -3,7 +3,7 @@ using Recall.Actors;
 namespace Recall.Benchmarks;
 
 /// <summary>What one run of one workload on one store gets from the runner.</summary>
-internal sealed class RunContext(BenchOptions options, string store, int run)
+internal sealed class RunContext(BenchOptions options, string store, int run, Action<string>? log = null)
 {
     private readonly List<ActorSystem> _systems = [];
 
@@ -14,6 +14,9 @@ internal sealed class RunContext(BenchOptions options, string store, int run)
 
     /// <summary>0, 1, 2, ... for measured runs; negative for warm-ups and preparation.</summary>
     public int Run => run;
+
+    /// <summary>Writes a line to the harness's log (stderr of the program); call it only from the run's own flow, not from actors.</summary>
+    public void Log(string message) => log?.Invoke(message);
 
     /// <summary>Scales an N down for smoke tests (<c>--scale-down K</c>).</summary>
     public int Scaled(int n) => Math.Max(1, n / options.ScaleDown);

@@ -31,17 +31,21 @@ public sealed class Runner
         _workloads = WorkloadRegistry.All(options);
     }
 
-    /// <summary>Every workload the harness knows, in the order they run, with the stores each runs on (not only the selected ones).</summary>
+    /// <summary>
+    /// Every workload the harness knows, in the order they run, with the stores each runs on (not
+    /// only the selected ones). The name is the one <c>--workload</c> takes for that line
+    /// (<c>remote-pingpong:p16</c>); opt-in workloads, which only run when named, end in " (opt-in)".
+    /// </summary>
     public IReadOnlyList<(string Name, IReadOnlyList<string> Stores, long N)> Workloads =>
-        [.. _workloads.Select(w => (w.Name, w.Stores, w.N))];
+        [.. _workloads.Select(w => (w.OptIn ? w.Key + " (opt-in)" : w.Key, w.Stores, w.N))];
 
     /// <summary>The names given with <c>--workload</c> that no workload has.</summary>
     public IReadOnlyList<string> UnknownWorkloads =>
-        [.. _options.Workloads.Where(name => !_workloads.Any(w => string.Equals(w.Name, name, StringComparison.OrdinalIgnoreCase)))];
+        [.. _options.Workloads.Where(name => !_workloads.Any(w => Named(w, name)))];
 
     /// <summary>The workload × store pairs the options select, in the order they run (postgres pairs included even without a connection string: they are reported as skipped).</summary>
     public IReadOnlyList<BenchPair> Selected =>
-        [.. Select().Select(p => new BenchPair(p.Workload.Name, p.Store, p.Workload.N))];
+        [.. Select().Select(p => PairOf(p.Workload, p.Store))];
 
     /// <summary>The machine and runtime settings that the figures depend on, for the log.</summary>
     public string DescribeEnvironment()
@@ -60,7 +64,7 @@ public sealed class Runner
         foreach (var (workload, store) in Select())
         {
             cancellationToken.ThrowIfCancellationRequested();
-            var pair = new BenchPair(workload.Name, store, workload.N);
+            var pair = PairOf(workload, store);
             if (store == "postgres" && _options.Postgres is null)
             {
                 _observer.Skipped(pair, "give --postgres CONNSTR or RECALL_BENCH_POSTGRES");
@@ -93,7 +97,7 @@ public sealed class Runner
     {
         foreach (var workload in _workloads)
         {
-            if (_options.Workloads.Count > 0 && !_options.Workloads.Contains(workload.Name))
+            if (_options.Workloads.Count == 0 ? workload.OptIn : !_options.Workloads.Any(name => Named(workload, name)))
             {
                 continue;
             }
@@ -108,42 +112,55 @@ public sealed class Runner
         }
     }
 
+    private static bool Named(IWorkload workload, string name) =>
+        string.Equals(workload.Name, name, StringComparison.OrdinalIgnoreCase) || string.Equals(workload.Key, name, StringComparison.OrdinalIgnoreCase);
+
+    private static BenchPair PairOf(IWorkload workload, string store) => new(workload.Name, store, workload.N) { Key = workload.Key };
+
     private async Task<BenchResult> RunOneAsync(IWorkload workload, BenchPair pair)
     {
         var store = pair.Store;
-        var label = $"{workload.Name}/{store}";
+        var label = $"{workload.Key}/{store}";
         _observer.Started(pair, 1 + _options.Warmups + _options.Runs);
         await CleanAsync();
         Log($"{label}: starting; thread pool threads={ThreadPool.ThreadCount}, load average={LoadAverage()}");
-        var preparation = new RunContext(_options, store, run: int.MinValue);
         try
         {
-            await workload.PrepareAsync(preparation);
+            var preparation = new RunContext(_options, store, run: int.MinValue, Log);
+            try
+            {
+                await workload.PrepareAsync(preparation);
+            }
+            finally
+            {
+                _previousSystems = await preparation.TerminateAllAsync(TerminateTimeout);
+            }
+
+            _observer.Stepped(pair, "prepared");
+            for (var w = 0; w < _options.Warmups; w++)
+            {
+                var result = await RunOnceAsync(workload, new RunContext(_options, store, run: -1 - w, Log));
+                Log($"{label} warm-up: {result.Elapsed.TotalSeconds:F4} s ({Rate(workload.N, result.Elapsed)}/s)");
+                _observer.Stepped(pair, $"warm-up {w + 1}");
+            }
+
+            var results = new List<RunResult>();
+            for (var i = 0; i < _options.Runs; i++)
+            {
+                var result = await RunOnceAsync(workload, new RunContext(_options, store, run: i, Log));
+                Log($"{label} run {i + 1}: {result.Elapsed.TotalSeconds:F4} s ({Rate(workload.N, result.Elapsed)}/s){FormatExtra(result.Extra)}");
+                results.Add(result);
+                _observer.Stepped(pair, $"run {i + 1}");
+            }
+
+            var fields = workload.LineFields();
+            await CleanAsync();
+            return Result(pair, results, workload.Fixed, fields);
         }
         finally
         {
-            _previousSystems = await preparation.TerminateAllAsync(TerminateTimeout);
+            await workload.CleanUpAsync(store);
         }
-
-        _observer.Stepped(pair, "prepared");
-        for (var w = 0; w < _options.Warmups; w++)
-        {
-            var result = await RunOnceAsync(workload, new RunContext(_options, store, run: -1 - w));
-            Log($"{label} warm-up: {result.Elapsed.TotalSeconds:F4} s ({Rate(workload.N, result.Elapsed)}/s)");
-            _observer.Stepped(pair, $"warm-up {w + 1}");
-        }
-
-        var results = new List<RunResult>();
-        for (var i = 0; i < _options.Runs; i++)
-        {
-            var result = await RunOnceAsync(workload, new RunContext(_options, store, run: i));
-            Log($"{label} run {i + 1}: {result.Elapsed.TotalSeconds:F4} s ({Rate(workload.N, result.Elapsed)}/s){FormatExtra(result.Extra)}");
-            results.Add(result);
-            _observer.Stepped(pair, $"run {i + 1}");
-        }
-
-        await CleanAsync();
-        return Result(pair, results);
     }
 
     private async Task<RunResult> RunOnceAsync(IWorkload workload, RunContext context)
@@ -197,17 +214,37 @@ public sealed class Runner
         GC.Collect();
     }
 
-    private static BenchResult Result(BenchPair pair, List<RunResult> results)
+    private BenchResult Result(BenchPair pair, List<RunResult> results, IReadOnlyDictionary<string, double>? fixedFigures, IReadOnlyDictionary<string, object>? lineFields)
     {
         var seconds = results.Select(r => r.Elapsed.TotalSeconds).ToArray();
         var median = Median(seconds);
-        var extra = new Dictionary<string, double>();
+        var extra = new Dictionary<string, double>(fixedFigures ?? new Dictionary<string, double>());
+        var extraRuns = new Dictionary<string, IReadOnlyList<double>>();
         foreach (var key in results[0].Extra?.Keys ?? Enumerable.Empty<string>())
         {
-            extra[key] = Median([.. results.Select(r => r.Extra![key])]);
+            double[] runs = [.. results.Select(r => r.Extra![key])];
+            extra[key] = Median(runs);
+            extraRuns[key] = runs;
         }
 
-        return new BenchResult(pair, median, pair.N / median, seconds, extra);
+        if (lineFields is null)
+        {
+            return new BenchResult(pair, median, pair.N / median, seconds, extra);
+        }
+
+        // The remote-bench anchors' line: count, per-run figures, warm-ups and the load at the end.
+        var fields = new Dictionary<string, object>
+        {
+            ["warmup_runs"] = _options.Warmups,
+            ["runs_per_sec"] = seconds.Select(s => Math.Round(pair.N / s, 1)).ToArray(),
+        };
+        foreach (var (key, value) in lineFields)
+        {
+            fields[key] = value;
+        }
+
+        fields["loadavg_at_end"] = LoadAverage();
+        return new BenchResult(pair, median, pair.N / median, seconds, extra) { ExtraRuns = extraRuns, Fields = fields, PrintCount = true };
     }
 
     private static double Median(double[] values)

@@ -10,6 +10,12 @@ internal sealed class FailureLog
 
     public void Add(string failure) => _failures.Enqueue(failure);
 
+    /// <summary>How many failures were recorded.</summary>
+    public int Count => _failures.Count;
+
+    /// <summary>The first failure recorded, if any.</summary>
+    public string? First => _failures.TryPeek(out var first) ? first : null;
+
     /// <summary>Fails the run if any actor failed.</summary>
     public void CheckNone()
     {

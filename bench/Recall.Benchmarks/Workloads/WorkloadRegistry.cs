@@ -1,6 +1,6 @@
 namespace Recall.Benchmarks.Workloads;
 
-/// <summary>Every workload, in the order they run (the anchors' order for the plain ones).</summary>
+/// <summary>Every workload, in the order they run (the anchors' order for the plain ones and the remote ones).</summary>
 internal static class WorkloadRegistry
 {
     public static IReadOnlyList<IWorkload> All(BenchOptions options) =>
@@ -19,5 +19,11 @@ internal static class WorkloadRegistry
         new Persistence.LimitSqliteInsert(options),
         new Persistence.QueryLiveLatency(options),
         new ProjectionCatchUp(options),
+
+        // Opt-in (run only when named): two processes on loopback, as shared/anchors/remote-bench.
+        new Remote.RemotePingPong(options, pairs: 1),
+        new Remote.RemotePingPong(options, pairs: 16),
+        new Remote.RemoteOneWay(options),
+        new Remote.RemoteAskLatency(options),
     ];
 }
