@@ -117,7 +117,7 @@ public sealed partial class RemotingExtension : IAsyncDisposable
     /// <summary>The gRPC service: one method, the stream of frames from another node.</summary>
     internal sealed class StreamService(RemoteTransport transport)
     {
-        public Task Serve(IAsyncStreamReader<byte[]> requests, ServerCallContext context) => transport.ServeAsync(requests, context);
+        public Task Serve(IAsyncStreamReader<Frame> requests, ServerCallContext context) => transport.ServeAsync(requests, context);
 
         internal sealed class MethodProvider : IServiceMethodProvider<StreamService>
         {

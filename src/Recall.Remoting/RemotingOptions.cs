@@ -73,6 +73,9 @@ public sealed class RemotingOptions
 
     internal bool UsesTls => Certificate is not null;
 
+    /// <summary>How many paths and manifests one stream numbers before it starts over (small in tests of the start-over).</summary>
+    internal int PathTableCapacity { get; set; } = Internal.OutboundTables.DefaultCapacity;
+
     internal void Validate()
     {
         if (string.IsNullOrWhiteSpace(Host))

@@ -180,3 +180,41 @@ public sealed class SerializerTests
         Assert.Equal((1, 1), (receiver.Read, receiver.Written)); // a read it and wrote it back
     }
 }
+
+public sealed class PathTableTests
+{
+    [Fact]
+    public async Task Messages_keep_their_recipients_and_senders_while_the_path_tables_start_over_again_and_again()
+    {
+        await using var nodes = new Nodes();
+        var a = nodes.Start("a", r => r.PathTableCapacity = 8);
+        var b = nodes.Start("b", r => r.PathTableCapacity = 8);
+        var echoes = Enumerable.Range(0, 40).Select(i => a.Spawn(Props.Create(() => new Echo()), $"echo-{i}")).ToList();
+        var remote = echoes.Select(e => b.ResolvePath(e.Path)).ToList();
+        var probe = new TestProbe(b);
+
+        for (var round = 0; round < 3; round++)
+        {
+            for (var i = 0; i < remote.Count; i++)
+            {
+                remote[i].Tell(new Ping((round * 100) + i), probe.Ref);
+            }
+
+            // Replies of different echoes may come in any order; each must come from the echo it went to.
+            var replies = new Dictionary<int, ActorPath>();
+            for (var i = 0; i < remote.Count; i++)
+            {
+                var reply = await probe.ExpectMsgAsync<Ping>(timeout: Nodes.Timeout);
+                replies.Add(reply.N, probe.LastSender!.Path);
+            }
+
+            Assert.Equal(Enumerable.Range(0, remote.Count).Select(i => ((round * 100) + i, echoes[i].Path)), replies.OrderBy(r => r.Key).Select(r => (r.Key, r.Value)));
+        }
+
+        // Asks go inline (their paths are used once): many of them leave the tables alone and all come back.
+        for (var i = 0; i < 100; i++)
+        {
+            Assert.Equal(new Ping(i), await remote[i % remote.Count].Ask<Ping>(new Ping(i), Nodes.Timeout));
+        }
+    }
+}

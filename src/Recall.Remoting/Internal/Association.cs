@@ -238,11 +238,11 @@ internal sealed partial class Association
         var backoff = options.ReconnectMinBackoff;
         long? unreachableSince = null;
         var writer = new FrameWriter();
-        var tables = new OutboundTables();
+        var tables = new OutboundTables(options.PathTableCapacity);
         while (!_stop.IsCancellationRequested)
         {
             using var connection = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
-            AsyncDuplexStreamingCall<byte[], byte[]>? call = null;
+            AsyncDuplexStreamingCall<Frame, Frame>? call = null;
             try
             {
                 call = _transport.Connect(Remote, connection.Token);
@@ -287,7 +287,7 @@ internal sealed partial class Association
 
                     if (writer.Length > 0)
                     {
-                        await call.RequestStream.WriteAsync(writer.ToArray(), connection.Token);
+                        await call.RequestStream.WriteAsync(new Frame(writer.Written), connection.Token);
                         _transport.Metrics.Sent(this, count, writer.Length);
                     }
                 }
@@ -337,7 +337,7 @@ internal sealed partial class Association
     }
 
     /// <summary>The peer never writes on this stream; it ends when the connection does, which stops the writer at once.</summary>
-    private static async Task WatchStreamAsync(AsyncDuplexStreamingCall<byte[], byte[]> call, CancellationTokenSource connection)
+    private static async Task WatchStreamAsync(AsyncDuplexStreamingCall<Frame, Frame> call, CancellationTokenSource connection)
     {
         try
         {

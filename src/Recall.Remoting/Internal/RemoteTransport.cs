@@ -19,6 +19,7 @@ namespace Recall.Remoting.Internal;
 /// the encoding of outbound records and the handling of inbound streams. The kernel reaches it
 /// as its <see cref="IRemoteProvider"/>.
 /// </summary>
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001", Justification = "The stop token is cancelled when the node stops, never disposed: inbound streams may still read it.")]
 internal sealed partial class RemoteTransport : IRemoteProvider
 {
     private readonly ConcurrentDictionary<Address, Association> _associations = new();
@@ -26,6 +27,7 @@ internal sealed partial class RemoteTransport : IRemoteProvider
     private readonly ConcurrentDictionary<Address, GrpcChannel> _channels = new();
     private readonly ConcurrentDictionary<DeadLetterReason, int> _loggedDeadLetters = new();
     private readonly Lock _creating = new();
+    private readonly CancellationTokenSource _stopped = new();
     private readonly string _addressText;
     private EventSerialization? _serialization;
     private volatile bool _stopping;
@@ -114,7 +116,7 @@ internal sealed partial class RemoteTransport : IRemoteProvider
 
     public bool IsQuarantined(Address address, long incarnation) => _gone.ContainsKey((address, incarnation));
 
-    public AsyncDuplexStreamingCall<byte[], byte[]> Connect(Address address, CancellationToken cancellationToken)
+    public AsyncDuplexStreamingCall<Frame, Frame> Connect(Address address, CancellationToken cancellationToken)
     {
         var channel = _channels.GetOrAdd(address, CreateChannel);
         var headers = new Metadata
@@ -129,6 +131,7 @@ internal sealed partial class RemoteTransport : IRemoteProvider
     /// <summary>Writes one record; false when it was not written (a message that became a dead letter, or a control record).</summary>
     public bool Encode(in Outbound item, FrameWriter writer, OutboundTables tables)
     {
+        tables.Reserve(writer);
         switch (item.Kind)
         {
             case RecordKind.Message:
@@ -138,8 +141,8 @@ internal sealed partial class RemoteTransport : IRemoteProvider
                 var watchee = tables.Path(item.Path, writer);
                 var watcher = tables.Path(item.Other!, writer);
                 writer.Kind(item.Kind);
-                writer.Number(watchee);
-                writer.Number(watcher);
+                watchee.WriteTo(writer);
+                watcher.WriteTo(writer);
                 return false;
             }
 
@@ -148,8 +151,8 @@ internal sealed partial class RemoteTransport : IRemoteProvider
                 var stopped = tables.Path(item.Other!, writer);
                 var watcher = tables.Path(item.Path, writer);
                 writer.Kind(RecordKind.Terminated);
-                writer.Number(stopped);
-                writer.Number(watcher);
+                stopped.WriteTo(writer);
+                watcher.WriteTo(writer);
                 return false;
             }
 
@@ -158,7 +161,7 @@ internal sealed partial class RemoteTransport : IRemoteProvider
                 var path = tables.Path(item.Path, writer);
                 writer.Kind(RecordKind.Identify);
                 writer.Number(item.Request);
-                writer.Number(path);
+                path.WriteTo(writer);
                 return false;
             }
 
@@ -187,7 +190,7 @@ internal sealed partial class RemoteTransport : IRemoteProvider
     }
 
     /// <summary>Serves one inbound stream: the frames another node sends to this one.</summary>
-    public async Task ServeAsync(IAsyncStreamReader<byte[]> requests, ServerCallContext context)
+    public async Task ServeAsync(IAsyncStreamReader<Frame> requests, ServerCallContext context)
     {
         var headers = context.RequestHeaders;
         var to = headers.GetValue(Transport.ToHeader);
@@ -220,14 +223,29 @@ internal sealed partial class RemoteTransport : IRemoteProvider
         // carry their senders' trace context instead.
         Activity.Current = null;
         var tables = new InboundTables();
-        while (await requests.MoveNext(context.CancellationToken))
+        using var serving = CancellationTokenSource.CreateLinkedTokenSource(context.CancellationToken, _stopped.Token);
+        try
         {
-            var frame = requests.Current;
-            Metrics.Received(peer, frame.Length);
-            if (!Dispatch(frame, peer, incarnation, tables))
+            while (await requests.MoveNext(serving.Token))
             {
-                return; // the peer leaves
+                var frame = requests.Current;
+                try
+                {
+                    Metrics.Received(peer, frame.Data.Length);
+                    if (!Dispatch(frame.Data.Span, peer, incarnation, tables))
+                    {
+                        return; // the peer leaves
+                    }
+                }
+                finally
+                {
+                    frame.Release();
+                }
             }
+        }
+        catch (OperationCanceledException) when (_stopped.IsCancellationRequested)
+        {
+            // this node stops: end the stream so that the server can stop at once
         }
     }
 
@@ -240,6 +258,7 @@ internal sealed partial class RemoteTransport : IRemoteProvider
             association.Quarantine("this node stopped");
         }
 
+        _stopped.Cancel();
         foreach (var channel in _channels.Values)
         {
             channel.Dispose();
@@ -281,7 +300,7 @@ internal sealed partial class RemoteTransport : IRemoteProvider
         }
 
         var recipient = tables.Path(item.Path, writer);
-        long sender = 0;
+        var sender = PathRef.None;
         if (item.Sender is { } senderRef)
         {
             if (senderRef is PromiseActorRef promise)
@@ -294,15 +313,15 @@ internal sealed partial class RemoteTransport : IRemoteProvider
 
         var manifest = tables.Manifest(payload.Manifest, writer);
         writer.Kind(RecordKind.Message);
-        writer.Number(recipient);
-        writer.Number(sender);
+        recipient.WriteTo(writer);
+        sender.WriteTo(writer);
         writer.Number(manifest);
         writer.Text(item.Trace ?? "");
         writer.Bytes(payload.Data);
         return true;
     }
 
-    private bool Dispatch(byte[] frame, Address peer, long incarnation, InboundTables tables)
+    private bool Dispatch(ReadOnlySpan<byte> frame, Address peer, long incarnation, InboundTables tables)
     {
         using var scope = ActorRefJsonConverter.Use(System);
         var reader = new FrameReader(frame);
@@ -326,8 +345,8 @@ internal sealed partial class RemoteTransport : IRemoteProvider
                     break;
                 case RecordKind.Watch:
                 {
-                    var watchee = tables.Path(reader.Number());
-                    var watcher = (IInternalActorRef)tables.Resolve(reader.Number(), System);
+                    var watchee = tables.Path(PathRef.ReadFrom(ref reader));
+                    var watcher = (IInternalActorRef)tables.Resolve(PathRef.ReadFrom(ref reader), System);
                     IInternalActorRef subject = System.LookupLocal(watchee) ?? new MissingActorRef(System, watchee);
                     subject.SendSystemMessage(new Watch(watcher));
                     break;
@@ -335,16 +354,16 @@ internal sealed partial class RemoteTransport : IRemoteProvider
 
                 case RecordKind.Unwatch:
                 {
-                    var watchee = System.LookupLocal(tables.Path(reader.Number()));
-                    var watcher = (IInternalActorRef)tables.Resolve(reader.Number(), System);
+                    var watchee = System.LookupLocal(tables.Path(PathRef.ReadFrom(ref reader)));
+                    var watcher = (IInternalActorRef)tables.Resolve(PathRef.ReadFrom(ref reader), System);
                     watchee?.SendSystemMessage(new Unwatch(watcher));
                     break;
                 }
 
                 case RecordKind.Terminated:
                 {
-                    var stopped = tables.Resolve(reader.Number(), System);
-                    var watcher = tables.Local(reader.Number(), System);
+                    var stopped = tables.Resolve(PathRef.ReadFrom(ref reader), System);
+                    var watcher = tables.Local(PathRef.ReadFrom(ref reader), System);
                     if (watcher is not null && stopped is RemoteActorRef remote)
                     {
                         remote.Association.Terminated(remote, watcher);
@@ -356,7 +375,7 @@ internal sealed partial class RemoteTransport : IRemoteProvider
                 case RecordKind.Identify:
                 {
                     var request = reader.Number();
-                    var found = System.LookupLocal(tables.Path(reader.Number())) is not null;
+                    var found = System.LookupLocal(tables.Path(PathRef.ReadFrom(ref reader))) is not null;
                     AssociationFor(peer, incarnation).Send(new Outbound(RecordKind.Identified, null, found, null, null, request, ActorPath.Root(peer)));
                     break;
                 }
@@ -393,13 +412,13 @@ internal sealed partial class RemoteTransport : IRemoteProvider
 
     private void Deliver(ref FrameReader reader, InboundTables tables)
     {
-        var recipientNumber = reader.Number();
-        var senderNumber = reader.Number();
+        var recipientPath = PathRef.ReadFrom(ref reader);
+        var senderPath = PathRef.ReadFrom(ref reader);
         var manifestNumber = reader.Number();
         var trace = reader.Bytes();
         var payload = reader.Bytes();
-        var sender = senderNumber == 0 ? null : tables.Resolve(senderNumber, System);
-        var recipient = tables.Local(recipientNumber, System);
+        var recipient = tables.Local(recipientPath, System);
+        var sender = senderPath.IsNone ? null : tables.Resolve(senderPath, System);
         object message;
         try
         {
@@ -410,13 +429,13 @@ internal sealed partial class RemoteTransport : IRemoteProvider
         {
             var manifest = tables.Manifest(manifestNumber);
             var reason = exception is UnknownManifestException ? DeadLetterReason.UnknownManifest : DeadLetterReason.Undeserializable;
-            DeadLetter(new UndeliverableRemoteMessage(manifest, exception.Message), sender, (IActorRef?)recipient ?? new MissingActorRef(System, tables.Path(recipientNumber)), reason, exception.Message);
+            DeadLetter(new UndeliverableRemoteMessage(manifest, exception.Message), sender, (IActorRef?)recipient ?? new MissingActorRef(System, tables.Path(recipientPath)), reason, exception.Message);
             return;
         }
 
         if (recipient is null)
         {
-            DeadLetter(message, sender, new MissingActorRef(System, tables.Path(recipientNumber)), DeadLetterReason.UnknownRecipient);
+            DeadLetter(message, sender, new MissingActorRef(System, tables.Path(recipientPath)), DeadLetterReason.UnknownRecipient);
             return;
         }
 

@@ -31,17 +31,43 @@ internal static class Transport
     public const string ToHeader = "recall-to";
     public const string IncarnationHeader = "recall-incarnation";
 
-    public static readonly Marshaller<byte[]> FrameMarshaller = new(
+    public static readonly Marshaller<Frame> FrameMarshaller = new(
         static (frame, context) =>
         {
-            context.SetPayloadLength(frame.Length);
+            var length = frame.Data.Length;
+            context.SetPayloadLength(length);
             var writer = context.GetBufferWriter();
-            writer.Write(frame);
+            frame.Data.Span.CopyTo(writer.GetSpan(length));
+            writer.Advance(length);
             context.Complete();
         },
-        static context => context.PayloadAsNewBuffer());
+        static context =>
+        {
+            var payload = context.PayloadAsReadOnlySequence();
+            var length = checked((int)payload.Length);
+            var rented = ArrayPool<byte>.Shared.Rent(length);
+            payload.CopyTo(rented);
+            return new Frame(rented.AsMemory(0, length), rented);
+        });
 
-    public static readonly Method<byte[], byte[]> Stream = new(MethodType.DuplexStreaming, "recall.Remoting", "Stream", FrameMarshaller, FrameMarshaller);
+    public static readonly Method<Frame, Frame> Stream = new(MethodType.DuplexStreaming, "recall.Remoting", "Stream", FrameMarshaller, FrameMarshaller);
+}
+
+/// <summary>
+/// One gRPC message of the stream. Outbound it views the writer's buffer, which stays untouched
+/// until the write completed; inbound it owns a pooled buffer that <see cref="Release"/> returns.
+/// </summary>
+internal sealed class Frame(ReadOnlyMemory<byte> data, byte[]? rented = null)
+{
+    public ReadOnlyMemory<byte> Data { get; } = data;
+
+    public void Release()
+    {
+        if (rented is not null)
+        {
+            ArrayPool<byte>.Shared.Return(rented);
+        }
+    }
 }
 
 /// <summary>Writes records into a growing buffer: varint numbers, length-prefixed UTF-8 text and bytes.</summary>
@@ -53,7 +79,7 @@ internal sealed class FrameWriter
 
     public void Reset() => _buffer.ResetWrittenCount();
 
-    public byte[] ToArray() => _buffer.WrittenSpan.ToArray();
+    public ReadOnlyMemory<byte> Written => _buffer.WrittenMemory;
 
     public void Kind(RecordKind kind) => Byte((byte)kind);
 
