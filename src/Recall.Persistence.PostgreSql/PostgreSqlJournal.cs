@@ -79,12 +79,25 @@ public sealed class PostgreSqlJournal : IReadJournalStore, IAsyncDisposable
         // event becomes a journal_tags row with the event's place in the global order.
         _insertSql = $"""
             WITH input AS (
-                SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::timestamptz[], $5::text[], $6::bytea[], $7::text[], $8::bigint[], $9::text[], $10::integer[])
-                    WITH ORDINALITY AS u(persistence_id, sequence_number, writer_id, timestamp, manifest, payload, tags, write_lowest, entity_type, slice, position)
+                SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::timestamptz[], $5::text[], $6::bytea[], $7::text[], $8::bigint[], $9::text[], $10::integer[], $11::bigint[])
+                    WITH ORDINALITY AS u(persistence_id, sequence_number, writer_id, timestamp, manifest, payload, tags, write_lowest, entity_type, slice, fencing_token, position)
             ),
             refused AS (
                 SELECT i.position FROM input i
                 WHERE EXISTS (SELECT 1 FROM {s}.journal_highest h WHERE h.persistence_id = i.persistence_id AND h.sequence_number >= i.write_lowest)
+            ),
+            -- Fenced writes raise their id's token; where a higher one is stored, nothing comes back
+            -- and the id's fenced rows are stale. The upsert locks the id's row until commit, so two
+            -- owners writing at once are ordered, and the later one sees the earlier one's token.
+            fenced AS (
+                INSERT INTO {s}.journal_fencing (persistence_id, token)
+                SELECT persistence_id, max(fencing_token) FROM input WHERE fencing_token IS NOT NULL GROUP BY persistence_id
+                ON CONFLICT (persistence_id) DO UPDATE SET token = excluded.token WHERE {s}.journal_fencing.token <= excluded.token
+                RETURNING persistence_id, token
+            ),
+            stale AS (
+                SELECT i.position FROM input i
+                WHERE i.fencing_token < coalesce((SELECT f.token FROM fenced f WHERE f.persistence_id = i.persistence_id), 9223372036854775807)
             ),
             inserted AS (
                 INSERT INTO {s}.journal (persistence_id, sequence_number, writer_id, timestamp, manifest, payload, tags, entity_type, slice)
@@ -93,7 +106,7 @@ public sealed class PostgreSqlJournal : IReadJournalStore, IAsyncDisposable
                             ELSE ARRAY(SELECT t.tag FROM jsonb_array_elements_text(i.tags::jsonb) WITH ORDINALITY AS t(tag, n) ORDER BY t.n) END,
                        i.entity_type, i.slice
                 FROM input i
-                WHERE i.position NOT IN (SELECT position FROM refused)
+                WHERE i.position NOT IN (SELECT position FROM refused) AND i.position NOT IN (SELECT position FROM stale)
                 ORDER BY i.position
                 RETURNING transaction_id, ordering, tags
             ),
@@ -101,7 +114,9 @@ public sealed class PostgreSqlJournal : IReadJournalStore, IAsyncDisposable
                 INSERT INTO {s}.journal_tags (tag, transaction_id, ordering)
                 SELECT DISTINCT t.tag, n.transaction_id, n.ordering FROM inserted n CROSS JOIN LATERAL unnest(n.tags) AS t(tag)
             )
-            SELECT position FROM refused ORDER BY position
+            SELECT position, false FROM refused WHERE position NOT IN (SELECT position FROM stale)
+            UNION ALL SELECT position, true FROM stale
+            ORDER BY 1
             """;
 
         // Sent in the insert's implicit transaction (same round trip): listeners hear of it at commit.
@@ -576,6 +591,7 @@ public sealed class PostgreSqlJournal : IReadJournalStore, IAsyncDisposable
         insert.Parameters.Add(new NpgsqlParameter<long[]>() { TypedValue = batch.WriteLowest, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bigint });
         insert.Parameters.Add(new NpgsqlParameter<string[]>() { TypedValue = batch.EntityTypes, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Text });
         insert.Parameters.Add(new NpgsqlParameter<int[]>() { TypedValue = batch.Slices, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Integer });
+        insert.Parameters.Add(new NpgsqlParameter<long?[]>() { TypedValue = batch.FencingTokens, NpgsqlDbType = NpgsqlDbType.Array | NpgsqlDbType.Bigint });
         command.BatchCommands.Add(insert);
         if (_database.Options.NotifyOnWrite)
         {
@@ -587,9 +603,17 @@ public sealed class PostgreSqlJournal : IReadJournalStore, IAsyncDisposable
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
         {
-            // A row of an atomic write that starts at or below a deleted history's highest.
+            // A row of an atomic write that starts at or below a deleted history's highest, or a
+            // fenced row whose token is older than the newest stored for its id.
             var row = (int)(reader.GetInt64(0) - 1);
-            batch.Conflict(row, batch.SequenceNumbers[row]);
+            if (reader.GetBoolean(1))
+            {
+                batch.Fenced(row);
+            }
+            else
+            {
+                batch.Conflict(row, batch.SequenceNumbers[row]);
+            }
         }
 
         while (await reader.NextResultAsync(cancellationToken))
@@ -745,6 +769,7 @@ public sealed class PostgreSqlJournal : IReadJournalStore, IAsyncDisposable
             WriteLowest = new long[Rows];
             EntityTypes = new string[Rows];
             Slices = new int[Rows];
+            FencingTokens = new long?[Rows];
             var row = 0;
             for (var i = 0; i < writes.Count; i++)
             {
@@ -767,6 +792,7 @@ public sealed class PostgreSqlJournal : IReadJournalStore, IAsyncDisposable
                     WriteLowest[row] = writes[i].LowestSequenceNumber;
                     EntityTypes[row] = Query.Slices.EntityTypeOf(repr.PersistenceId);
                     Slices[row] = Query.Slices.Of(repr.PersistenceId);
+                    FencingTokens[row] = writes[i].FencingToken;
                 }
             }
         }
@@ -792,6 +818,15 @@ public sealed class PostgreSqlJournal : IReadJournalStore, IAsyncDisposable
         public string[] EntityTypes { get; }
 
         public int[] Slices { get; }
+
+        public long?[] FencingTokens { get; }
+
+        /// <summary>Marks the atomic write of <paramref name="row"/> as refused for its stale fencing token.</summary>
+        public void Fenced(int row)
+        {
+            var write = _writes[_writeOfRow[row]];
+            _results[_writeOfRow[row]] ??= new FencedWriteException(write.PersistenceId, write.LowestSequenceNumber, write.FencingToken ?? 0);
+        }
 
         /// <summary>Marks the atomic write of <paramref name="row"/> as a conflict at <paramref name="sequenceNumber"/> (the first one found wins).</summary>
         public void Conflict(int row, long sequenceNumber, Exception? inner = null)

@@ -17,12 +17,13 @@ namespace Recall.Persistence.PostgreSql;
 /// so processes that start together do them once.</para>
 /// <para><b>Versions.</b> 1: journal, journal_highest, snapshots. 2: the journal's
 /// <c>entity_type</c> and <c>slice</c> columns (for events by slices) and the <c>journal_tags</c>
-/// table (for events by tag in the global order), which replaces the GIN index on tags.</para>
+/// table (for events by tag in the global order), which replaces the GIN index on tags.
+/// 3: <c>journal_fencing</c>, the highest fencing token accepted per persistence id.</para>
 /// </remarks>
 public static class PostgreSqlSchema
 {
     /// <summary>The schema version this build creates, reads and writes.</summary>
-    public const int Version = 2;
+    public const int Version = 3;
 
     /// <summary>How many persistence ids one step of the version 1 to 2 upgrade fills in.</summary>
     internal const int UpgradeBatchSize = 1000;
@@ -104,6 +105,13 @@ public static class PostgreSqlSchema
                 sequence_number bigint NOT NULL
             );
 
+            -- The highest fencing token accepted per id: a fenced write raises it in its own statement,
+            -- and one with an older token is refused (a stale owner cannot append).
+            CREATE TABLE {s}.journal_fencing (
+                persistence_id text   COLLATE "C" PRIMARY KEY,
+                token          bigint NOT NULL
+            );
+
             CREATE TABLE {s}.snapshots (
                 persistence_id  text        COLLATE "C" NOT NULL,
                 sequence_number bigint      NOT NULL,
@@ -169,9 +177,14 @@ public static class PostgreSqlSchema
             throw Newer(found.Value, location);
         }
 
-        if (found == 1)
+        if (found is 1 or 2)
         {
-            await UpgradeFromVersion1Async(connection, transaction, Quote(options.Schema), cancellationToken);
+            if (found == 1)
+            {
+                await UpgradeFromVersion1Async(connection, transaction, Quote(options.Schema), cancellationToken);
+            }
+
+            await UpgradeFromVersion2Async(connection, transaction, Quote(options.Schema), cancellationToken);
             await transaction.CommitAsync(cancellationToken);
             return;
         }
@@ -209,6 +222,22 @@ public static class PostgreSqlSchema
         }
 
         await transaction.CommitAsync(cancellationToken);
+    }
+
+    /// <summary>Version 2 to 3, inside the caller's transaction: the journal_fencing table and the version row.</summary>
+    private static async Task UpgradeFromVersion2Async(NpgsqlConnection connection, NpgsqlTransaction transaction, string s, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand(
+            $"""
+            CREATE TABLE {s}.journal_fencing (
+                persistence_id text   COLLATE "C" PRIMARY KEY,
+                token          bigint NOT NULL
+            );
+            INSERT INTO {s}.recall_schema (version) VALUES (3);
+            """,
+            connection,
+            transaction);
+        await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
     /// <summary>

@@ -204,6 +204,12 @@ internal sealed class SqliteDatabase : IAsyncDisposable
                 command.ExecuteNonQuery();
             }
 
+            if (version < 3)
+            {
+                command.CommandText = SqliteSchema.UpgradeTo3;
+                command.ExecuteNonQuery();
+            }
+
             transaction.Commit();
         }
         catch (SqliteException exception)
@@ -283,7 +289,7 @@ internal sealed class SqliteDatabase : IAsyncDisposable
 internal static class SqliteSchema
 {
     /// <summary>The version this build creates, upgrades to, and reads.</summary>
-    public const int Version = 2;
+    public const int Version = 3;
 
     /// <summary>The tables of version 1 and its version row.</summary>
     public const string Version1 = """
@@ -358,5 +364,18 @@ internal static class SqliteSchema
         END;
 
         INSERT INTO recall_schema (version) VALUES (2);
+        """;
+
+    /// <summary>
+    /// Version 3: the highest fencing token accepted per persistence id. A fenced write raises it in
+    /// its own transaction, and one with an older token is refused (a stale owner cannot append).
+    /// </summary>
+    public const string UpgradeTo3 = """
+        CREATE TABLE journal_fencing (
+            persistence_id TEXT NOT NULL PRIMARY KEY,
+            token INTEGER NOT NULL
+        ) WITHOUT ROWID;
+
+        INSERT INTO recall_schema (version) VALUES (3);
         """;
 }

@@ -67,7 +67,7 @@ public sealed partial class SqliteJournal : IReadJournalStore, IAsyncDisposable
             }
         }
 
-        return new ValueTask<IReadOnlyList<Exception?>>(_database.WriteAsync<IReadOnlyList<Exception?>>(connection => Insert(connection, rows, results)));
+        return new ValueTask<IReadOnlyList<Exception?>>(_database.WriteAsync<IReadOnlyList<Exception?>>(connection => Insert(connection, writes, rows, results)));
     }
 
     /// <inheritdoc />
@@ -198,7 +198,7 @@ public sealed partial class SqliteJournal : IReadJournalStore, IAsyncDisposable
         return rows;
     }
 
-    private Exception?[] Insert(SqliteConnection connection, Row[][] rows, Exception?[] results)
+    private Exception?[] Insert(SqliteConnection connection, IReadOnlyList<AtomicWrite> writes, Row[][] rows, Exception?[] results)
     {
         var statements = _statements ??= new WriterStatements(connection);
         try
@@ -213,7 +213,8 @@ public sealed partial class SqliteJournal : IReadJournalStore, IAsyncDisposable
                 }
 
                 var write = rows[i];
-                var atomic = write.Length > 1;
+                var token = writes[i].FencingToken;
+                var atomic = write.Length > 1 || token is not null;
                 if (atomic)
                 {
                     statements.Savepoint.ExecuteNonQuery();
@@ -221,6 +222,16 @@ public sealed partial class SqliteJournal : IReadJournalStore, IAsyncDisposable
 
                 try
                 {
+                    // A fenced write first raises the id's token; a newer one stored refuses it. Inside
+                    // the savepoint, so that a write refused for its sequence number raises nothing.
+                    if (token is { } fence && !statements.Fence(write[0].Repr.PersistenceId, fence))
+                    {
+                        statements.RollbackToSavepoint.ExecuteNonQuery();
+                        statements.Release.ExecuteNonQuery();
+                        results[i] = new FencedWriteException(write[0].Repr.PersistenceId, write[0].Repr.SequenceNumber, fence);
+                        continue;
+                    }
+
                     foreach (var row in write)
                     {
                         statements.Insert(row);
@@ -266,7 +277,8 @@ public sealed partial class SqliteJournal : IReadJournalStore, IAsyncDisposable
     {
         private readonly SqliteCommand _insert;
         private readonly SqliteCommand _insertTag;
-        private readonly SqliteParameter _pid, _seq, _writer, _ts, _manifest, _payload, _tags, _entity, _slice, _tag;
+        private readonly SqliteCommand _fence;
+        private readonly SqliteParameter _pid, _seq, _writer, _ts, _manifest, _payload, _tags, _entity, _slice, _tag, _fencePid, _fenceToken;
 
         public WriterStatements(SqliteConnection connection)
         {
@@ -284,6 +296,13 @@ public sealed partial class SqliteJournal : IReadJournalStore, IAsyncDisposable
             _insertTag = connection.CreateCommand();
             _insertTag.CommandText = InsertTagSql;
             _tag = _insertTag.Parameters.Add("$tag", SqliteType.Text);
+            _fence = connection.CreateCommand();
+            _fence.CommandText = """
+                INSERT INTO journal_fencing (persistence_id, token) VALUES ($pid, $token)
+                ON CONFLICT (persistence_id) DO UPDATE SET token = excluded.token WHERE excluded.token >= journal_fencing.token
+                """;
+            _fencePid = _fence.Parameters.Add("$pid", SqliteType.Text);
+            _fenceToken = _fence.Parameters.Add("$token", SqliteType.Integer);
             Savepoint = Command(connection, "SAVEPOINT recall_write");
             Release = Command(connection, "RELEASE recall_write");
             RollbackToSavepoint = Command(connection, "ROLLBACK TO recall_write");
@@ -299,6 +318,7 @@ public sealed partial class SqliteJournal : IReadJournalStore, IAsyncDisposable
         {
             _insert.Transaction = transaction;
             _insertTag.Transaction = transaction;
+            _fence.Transaction = transaction;
             Savepoint.Transaction = transaction;
             Release.Transaction = transaction;
             RollbackToSavepoint.Transaction = transaction;
@@ -323,8 +343,17 @@ public sealed partial class SqliteJournal : IReadJournalStore, IAsyncDisposable
             }
         }
 
+        /// <summary>Raises the id's fencing token to <paramref name="token"/>; false when a higher one is stored.</summary>
+        public bool Fence(string persistenceId, long token)
+        {
+            _fencePid.Value = persistenceId;
+            _fenceToken.Value = token;
+            return _fence.ExecuteNonQuery() == 1;
+        }
+
         public void Dispose()
         {
+            _fence.Dispose();
             _insert.Dispose();
             _insertTag.Dispose();
             Savepoint.Dispose();

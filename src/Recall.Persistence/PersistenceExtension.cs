@@ -51,6 +51,31 @@ public sealed partial class PersistenceExtension : IAsyncDisposable
     /// <summary>The manifest registry and serializer of every store.</summary>
     public EventSerialization Serialization => Options.Serialization;
 
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<ActorPath, long> _fencingTokens = new();
+
+    /// <summary>
+    /// Makes every write of the persistent actor that starts at <paramref name="actor"/> carry
+    /// <paramref name="token"/>, the fencing token of the lease that makes it the owner of its
+    /// persistence id (a cluster singleton or shard sets it before spawning the actor). The journal
+    /// refuses writes of an older token once it has seen a newer one: a paused or partitioned old
+    /// owner cannot append after a new owner has. Read when the actor starts (and restarts).
+    /// </summary>
+    public void SetFencingToken(ActorPath actor, long token)
+    {
+        ArgumentNullException.ThrowIfNull(actor);
+        _fencingTokens[actor] = token;
+    }
+
+    /// <summary>Forgets the fencing token of <paramref name="actor"/>: an actor started there later writes unfenced.</summary>
+    public void ClearFencingToken(ActorPath actor)
+    {
+        ArgumentNullException.ThrowIfNull(actor);
+        _fencingTokens.TryRemove(actor, out _);
+    }
+
+    internal long? FencingTokenOf(ActorPath actor) =>
+        !_fencingTokens.IsEmpty && _fencingTokens.TryGetValue(actor, out var token) ? token : null;
+
     internal IActorRef JournalFront { get; }
 
     private IReadJournal? _readJournal;

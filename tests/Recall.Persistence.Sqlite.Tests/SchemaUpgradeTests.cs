@@ -5,7 +5,7 @@ using Recall.Persistence.Serialization;
 
 namespace Recall.Persistence.Sqlite.Tests;
 
-/// <summary>A file written by the first release (schema version 1) is upgraded to version 2 on open.</summary>
+/// <summary>A file written by the first release (schema version 1) is upgraded to the current version on open.</summary>
 public sealed class SchemaUpgradeTests : IDisposable
 {
     // The schema of version 1 as that release created it, typed out here rather than taken from
@@ -113,7 +113,8 @@ public sealed class SchemaUpgradeTests : IDisposable
             Assert.Equal((long)Slices.Of(id), Scalar($"SELECT DISTINCT slice FROM journal WHERE persistence_id = '{id}'"));
         }
 
-        Assert.Equal(2L, Scalar("SELECT max(version) FROM recall_schema"));
+        Assert.Equal(3L, Scalar("SELECT max(version) FROM recall_schema"));
+        Assert.Equal(1L, Scalar("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'journal_fencing'"));
         Assert.Equal(1L, Scalar("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'journal_slices'"));
 
         // New events go on after the old ones.
@@ -153,7 +154,7 @@ public sealed class SchemaUpgradeTests : IDisposable
         })));
         try
         {
-            Assert.Equal([1L, 2L], Column("SELECT version FROM recall_schema ORDER BY version"));
+            Assert.Equal([1L, 2L, 3L], Column("SELECT version FROM recall_schema ORDER BY version"));
             var read = new ReadJournal(journals[3]);
             Assert.Equal(5, (await read.EventsBySlices("account", 0, Slices.Count - 1, Offset.Start, live: false).ToListAsync()).Count);
         }

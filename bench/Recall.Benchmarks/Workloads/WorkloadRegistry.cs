@@ -11,6 +11,7 @@ internal static class WorkloadRegistry
         new Persistence.PersistWorkload("persist-seq", Persistence.Mode.Persist, 1, 100_000, options),
         new Persistence.PersistWorkload("persist-async", Persistence.Mode.PersistAsync, 1, 100_000, options),
         new Persistence.PersistWorkload("persist-many", Persistence.Mode.Persist, 1000, 100, options),
+        new Persistence.PersistWorkload("persist-many-fenced", Persistence.Mode.Persist, 1000, 100, options, fenced: true),
         new Persistence.RecoverWorkload("recover", 1, 100_000, options),
         new Persistence.RecoverWorkload("recover-many", 1000, 100, options),
         new Persistence.PersistWorkload("persist-seq-typed", Persistence.Mode.Persist, 1, 100_000, options, typed: true),

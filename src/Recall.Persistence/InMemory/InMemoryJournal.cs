@@ -53,10 +53,21 @@ public sealed class InMemoryJournal(EventSerialization serialization, InMemorySn
                     _histories[write.PersistenceId] = history = new History();
                 }
 
+                if (write.FencingToken is { } token && token < history.FencingToken)
+                {
+                    results[i] = new FencedWriteException(write.PersistenceId, write.LowestSequenceNumber, token);
+                    continue;
+                }
+
                 if (write.LowestSequenceNumber <= history.Highest)
                 {
                     results[i] = new SequenceConflictException(write.PersistenceId, write.LowestSequenceNumber);
                     continue;
+                }
+
+                if (write.FencingToken is { } accepted)
+                {
+                    history.FencingToken = accepted;
                 }
 
                 foreach (var stored in serialized)
@@ -233,6 +244,7 @@ public sealed class InMemoryJournal(EventSerialization serialization, InMemorySn
         public readonly List<StoredEvent> Events = [];
         public long Highest;
         public long DeletedTo;
+        public long FencingToken = long.MinValue; // the highest token of an accepted fenced write
 
         /// <summary>The index of the first event with a sequence number at or above <paramref name="sequenceNumber"/>.</summary>
         public int IndexOf(long sequenceNumber)

@@ -57,6 +57,9 @@ internal sealed partial class EventSourcedRuntime
 
     public RecoveryPermit? Permit { get; set; }
 
+    /// <summary>The token every write of this incarnation carries (set by whoever made it the owner), or null.</summary>
+    public long? FencingToken { get; private set; }
+
     public ILogger Logger => Cell.System.LoggerFactory.CreateLogger("Recall.Persistence");
 
     /// <summary>Starts recovery; commands wait in the mailbox until it completes.</summary>
@@ -69,6 +72,7 @@ internal sealed partial class EventSourcedRuntime
         }
 
         PersistenceId = id;
+        FencingToken = Persistence.FencingTokenOf(Cell.Self.Path);
         Cell.RunTask(() => RecoveryPhase.RunAsync(this));
     }
 

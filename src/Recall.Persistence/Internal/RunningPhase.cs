@@ -64,7 +64,7 @@ internal sealed class RunningPhase(EventSourcedRuntime runtime)
         {
             SequenceNumber = ++runtime.AssignedSequenceNumber,
         };
-        (_batch ??= []).Add(new AtomicWrite(runtime.ToRepr(@event, invocation.SequenceNumber)));
+        (_batch ??= []).Add(new AtomicWrite(runtime.ToRepr(@event, invocation.SequenceNumber)) { FencingToken = runtime.FencingToken });
         Enqueue(invocation);
     }
 
@@ -94,7 +94,7 @@ internal sealed class RunningPhase(EventSourcedRuntime runtime)
         }
 
         runtime.AssignedSequenceNumber += reprs.Count;
-        (_batch ??= []).Add(new AtomicWrite(reprs));
+        (_batch ??= []).Add(new AtomicWrite(reprs) { FencingToken = runtime.FencingToken });
         foreach (var invocation in invocations)
         {
             Enqueue(invocation);
@@ -390,7 +390,7 @@ internal sealed class RunningPhase(EventSourcedRuntime runtime)
                         runtime.LastSequenceNumber = invocation.SequenceNumber;
                         Run(invocation);
                     }
-                    else if (result is SequenceConflictException)
+                    else if (result is WriterConflictException)
                     {
                         Fail(result, invocation);
                         return result;

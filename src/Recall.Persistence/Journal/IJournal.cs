@@ -43,14 +43,24 @@ public interface IJournal
 }
 
 /// <summary>
+/// A write the journal refused because another writer of the persistence id is, or was, active.
+/// The writer fails and stops (its state may be behind the store's) instead of interleaving its
+/// history with the other's; the runtime treats every subclass so.
+/// </summary>
+public abstract class WriterConflictException(string message, string persistenceId, Exception? inner)
+    : Exception(message, inner)
+{
+    /// <summary>The persistence id of the refused write.</summary>
+    public string PersistenceId { get; } = persistenceId;
+}
+
+/// <summary>
 /// An append would overwrite an existing (persistence id, sequence number): another writer got
 /// there first. The writer fails and stops instead of interleaving its history with the other's.
 /// </summary>
 public sealed class SequenceConflictException(string persistenceId, long sequenceNumber, Exception? inner = null)
-    : Exception($"Event {sequenceNumber} of '{persistenceId}' already exists: another writer of '{persistenceId}' is active, or was.", inner)
+    : WriterConflictException($"Event {sequenceNumber} of '{persistenceId}' already exists: another writer of '{persistenceId}' is active, or was.", persistenceId, inner)
 {
-    /// <summary>The persistence id written twice.</summary>
-    public string PersistenceId { get; } = persistenceId;
 
     /// <summary>The sequence number that already existed.</summary>
     public long SequenceNumber { get; } = sequenceNumber;
@@ -71,4 +81,23 @@ public sealed class EventReadException(string persistenceId, long sequenceNumber
 
     /// <summary>Its stored manifest.</summary>
     public string Manifest { get; } = manifest;
+}
+
+/// <summary>
+/// A fenced write (<see cref="AtomicWrite.FencingToken"/>) whose token is older than the newest
+/// the journal has seen for its persistence id: a newer owner (a singleton or shard that took over
+/// after a pause, partition or failover) has written since. Nothing of the write is stored; the
+/// stale writer fails and stops.
+/// </summary>
+public sealed class FencedWriteException(string persistenceId, long sequenceNumber, long token)
+    : WriterConflictException(
+        $"The write of event {sequenceNumber} of '{persistenceId}' carries fencing token {token}, and a newer owner of '{persistenceId}' wrote with a higher one: this writer lost its lease and must not append.",
+        persistenceId,
+        null)
+{
+    /// <summary>The first sequence number of the refused write.</summary>
+    public long SequenceNumber { get; } = sequenceNumber;
+
+    /// <summary>The stale token.</summary>
+    public long Token { get; } = token;
 }

@@ -86,6 +86,14 @@ public sealed class AtomicWrite
     /// <summary>The events, in sequence order.</summary>
     public IReadOnlyList<PersistentRepr> Events { get; }
 
+    /// <summary>
+    /// The fencing token of the lease that made the writer the owner of the persistence id, or null
+    /// for an unfenced write. The journal refuses the write with a <see cref="FencedWriteException"/>,
+    /// in the write's own transaction, when it has seen a higher token for this persistence id; it
+    /// remembers the highest token it accepted. Unfenced writes are not checked.
+    /// </summary>
+    public long? FencingToken { get; init; }
+
     /// <summary>The persistence id all events belong to.</summary>
     public string PersistenceId => Events[0].PersistenceId;
 

@@ -436,6 +436,43 @@ public abstract class JournalConformance : IAsyncLifetime
     }
 
     /// <summary>
+    /// J21: fencing. Once a fenced write with token 7 is stored, a write with an older token is
+    /// refused with a <see cref="FencedWriteException"/> and stores nothing (one event or an atomic
+    /// write of several), even at the next free sequence number; the same or a newer token goes on;
+    /// another persistence id in the same batch is not affected, and unfenced writes are not checked.
+    /// </summary>
+    [Fact]
+    public async Task J21_A_write_with_an_older_fencing_token_than_one_stored_is_refused()
+    {
+        var journal = NewJournal();
+        var otherId = PersistenceId + "-other";
+        await WriteStoredAsync(journal, new AtomicWrite(Event(1)) { FencingToken = 3 }, new AtomicWrite(Event(1, otherId)) { FencingToken = 1 });
+        await WriteStoredAsync(journal, new AtomicWrite(Event(2)) { FencingToken = 7 });
+
+        // The old owner wakes up: its next event, alone or with others, is refused.
+        var stale = await journal.WriteAsync(
+            [
+                new AtomicWrite(Event(3)) { FencingToken = 3 },
+                new AtomicWrite(Event(2, otherId)) { FencingToken = 1 },
+            ],
+            default);
+        var fenced = Assert.IsType<FencedWriteException>(stale[0]);
+        Assert.Equal((PersistenceId, 3L, 3L), (fenced.PersistenceId, fenced.SequenceNumber, fenced.Token));
+        Assert.Null(stale[1]);
+        var staleAtomic = await journal.WriteAsync([new AtomicWrite([Event(3), Event(4)]) { FencingToken = 6 }], default);
+        Assert.IsType<FencedWriteException>(staleAtomic[0]);
+        await AssertReplayAsync(journal, 1, long.MaxValue, long.MaxValue, [1, 2], expectedHighest: 2);
+
+        // The owner of token 7 goes on, then a newer one takes over.
+        await WriteStoredAsync(journal, new AtomicWrite(Event(3)) { FencingToken = 7 });
+        await WriteStoredAsync(journal, new AtomicWrite([Event(4), Event(5)]) { FencingToken = 8 });
+        Assert.IsType<FencedWriteException>((await journal.WriteAsync([new AtomicWrite(Event(6)) { FencingToken = 7 }], default))[0]);
+        await WriteStoredAsync(journal, new AtomicWrite(Event(6)));
+        await AssertReplayAsync(journal, 1, long.MaxValue, long.MaxValue, [1, 2, 3, 4, 5, 6], expectedHighest: 6);
+        Assert.Equal([1L, 2L], (await ReplayAllAsync(journal, otherId)).Select(e => e.SequenceNumber));
+    }
+
+    /// <summary>
     /// Event <paramref name="sequenceNumber"/> of the fixture (1 to 5), or a plain <see cref="Happened"/>
     /// beyond it, for <paramref name="persistenceId"/> (the test's id when null), with the writer id,
     /// timestamp and tags of the fixture.

@@ -9,7 +9,9 @@ namespace Recall.Benchmarks.Workloads.Persistence;
 /// spawned and recovered (empty) before the clock starts. Checks: every actor applied all its
 /// events (sum), and the journal's highest sequence number of every id is the command count.
 /// </summary>
-internal sealed class PersistWorkload(string name, Mode mode, int actors, int perActor, BenchOptions options, bool typed = false) : IWorkload
+/// <remarks>With <c>fenced</c> (persist-many-fenced) every actor writes with a fencing token, as an
+/// entity or singleton of a cluster does: the cost of the journal's fencing check.</remarks>
+internal sealed class PersistWorkload(string name, Mode mode, int actors, int perActor, BenchOptions options, bool typed = false, bool fenced = false) : IWorkload
 {
     private readonly int _actors = Math.Max(1, actors / Math.Max(1, actors == 1 ? 1 : options.ScaleDown));
     private readonly int _perActor = Math.Max(1, perActor / (actors == 1 ? options.ScaleDown : 1));
@@ -30,6 +32,11 @@ internal sealed class PersistWorkload(string name, Mode mode, int actors, int pe
         for (var i = 0; i < _actors; i++)
         {
             var id = $"bench-{i}";
+            if (fenced)
+            {
+                system.Persistence().SetFencingToken(ActorPath.Root(system.Address).Child("user").Child(id), 1);
+            }
+
             refs[i] = system.Spawn(typed
                 ? Props.Create(() => new TypedBenchCounter(id, recovered, applied))
                 : Props.Create(() => new BenchCounter(id, mode, recovered, applied)), id);

@@ -1,0 +1,83 @@
+namespace Recall.Persistence.Tests;
+
+/// <summary>
+/// Single writer across owners: an actor whose writes carry a fencing token cannot append once a
+/// newer owner (a higher token) has written, even where its sequence numbers would still be free.
+/// </summary>
+public sealed class FencingTests
+{
+    private sealed record Stored(string Event, long SequenceNumber);
+
+    private sealed record PersistFailed(Exception Cause);
+
+    private sealed class Owner(string id, IActorRef probe) : PersistentActor
+    {
+        public override string PersistenceId => id;
+
+        protected override void ReceiveCommand(object command)
+        {
+            if (command is string text)
+            {
+                Persist(text, e => probe.Tell(new Stored(e, LastSequenceNr)));
+            }
+        }
+
+        protected override void ReceiveRecover(object message)
+        {
+        }
+
+        protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr) => probe.Tell(new PersistFailed(cause));
+    }
+
+    [Fact]
+    public async Task A_stale_owner_cannot_append_after_a_newer_owner_wrote_and_stops()
+    {
+        await using var system = ActorSystem.Create("fencing", o => o.UsePersistence(p => p.UseInMemory()));
+        var persistence = system.Persistence();
+        var probe = new TestProbe(system);
+        var user = ActorPath.Root(system.Address).Child("user");
+
+        // The first owner holds token 1 and writes.
+        persistence.SetFencingToken(user.Child("old"), 1);
+        var old = system.Spawn(Props.Create(() => new Owner("ledger", probe.Ref)), "old");
+        old.Tell("a", null);
+        Assert.Equal(new Stored("a", 1), await probe.ExpectMsgAsync<Stored>());
+
+        // It pauses; the lease passes to a new owner with token 2, which recovers and writes event 2.
+        persistence.SetFencingToken(user.Child("new"), 2);
+        var current = system.Spawn(Props.Create(() => new Owner("ledger", probe.Ref)), "new");
+        current.Tell("b", null);
+        Assert.Equal(new Stored("b", 2), await probe.ExpectMsgAsync<Stored>());
+        current.Tell("c", null);
+        Assert.Equal(new Stored("c", 3), await probe.ExpectMsgAsync<Stored>());
+
+        // The old owner wakes up and writes: refused by the journal, and it stops.
+        probe.Watch(old);
+        old.Tell("stale", null);
+        var failed = await probe.ExpectMsgAsync<PersistFailed>();
+        var fenced = Assert.IsType<FencedWriteException>(failed.Cause);
+        Assert.Equal(("ledger", 1L), (fenced.PersistenceId, fenced.Token));
+        await probe.ExpectTerminatedAsync(old);
+
+        var stored = new List<string>();
+        await foreach (var repr in persistence.Journal.ReplayAsync("ledger", 1, long.MaxValue, long.MaxValue, default))
+        {
+            stored.Add((string)repr.Payload);
+        }
+
+        Assert.Equal(["a", "b", "c"], stored);
+    }
+
+    [Fact]
+    public async Task Without_a_token_an_actor_writes_unfenced()
+    {
+        await using var system = ActorSystem.Create("unfenced", o => o.UsePersistence(p => p.UseInMemory()));
+        var probe = new TestProbe(system);
+        system.Persistence().SetFencingToken(ActorPath.Parse("recall://unfenced/user/elsewhere"), 5);
+        var owner = system.Spawn(Props.Create(() => new Owner("free", probe.Ref)), "owner");
+
+        owner.Tell("a", null);
+
+        Assert.Equal(new Stored("a", 1), await probe.ExpectMsgAsync<Stored>());
+    }
+}
