@@ -86,18 +86,18 @@ public sealed class PostgreSqlJournal : IReadJournalStore, IAsyncDisposable
                 SELECT i.position FROM input i
                 WHERE EXISTS (SELECT 1 FROM {s}.journal_highest h WHERE h.persistence_id = i.persistence_id AND h.sequence_number >= i.write_lowest)
             ),
-            -- Fenced writes raise their id's token; where a higher one is stored, nothing comes back
-            -- and the id's fenced rows are stale. The upsert locks the id's row until commit, so two
-            -- owners writing at once are ordered, and the later one sees the earlier one's token.
+            -- Fenced writes raise their id's token and get back the id's newest one; rows with an
+            -- older token are stale. The upsert locks the id's row until commit, so two owners
+            -- writing at once are ordered, and the later one sees the earlier one's token.
             fenced AS (
                 INSERT INTO {s}.journal_fencing (persistence_id, token)
                 SELECT persistence_id, max(fencing_token) FROM input WHERE fencing_token IS NOT NULL GROUP BY persistence_id
-                ON CONFLICT (persistence_id) DO UPDATE SET token = excluded.token WHERE {s}.journal_fencing.token <= excluded.token
+                ON CONFLICT (persistence_id) DO UPDATE SET token = greatest({s}.journal_fencing.token, excluded.token)
                 RETURNING persistence_id, token
             ),
             stale AS (
-                SELECT i.position FROM input i
-                WHERE i.fencing_token < coalesce((SELECT f.token FROM fenced f WHERE f.persistence_id = i.persistence_id), 9223372036854775807)
+                SELECT i.position FROM input i JOIN fenced f ON f.persistence_id = i.persistence_id
+                WHERE i.fencing_token < f.token
             ),
             inserted AS (
                 INSERT INTO {s}.journal (persistence_id, sequence_number, writer_id, timestamp, manifest, payload, tags, entity_type, slice)
