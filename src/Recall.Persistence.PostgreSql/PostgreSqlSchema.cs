@@ -18,7 +18,8 @@ namespace Recall.Persistence.PostgreSql;
 /// <para><b>Versions.</b> 1: journal, journal_highest, snapshots. 2: the journal's
 /// <c>entity_type</c> and <c>slice</c> columns (for events by slices) and the <c>journal_tags</c>
 /// table (for events by tag in the global order), which replaces the GIN index on tags.
-/// 3: <c>journal_fencing</c>, the highest fencing token accepted per persistence id.</para>
+/// 3: <c>journal_fencing</c>, the highest fencing token accepted per persistence id, and
+/// <c>cluster_leases</c>.</para>
 /// </remarks>
 public static class PostgreSqlSchema
 {
@@ -110,6 +111,15 @@ public static class PostgreSqlSchema
             CREATE TABLE {s}.journal_fencing (
                 persistence_id text   COLLATE "C" PRIMARY KEY,
                 token          bigint NOT NULL
+            );
+
+            -- The cluster's leases: holder, fencing token (raised whenever the holder changes),
+            -- expiry on the server's clock. A released lease keeps its row, so tokens only grow.
+            CREATE TABLE {s}.cluster_leases (
+                name       text        COLLATE "C" PRIMARY KEY,
+                holder     text        NOT NULL,
+                token      bigint      NOT NULL,
+                expires_at timestamptz NOT NULL
             );
 
             CREATE TABLE {s}.snapshots (
@@ -224,7 +234,7 @@ public static class PostgreSqlSchema
         await transaction.CommitAsync(cancellationToken);
     }
 
-    /// <summary>Version 2 to 3, inside the caller's transaction: the journal_fencing table and the version row.</summary>
+    /// <summary>Version 2 to 3, inside the caller's transaction: the journal_fencing and cluster_leases tables and the version row.</summary>
     private static async Task UpgradeFromVersion2Async(NpgsqlConnection connection, NpgsqlTransaction transaction, string s, CancellationToken cancellationToken)
     {
         await using var command = new NpgsqlCommand(
@@ -232,6 +242,15 @@ public static class PostgreSqlSchema
             CREATE TABLE {s}.journal_fencing (
                 persistence_id text   COLLATE "C" PRIMARY KEY,
                 token          bigint NOT NULL
+            );
+
+            -- The cluster's leases: holder, fencing token (raised whenever the holder changes),
+            -- expiry on the server's clock. A released lease keeps its row, so tokens only grow.
+            CREATE TABLE {s}.cluster_leases (
+                name       text        COLLATE "C" PRIMARY KEY,
+                holder     text        NOT NULL,
+                token      bigint      NOT NULL,
+                expires_at timestamptz NOT NULL
             );
             INSERT INTO {s}.recall_schema (version) VALUES (3);
             """,

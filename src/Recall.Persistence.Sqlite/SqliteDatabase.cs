@@ -367,13 +367,21 @@ internal static class SqliteSchema
         """;
 
     /// <summary>
-    /// Version 3: the highest fencing token accepted per persistence id. A fenced write raises it in
-    /// its own transaction, and one with an older token is refused (a stale owner cannot append).
+    /// Version 3: the highest fencing token accepted per persistence id (a fenced write raises it in
+    /// its own transaction, and one with an older token is refused: a stale owner cannot append),
+    /// and the cluster's leases (holder, fencing token, expiry in Unix milliseconds on SQLite's clock).
     /// </summary>
     public const string UpgradeTo3 = """
         CREATE TABLE journal_fencing (
             persistence_id TEXT NOT NULL PRIMARY KEY,
             token INTEGER NOT NULL
+        ) WITHOUT ROWID;
+
+        CREATE TABLE cluster_leases (
+            name TEXT NOT NULL PRIMARY KEY,
+            holder TEXT NOT NULL,
+            token INTEGER NOT NULL,
+            expires_at INTEGER NOT NULL
         ) WITHOUT ROWID;
 
         INSERT INTO recall_schema (version) VALUES (3);

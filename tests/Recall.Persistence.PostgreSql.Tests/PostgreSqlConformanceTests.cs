@@ -68,3 +68,18 @@ public sealed class PostgreSqlQueryConformanceTests : QueryConformance
         await PostgresServer.DropSchemaAsync(_schema);
     }
 }
+
+/// <summary>The lease store conformance suite; each test gets a fresh schema, dropped afterwards.</summary>
+[RequiresPostgres]
+public sealed class PostgreSqlLeaseStoreConformanceTests : LeaseStoreConformance
+{
+    private readonly string _schema = PostgresServer.NewSchema("leases");
+
+    protected override Recall.Persistence.Leases.ILeaseStore CreateStore() => new PostgreSqlLeaseStore(PostgresServer.Options(_schema));
+
+    public override async Task DisposeAsync()
+    {
+        await base.DisposeAsync();
+        await PostgresServer.DropSchemaAsync(_schema);
+    }
+}

@@ -64,3 +64,12 @@ public sealed class SqliteQueryConformanceTests : QueryConformance, IDisposable
 
     public void Dispose() => _database.Dispose();
 }
+
+public sealed class SqliteLeaseStoreConformanceTests : LeaseStoreConformance, IDisposable
+{
+    private readonly TempDatabase _database = new();
+
+    protected override Recall.Persistence.Leases.ILeaseStore CreateStore() => new SqliteLeaseStore(new SqliteStoreOptions { Path = _database.Path });
+
+    public void Dispose() => _database.Dispose();
+}

@@ -21,3 +21,10 @@ public sealed class InMemoryQueryConformanceTests : QueryConformance
         return (new InMemoryJournal(serialization, snapshots), snapshots);
     }
 }
+
+public sealed class InMemoryLeaseStoreConformanceTests : LeaseStoreConformance
+{
+    private readonly Recall.Persistence.Leases.InMemoryLeaseStore _store = new();
+
+    protected override Recall.Persistence.Leases.ILeaseStore CreateStore() => _store; // one store stands for one shared database
+}
