@@ -18,6 +18,15 @@ public static class RemotingActorSystemOptionsExtensions
         ArgumentNullException.ThrowIfNull(configure);
         var remoting = new RemotingOptions();
         configure(remoting);
+        return options.UseRemoting(remoting);
+    }
+
+    /// <summary>Turns remoting on with <paramref name="remoting"/> (see the overload that configures them).</summary>
+    /// <exception cref="ArgumentException">A setting is invalid; the message names it.</exception>
+    public static ActorSystemOptions UseRemoting(this ActorSystemOptions options, RemotingOptions remoting)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(remoting);
         remoting.Validate();
         if (remoting.Port == 0)
         {
@@ -31,7 +40,7 @@ public static class RemotingActorSystemOptionsExtensions
     }
 
     /// <summary>The system's remoting.</summary>
-    /// <exception cref="InvalidOperationException">The system was created without <see cref="UseRemoting"/>.</exception>
+    /// <exception cref="InvalidOperationException">The system was created without <c>UseRemoting</c>.</exception>
     public static RemotingExtension Remoting(this ActorSystem system)
     {
         ArgumentNullException.ThrowIfNull(system);

@@ -1,0 +1,122 @@
+using System.Collections.Concurrent;
+using Recall.Actors;
+using Recall.Persistence.Leases;
+using Recall.Remoting;
+
+namespace Recall.Cluster;
+
+/// <summary>
+/// The cluster in one actor system: its identity as a lease holder and the singletons it takes
+/// part in. Reach it with <c>system.Cluster()</c>.
+/// </summary>
+public sealed class ClusterExtension : IAsyncDisposable
+{
+    private readonly ConcurrentDictionary<string, Lease> _leases = new(StringComparer.Ordinal);
+
+    internal ClusterExtension(ActorSystem system, ClusterOptions options)
+    {
+        System = system;
+        Options = options;
+        Leases = options.Leases!;
+    }
+
+    /// <summary>The system this belongs to.</summary>
+    public ActorSystem System { get; }
+
+    /// <summary>The settings.</summary>
+    public ClusterOptions Options { get; }
+
+    /// <summary>Where leases live.</summary>
+    public ILeaseStore Leases { get; }
+
+    /// <summary>
+    /// This node as a lease holder: its address and incarnation, so that a restarted node at the
+    /// same address is another holder (and gets a higher fencing token).
+    /// </summary>
+    public string HolderId => $"{System.Address}#{System.Remoting().Incarnation}";
+
+    /// <summary>The address in a holder id written by <see cref="HolderId"/>.</summary>
+    public static Address AddressOfHolder(string holderId)
+    {
+        ArgumentNullException.ThrowIfNull(holderId);
+        var hash = holderId.LastIndexOf('#');
+        return ActorPath.Parse(hash < 0 ? holderId : holderId[..hash]).Address;
+    }
+
+    /// <summary>
+    /// Starts the cluster singleton <paramref name="name"/> on this node's side: a manager that runs
+    /// the singleton (from <paramref name="props"/>) only while this node holds the lease
+    /// <c>singleton:NAME</c>, and a proxy that reaches the singleton wherever it runs. Call it on
+    /// every node that may host the singleton; the returned proxy buffers messages while no
+    /// singleton is reachable.
+    /// </summary>
+    public IActorRef StartSingleton(string name, Props props)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        ArgumentNullException.ThrowIfNull(props);
+        var lease = _leases.GetOrAdd(name, n => new Lease(Leases, LeaseName(n), HolderId, Options.Lease, System.TimeProvider, System.LoggerFactory.CreateLogger("Recall.Cluster")));
+        System.SpawnSystemActor(Props.Create(() => new Singleton.SingletonManager(name, props, lease, Options)), ManagerName(name));
+        return StartSingletonProxy(name);
+    }
+
+    /// <summary>A proxy to the singleton <paramref name="name"/>, for nodes that send to it but do not host it.</summary>
+    public IActorRef StartSingletonProxy(string name)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        return System.SpawnSystemActor(Props.Create(() => new Singleton.SingletonProxy(name, this)), "singleton-proxy-" + name);
+    }
+
+    /// <summary>Releases the leases this node holds, after its actors stopped: another node takes over at once.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var lease in _leases.Values)
+        {
+            try
+            {
+                await lease.ReleaseAsync();
+            }
+            catch (Exception)
+            {
+                // the lease expires by itself
+            }
+        }
+    }
+
+    internal static string LeaseName(string singleton) => "singleton:" + singleton;
+
+    internal static string ManagerName(string singleton) => "singleton-" + singleton;
+
+    /// <summary>The path the singleton has on the node at <paramref name="address"/>.</summary>
+    internal static ActorPath SingletonPath(Address address, string singleton) =>
+        ActorPath.Root(address).Child("system").Child(ManagerName(singleton)).Child(singleton);
+}
+
+/// <summary>Turns the cluster on for an actor system, and reaches it afterwards.</summary>
+public static class ClusterActorSystemOptionsExtensions
+{
+    /// <summary>
+    /// Makes the system a cluster node: remoting on the configured endpoint, and leases in the
+    /// configured store (cluster singletons run only under their lease).
+    /// </summary>
+    /// <exception cref="ArgumentException">A setting is invalid or missing; the message names it.</exception>
+    public static ActorSystemOptions UseCluster(this ActorSystemOptions options, Action<ClusterOptions> configure)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        ArgumentNullException.ThrowIfNull(configure);
+        var cluster = new ClusterOptions();
+        configure(cluster);
+        cluster.Validate();
+        options.UseRemoting(cluster.Remoting);
+        options.AddExtension(system => new ClusterExtension(system, cluster));
+        return options;
+    }
+
+    /// <summary>The system's cluster.</summary>
+    /// <exception cref="InvalidOperationException">The system was created without <see cref="UseCluster"/>.</exception>
+    public static ClusterExtension Cluster(this ActorSystem system)
+    {
+        ArgumentNullException.ThrowIfNull(system);
+        return system.TryGetExtension<ClusterExtension>()
+            ?? throw new InvalidOperationException($"Actor system '{system.Name}' is not a cluster node: create it with options.UseCluster(c => c.Listen(host, port).UseLeaseStore(...)).");
+    }
+}

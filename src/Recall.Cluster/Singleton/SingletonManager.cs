@@ -1,0 +1,127 @@
+using Microsoft.Extensions.Logging;
+using Recall.Actors;
+using Recall.Persistence;
+using Recall.Persistence.Leases;
+
+namespace Recall.Cluster.Singleton;
+
+/// <summary>
+/// Runs one cluster singleton on this node only while the node holds its lease: tries to take the
+/// lease every <see cref="ClusterOptions.SingletonRetryInterval"/>; once it holds it, gives the
+/// singleton's path the lease's fencing token (so its journal writes carry it) and starts it; when
+/// the lease is lost (not renewed in time, or taken away) it stops the singleton at once. A new
+/// instance starts only after the previous one has stopped.
+/// </summary>
+internal sealed partial class SingletonManager(string name, Props props, Lease lease, ClusterOptions options) : Actor
+{
+    private IActorRef? _instance;
+    private bool _instanceStopping;
+    private long _startedWith;
+    private CancellationTokenRegistration _lost;
+
+    protected override void PreStart() => Self.Tell(TryAcquire.Instance, null);
+
+    protected override void PostStop()
+    {
+        _lost.Dispose();
+        Context.System.TryGetExtension<PersistenceExtension>()?.ClearFencingToken(InstancePath);
+    }
+
+    protected override void Receive(object message)
+    {
+        switch (message)
+        {
+            case TryAcquire when !lease.IsHeld:
+                RunTask(AcquireAsync);
+                break;
+            case TryAcquire:
+                StartInstanceIfReady();
+                break;
+            case LeaseLost lost when lost.Token == _startedWith:
+                StopInstance("its lease was lost");
+                Timers.StartSingleTimer(TryAcquire.Instance, TryAcquire.Instance, options.SingletonRetryInterval);
+                break;
+            case LeaseLost:
+                break;
+            case Terminated terminated when ReferenceEquals(terminated.Actor, _instance):
+                _instance = null;
+                _instanceStopping = false;
+                Self.Tell(TryAcquire.Instance, null); // start again if the lease is still held (the singleton stopped itself or failed)
+                break;
+            default:
+                Unhandled(message);
+                break;
+        }
+    }
+
+    private ActorPath InstancePath => Self.Path.Child(name);
+
+    private async Task AcquireAsync()
+    {
+        bool acquired;
+        try
+        {
+            acquired = await lease.TryAcquireAsync();
+        }
+        catch (Exception exception)
+        {
+            Log.AcquireFailed(Context.Logger, exception, name);
+            acquired = false;
+        }
+
+        if (acquired)
+        {
+            StartInstanceIfReady();
+        }
+        else
+        {
+            Timers.StartSingleTimer(TryAcquire.Instance, TryAcquire.Instance, options.SingletonRetryInterval);
+        }
+    }
+
+    private void StartInstanceIfReady()
+    {
+        if (_instance is not null || lease.FencingToken is not { } token)
+        {
+            return; // running, or the previous instance is still stopping (its Terminated starts the next)
+        }
+
+        Context.System.TryGetExtension<PersistenceExtension>()?.SetFencingToken(InstancePath, token);
+        _startedWith = token;
+        _instance = Context.Spawn(props, name);
+        Context.Watch(_instance);
+        _lost.Dispose();
+        var self = Self;
+        _lost = lease.LostToken.Register(() => self.Tell(new LeaseLost(token), null));
+        Log.Started(Context.Logger, name, Context.System.Address, token);
+    }
+
+    private void StopInstance(string reason)
+    {
+        if (_instance is not null && !_instanceStopping)
+        {
+            Log.Stopping(Context.Logger, name, reason);
+            _instanceStopping = true;
+            Context.Stop(_instance);
+        }
+    }
+
+    private sealed class TryAcquire
+    {
+        public static readonly TryAcquire Instance = new();
+    }
+
+    private sealed record LeaseLost(long Token);
+
+    private static partial class Log
+    {
+        [LoggerMessage(1, LogLevel.Information, "Singleton {Name}: started on {Node} with fencing token {Token}")]
+        public static partial void Started(ILogger logger, string name, Address node, long token);
+
+        [LoggerMessage(2, LogLevel.Warning, "Singleton {Name}: stopping it here because {Reason}")]
+        public static partial void Stopping(ILogger logger, string name, string reason);
+
+        [LoggerMessage(3, LogLevel.Warning, "Singleton {Name}: the lease store could not be asked; trying again")]
+        public static partial void AcquireFailed(ILogger logger, Exception exception, string name);
+    }
+}

@@ -1,0 +1,139 @@
+using Recall.Actors;
+
+namespace Recall.Cluster.Singleton;
+
+/// <summary>
+/// Sends to a cluster singleton wherever it runs: the node that holds the singleton's lease. While
+/// no singleton is reachable (none runs yet, or it moves) messages wait in a bounded buffer and
+/// follow in order once it is found; beyond <see cref="ClusterOptions.ProxyBufferSize"/> they become
+/// dead letters. The proxy watches the singleton and looks again when it stops, and checks the
+/// lease's holder every renewal interval to follow a handover.
+/// </summary>
+internal sealed class SingletonProxy(string name, ClusterExtension cluster) : Actor
+{
+    private static readonly TimeSpan LookAgain = TimeSpan.FromMilliseconds(200);
+    private readonly Queue<(object Message, IActorRef? Sender)> _buffer = new();
+    private IActorRef? _target;
+    private bool _locating;
+
+    protected override void PreStart()
+    {
+        Self.Tell(Locate.Instance, null);
+        Timers.StartPeriodicTimer(Check.Instance, Check.Instance, cluster.Options.Lease.Duration / 3, cluster.Options.Lease.Duration / 3);
+    }
+
+    protected override void Receive(object message)
+    {
+        switch (message)
+        {
+            case Locate:
+                StartLocating();
+                break;
+            case Check:
+                StartLocating();
+                break;
+            case Located located:
+                _locating = false;
+                Found(located.Target);
+                break;
+            case Terminated terminated when ReferenceEquals(terminated.Actor, _target) || terminated.Actor.Equals(_target):
+                _target = null;
+                Timers.StartSingleTimer(Locate.Instance, Locate.Instance, LookAgain);
+                break;
+            case Terminated:
+                break;
+            default:
+                if (_target is not null)
+                {
+                    _target.Tell(message, Sender);
+                }
+                else if (_buffer.Count < cluster.Options.ProxyBufferSize)
+                {
+                    _buffer.Enqueue((message, Sender));
+                }
+                else
+                {
+                    Context.System.DeadLetters.Tell(new DeadLetter(message, Sender, Self), Sender);
+                }
+
+                break;
+        }
+    }
+
+    private void StartLocating()
+    {
+        if (_locating)
+        {
+            return;
+        }
+
+        _locating = true;
+        var self = Self;
+        _ = LocateAsync().ContinueWith(t => self.Tell(new Located(t.IsCompletedSuccessfully ? t.Result : null), null), TaskScheduler.Default);
+    }
+
+    private async Task<IActorRef?> LocateAsync()
+    {
+        var record = await cluster.Leases.ReadAsync(ClusterExtension.LeaseName(name), CancellationToken.None);
+        if (record is null)
+        {
+            return null;
+        }
+
+        var path = ClusterExtension.SingletonPath(ClusterExtension.AddressOfHolder(record.Holder), name);
+        if (_target is not null && _target.Path.Equals(path))
+        {
+            return _target;
+        }
+
+        try
+        {
+            return await cluster.System.ResolveAsync(path, TimeSpan.FromSeconds(2));
+        }
+        catch (ActorNotFoundException)
+        {
+            return null;
+        }
+    }
+
+    private void Found(IActorRef? target)
+    {
+        if (target is null)
+        {
+            if (_target is null)
+            {
+                Timers.StartSingleTimer(Locate.Instance, Locate.Instance, LookAgain);
+            }
+
+            return;
+        }
+
+        if (!target.Equals(_target))
+        {
+            if (_target is not null)
+            {
+                Context.Unwatch(_target);
+            }
+
+            _target = target;
+            Context.Watch(target);
+        }
+
+        while (_buffer.TryDequeue(out var item))
+        {
+            target.Tell(item.Message, item.Sender);
+        }
+    }
+
+    private sealed class Locate
+    {
+        public static readonly Locate Instance = new();
+    }
+
+    private sealed class Check
+    {
+        public static readonly Check Instance = new();
+    }
+
+    private sealed record Located(IActorRef? Target);
+}
