@@ -1,0 +1,107 @@
+using System.Diagnostics;
+using Recall.Actors;
+using Recall.Cluster.TestNode;
+using Recall.Persistence.Sqlite;
+using Xunit.Abstractions;
+
+namespace Recall.Cluster.Tests;
+
+/// <summary>Nodes in child processes sharing a SQLite file for leases: the singleton's node is killed with SIGKILL.</summary>
+public sealed class FailoverTests(ITestOutputHelper output) : IDisposable
+{
+    private const double LeaseSeconds = 3;
+    private readonly string _folder = Directory.CreateTempSubdirectory("recall-failover-").FullName;
+    private readonly List<Process> _processes = [];
+
+    [Fact]
+    public async Task When_the_singletons_node_is_killed_the_singleton_answers_from_another_node_after_its_lease_expires()
+    {
+        var file = Path.Combine(_folder, "cluster.db");
+        var a = await StartNodeAsync("a", file);
+        await using var leases = new SqliteLeaseStore(new SqliteStoreOptions { Path = file });
+        await using var observer = ActorSystem.Create("observer", o => o.UseCluster(c => c.Listen("127.0.0.1", 0).UseLeaseStore(leases)));
+        var proxy = observer.Cluster().StartSingletonProxy("where");
+        Assert.Equal(a.Address, await WhereAsync(proxy, TimeSpan.FromSeconds(30)));
+        var b = await StartNodeAsync("b", file);
+
+        var killed = Stopwatch.StartNew();
+        a.Process.Kill(entireProcessTree: true);
+        await a.Process.WaitForExitAsync();
+        var now = await WhereAsync(proxy, TimeSpan.FromSeconds(30), notAt: a.Address);
+        killed.Stop();
+
+        Assert.Equal(b.Address, now);
+        output.WriteLine($"failover after kill -9: {killed.Elapsed.TotalSeconds:0.00} s (lease {LeaseSeconds} s, retry 0.2 s)");
+        Assert.True(killed.Elapsed < TimeSpan.FromSeconds(LeaseSeconds + 10), $"failover took {killed.Elapsed.TotalSeconds:0.0} s");
+        var lease = await leases.ReadAsync("singleton:where", default);
+        Assert.Equal(2, lease!.FencingToken);
+        Assert.StartsWith(b.Address, lease.Holder, StringComparison.Ordinal);
+    }
+
+    public void Dispose()
+    {
+        foreach (var process in _processes)
+        {
+            if (!process.HasExited)
+            {
+                process.Kill(entireProcessTree: true);
+                process.WaitForExit();
+            }
+
+            process.Dispose();
+        }
+
+        Directory.Delete(_folder, recursive: true);
+    }
+
+    private static async Task<string> WhereAsync(IActorRef proxy, TimeSpan within, string? notAt = null)
+    {
+        var deadline = DateTime.UtcNow + within;
+        while (true)
+        {
+            try
+            {
+                var here = await proxy.Ask<HereNow>(new WhereNow(), TimeSpan.FromSeconds(1));
+                if (here.Node != notAt)
+                {
+                    return here.Node;
+                }
+            }
+            catch (AskTimeoutException) when (DateTime.UtcNow < deadline)
+            {
+            }
+
+            if (DateTime.UtcNow > deadline)
+            {
+                throw new TimeoutException($"The singleton did not answer from another node than {notAt} within {within.TotalSeconds} s.");
+            }
+
+            await Task.Delay(50);
+        }
+    }
+
+    private async Task<(Process Process, string Address)> StartNodeAsync(string name, string file)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Recall.Cluster.TestNode.dll"));
+        start.ArgumentList.Add(name);
+        start.ArgumentList.Add(FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture));
+        start.ArgumentList.Add(file);
+        start.ArgumentList.Add(LeaseSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        var process = Process.Start(start)!;
+        _processes.Add(process);
+        var line = await process.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.True(line?.StartsWith("@@READY ", StringComparison.Ordinal), $"node {name} did not start: {line} {await ReadErrorAsync(process)}");
+        return (process, line!["@@READY ".Length..]);
+    }
+
+    private static async Task<string> ReadErrorAsync(Process process) =>
+        process.HasExited ? await process.StandardError.ReadToEndAsync() : "";
+
+    private static int FreePort()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
