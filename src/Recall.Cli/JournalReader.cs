@@ -41,6 +41,9 @@ internal abstract class JournalReader : IAsyncDisposable
     /// <summary>The newest <paramref name="count"/> events, oldest first.</summary>
     public abstract Task<IReadOnlyList<StoredEventRow>> TailAsync(int count, CancellationToken cancellationToken);
 
+    /// <summary>The cluster's leases, by name.</summary>
+    public abstract Task<IReadOnlyList<Persistence.Leases.LeaseRecord>> LeasesAsync(CancellationToken cancellationToken);
+
     /// <inheritdoc />
     public abstract ValueTask DisposeAsync();
 
@@ -56,6 +59,9 @@ internal abstract class JournalReader : IAsyncDisposable
 
         public override Task<IReadOnlyList<StoredEventRow>> TailAsync(int count, CancellationToken cancellationToken) =>
             Task.Run(() => inspector.Tail(count), cancellationToken);
+
+        public override Task<IReadOnlyList<Persistence.Leases.LeaseRecord>> LeasesAsync(CancellationToken cancellationToken) =>
+            Task.Run(() => inspector.Leases(), cancellationToken);
 
         public override ValueTask DisposeAsync()
         {
@@ -76,6 +82,9 @@ internal abstract class JournalReader : IAsyncDisposable
 
         public override Task<IReadOnlyList<StoredEventRow>> TailAsync(int count, CancellationToken cancellationToken) =>
             inspector.TailAsync(count, cancellationToken);
+
+        public override Task<IReadOnlyList<Persistence.Leases.LeaseRecord>> LeasesAsync(CancellationToken cancellationToken) =>
+            inspector.LeasesAsync(cancellationToken);
 
         public override ValueTask DisposeAsync() => inspector.DisposeAsync();
     }

@@ -93,6 +93,27 @@ public sealed class PostgreSqlJournalInspector : IAsyncDisposable
         return [.. newestFirst.Reverse()];
     }
 
+    /// <summary>The cluster's leases in the schema, by name (none in a schema of version 2 or older).</summary>
+    /// <exception cref="PostgreSqlStoreException">The query failed; the message names the server.</exception>
+    public async Task<IReadOnlyList<Leases.LeaseRecord>> LeasesAsync(CancellationToken cancellationToken = default)
+    {
+        var exists = await ReadAsync(
+            "SELECT to_regclass($1) IS NOT NULL",
+            command => command.Parameters.AddWithValue($"{_database.Schema}.cluster_leases"),
+            reader => reader.GetBoolean(0),
+            cancellationToken);
+        if (!exists[0])
+        {
+            return [];
+        }
+
+        return await ReadAsync(
+            $"SELECT name, holder, token, expires_at FROM {_database.Schema}.cluster_leases ORDER BY name",
+            _ => { },
+            reader => new Leases.LeaseRecord(reader.GetString(0), reader.GetString(1), reader.GetInt64(2), reader.GetFieldValue<DateTimeOffset>(3)),
+            cancellationToken);
+    }
+
     /// <inheritdoc />
     public ValueTask DisposeAsync() => _database.DisposeAsync();
 

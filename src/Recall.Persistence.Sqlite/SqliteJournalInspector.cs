@@ -91,6 +91,27 @@ public sealed class SqliteJournalInspector : IDisposable
         return newestFirst;
     }
 
+    /// <summary>The cluster's leases in the file, by name (none in a file of schema version 2 or older).</summary>
+    public IReadOnlyList<Leases.LeaseRecord> Leases()
+    {
+        using var command = _connection.CreateCommand();
+        command.CommandText = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'cluster_leases'";
+        if (Convert.ToInt64(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) == 0)
+        {
+            return [];
+        }
+
+        command.CommandText = "SELECT name, holder, token, expires_at FROM cluster_leases ORDER BY name";
+        using var reader = command.ExecuteReader();
+        var leases = new List<Leases.LeaseRecord>();
+        while (reader.Read())
+        {
+            leases.Add(new(reader.GetString(0), reader.GetString(1), reader.GetInt64(2), DateTimeOffset.FromUnixTimeMilliseconds(reader.GetInt64(3))));
+        }
+
+        return leases;
+    }
+
     /// <inheritdoc />
     public void Dispose() => _connection.Dispose();
 
