@@ -33,7 +33,7 @@ namespace Recall.Persistence.PostgreSql;
 /// docs/postgresql.md, "Read side"). Every write batch notifies the schema's channel; the first
 /// live stream starts one listening connection that wakes the streams on each notification.</para>
 /// </remarks>
-public sealed class PostgreSqlJournal : IReadJournalStore, IAsyncDisposable
+public sealed class PostgreSqlJournal : IReadJournalStore, IFencingJournal, IAsyncDisposable
 {
     private readonly PostgreSqlDatabase _database;
     private readonly EventSerialization _serialization;
@@ -241,6 +241,28 @@ public sealed class PostgreSqlJournal : IReadJournalStore, IAsyncDisposable
 
     /// <summary>The listening connection of the read side (for tests).</summary>
     internal PostgreSqlListener Listener => _listener;
+
+    /// <inheritdoc />
+    public async ValueTask<bool> FenceAsync(string persistenceId, long token, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(persistenceId);
+        return await _database.WriteAsync(
+            $"raising the fencing token of '{persistenceId}'",
+            async connection =>
+            {
+                await using var command = new NpgsqlCommand(
+                    $"""
+                    INSERT INTO {_database.Schema}.journal_fencing AS f (persistence_id, token) VALUES ($1, $2)
+                    ON CONFLICT (persistence_id) DO UPDATE SET token = greatest(f.token, excluded.token)
+                    RETURNING token
+                    """,
+                    connection);
+                command.Parameters.AddWithValue(persistenceId);
+                command.Parameters.AddWithValue(token);
+                return (long)(await command.ExecuteScalarAsync(cancellationToken))! == token;
+            },
+            cancellationToken);
+    }
 
     /// <inheritdoc />
     public async ValueTask<IReadOnlyList<Exception?>> WriteAsync(IReadOnlyList<AtomicWrite> writes, CancellationToken cancellationToken)

@@ -16,7 +16,7 @@ namespace Recall.Persistence.Sqlite;
 /// <c>system.Persistence().ReadJournal</c>, or with <c>new ReadJournal(journal)</c>, in this
 /// process or in another one that opens the file (<see cref="SqliteStoreOptions.ReadOnly"/>).
 /// </summary>
-public sealed partial class SqliteJournal : IReadJournalStore, IAsyncDisposable
+public sealed partial class SqliteJournal : IReadJournalStore, IFencingJournal, IAsyncDisposable
 {
     private const string InsertSql = """
         INSERT INTO journal (persistence_id, sequence_number, writer_id, timestamp, manifest, payload, tags, entity_type, slice)
@@ -68,6 +68,23 @@ public sealed partial class SqliteJournal : IReadJournalStore, IAsyncDisposable
         }
 
         return new ValueTask<IReadOnlyList<Exception?>>(_database.WriteAsync<IReadOnlyList<Exception?>>(connection => Insert(connection, writes, rows, results)));
+    }
+
+    /// <inheritdoc />
+    public ValueTask<bool> FenceAsync(string persistenceId, long token, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(persistenceId);
+        return new ValueTask<bool>(_database.WriteAsync(connection =>
+        {
+            using var command = connection.CreateCommand();
+            command.CommandText = """
+                INSERT INTO journal_fencing (persistence_id, token) VALUES ($pid, $token)
+                ON CONFLICT (persistence_id) DO UPDATE SET token = excluded.token WHERE excluded.token >= journal_fencing.token
+                """;
+            command.Parameters.AddWithValue("$pid", persistenceId);
+            command.Parameters.AddWithValue("$token", token);
+            return command.ExecuteNonQuery() == 1;
+        }));
     }
 
     /// <inheritdoc />

@@ -16,7 +16,11 @@ public sealed class FencingTests
 
         protected override void ReceiveCommand(object command)
         {
-            if (command is string text)
+            if (command is "ping")
+            {
+                probe.Tell("pong"); // recovered, and writes nothing
+            }
+            else if (command is string text)
             {
                 Persist(text, e => probe.Tell(new Stored(e, LastSequenceNr)));
             }
@@ -66,6 +70,47 @@ public sealed class FencingTests
         }
 
         Assert.Equal(["a", "b", "c"], stored);
+    }
+
+    [Fact]
+    public async Task A_new_owner_fences_the_old_one_off_as_soon_as_it_starts_before_its_own_first_write()
+    {
+        await using var system = ActorSystem.Create("fencing", o => o.UsePersistence(p => p.UseInMemory()));
+        var persistence = system.Persistence();
+        var probe = new TestProbe(system);
+        var user = ActorPath.Root(system.Address).Child("user");
+        persistence.SetFencingToken(user.Child("old"), 1);
+        var old = system.Spawn(Props.Create(() => new Owner("ledger", probe.Ref)), "old");
+        old.Tell("a", null);
+        Assert.Equal(new Stored("a", 1), await probe.ExpectMsgAsync<Stored>());
+
+        // The new owner recovers and writes nothing yet; the old one wakes up and writes event 2.
+        persistence.SetFencingToken(user.Child("new"), 2);
+        var current = system.Spawn(Props.Create(() => new Owner("ledger", probe.Ref)), "new");
+        current.Tell("ping", null); // handled after recovery
+        Assert.Equal("pong", await probe.ExpectMsgAsync<string>());
+        old.Tell("stale", null); // event 2 is free, and token 1 was the newest written: only the raised fence refuses it
+
+        Assert.IsType<FencedWriteException>((await probe.ExpectMsgAsync<PersistFailed>()).Cause);
+    }
+
+    [Fact]
+    public async Task A_stale_owner_that_restarts_cannot_even_recover()
+    {
+        await using var system = ActorSystem.Create("fencing", o => o.UsePersistence(p => p.UseInMemory()));
+        var persistence = system.Persistence();
+        var probe = new TestProbe(system);
+        var user = ActorPath.Root(system.Address).Child("user");
+        persistence.SetFencingToken(user.Child("new"), 2);
+        var current = system.Spawn(Props.Create(() => new Owner("ledger", probe.Ref)), "new");
+        current.Tell("b", null);
+        Assert.Equal(new Stored("b", 1), await probe.ExpectMsgAsync<Stored>());
+
+        persistence.SetFencingToken(user.Child("old"), 1);
+        var old = system.Spawn(Props.Create(() => new Owner("ledger", probe.Ref)), "old");
+        probe.Watch(old);
+
+        await probe.ExpectTerminatedAsync(old);
     }
 
     [Fact]

@@ -13,7 +13,7 @@ namespace Recall.Persistence.InMemory;
 /// </summary>
 /// <param name="serialization">The manifest registry and serializer.</param>
 /// <param name="snapshots">The snapshot store of the same system, whose persistence ids the read side lists too.</param>
-public sealed class InMemoryJournal(EventSerialization serialization, InMemorySnapshotStore? snapshots = null) : IReadJournalStore
+public sealed class InMemoryJournal(EventSerialization serialization, InMemorySnapshotStore? snapshots = null) : IReadJournalStore, IFencingJournal
 {
     private readonly Dictionary<string, History> _histories = new(StringComparer.Ordinal);
     private readonly List<StoredEvent> _all = [];
@@ -21,6 +21,27 @@ public sealed class InMemoryJournal(EventSerialization serialization, InMemorySn
 
     /// <inheritdoc />
     public WriteNotifier Writes { get; } = new();
+
+    /// <inheritdoc />
+    public ValueTask<bool> FenceAsync(string persistenceId, long token, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(persistenceId);
+        lock (_gate)
+        {
+            if (!_histories.TryGetValue(persistenceId, out var history))
+            {
+                _histories[persistenceId] = history = new History();
+            }
+
+            if (token < history.FencingToken)
+            {
+                return ValueTask.FromResult(false);
+            }
+
+            history.FencingToken = token;
+            return ValueTask.FromResult(true);
+        }
+    }
 
     /// <inheritdoc />
     public ValueTask<IReadOnlyList<Exception?>> WriteAsync(IReadOnlyList<AtomicWrite> writes, CancellationToken cancellationToken)

@@ -27,6 +27,13 @@ internal static class RecoveryPhase
             runtime.Permit = new RecoveryPermit(runtime.Persistence.RecoveryPermits);
             await runtime.Permit.AcquireAsync();
 
+            // A new owner raises the fence before it reads: no older owner's write lands after this.
+            if (runtime.FencingToken is { } token && runtime.Persistence.Journal is IFencingJournal fencing
+                && !await Bounded(fencing.FenceAsync(persistenceId, token, CancellationToken.None), "raise of the fencing token", options.RecoveryEventTimeout, time))
+            {
+                throw new FencedWriteException(persistenceId, 0, token);
+            }
+
             var recovery = behavior.Recovery;
             await OfferSnapshotAsync(runtime, recovery, time);
 

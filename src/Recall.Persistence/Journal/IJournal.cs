@@ -43,6 +43,22 @@ public interface IJournal
 }
 
 /// <summary>
+/// A journal that can raise a persistence id's fencing token without writing an event. A new owner
+/// does it before it replays, so that from then on no write of an older owner can land, not even
+/// before the new owner's first event (the journals of this library implement it; without it the
+/// fence rises with the new owner's first write).
+/// </summary>
+public interface IFencingJournal
+{
+    /// <summary>
+    /// Raises the highest accepted fencing token of <paramref name="persistenceId"/> to
+    /// <paramref name="token"/> in one transaction; false (and nothing changed) when a higher
+    /// token is already stored, that is, when this owner is stale.
+    /// </summary>
+    ValueTask<bool> FenceAsync(string persistenceId, long token, CancellationToken cancellationToken);
+}
+
+/// <summary>
 /// A write the journal refused because another writer of the persistence id is, or was, active.
 /// The writer fails and stops (its state may be behind the store's) instead of interleaving its
 /// history with the other's; the runtime treats every subclass so.

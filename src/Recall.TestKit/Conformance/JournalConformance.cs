@@ -473,6 +473,31 @@ public abstract class JournalConformance : IAsyncLifetime
     }
 
     /// <summary>
+    /// J22 (journals that implement <see cref="IFencingJournal"/>): raising the fence without an event
+    /// refuses every later write of an older token; raising it with an older token fails and changes
+    /// nothing; the same token may be raised again.
+    /// </summary>
+    [Fact]
+    public async Task J22_The_fence_can_be_raised_before_the_new_owner_writes()
+    {
+        var journal = NewJournal();
+        if (journal is not IFencingJournal fencing)
+        {
+            return;
+        }
+
+        await WriteStoredAsync(journal, new AtomicWrite(Event(1)) { FencingToken = 1 });
+
+        Assert.True(await fencing.FenceAsync(PersistenceId, 2, default));
+        Assert.IsType<FencedWriteException>((await journal.WriteAsync([new AtomicWrite(Event(2)) { FencingToken = 1 }], default))[0]);
+        Assert.False(await fencing.FenceAsync(PersistenceId, 1, default));
+        Assert.True(await fencing.FenceAsync(PersistenceId, 2, default));
+        Assert.True(await fencing.FenceAsync(PersistenceId + "-fresh", 9, default));
+        await WriteStoredAsync(journal, new AtomicWrite(Event(2)) { FencingToken = 2 });
+        await AssertReplayAsync(journal, 1, long.MaxValue, long.MaxValue, [1, 2], expectedHighest: 2);
+    }
+
+    /// <summary>
     /// Event <paramref name="sequenceNumber"/> of the fixture (1 to 5), or a plain <see cref="Happened"/>
     /// beyond it, for <paramref name="persistenceId"/> (the test's id when null), with the writer id,
     /// timestamp and tags of the fixture.
