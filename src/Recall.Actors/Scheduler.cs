@@ -31,7 +31,7 @@ public sealed class Scheduler
         ArgumentOutOfRangeException.ThrowIfLessThan(dueTime, TimeSpan.Zero);
         var scheduled = new ScheduledTell(this, receiver, message, sender, once: period == Timeout.InfiniteTimeSpan);
         _pending[scheduled] = 0;
-        scheduled.Start(_timeProvider.CreateTimer(static state => ((ScheduledTell)state!).Fire(), scheduled, dueTime, period));
+        scheduled.Start(Internal.ActorTracing.CreateTimer(_timeProvider, static state => ((ScheduledTell)state!).Fire(), scheduled, dueTime, period));
         return scheduled;
     }
 

@@ -73,7 +73,7 @@ public sealed class ClusterExtension : IAsyncDisposable
         {
             try
             {
-                await lease.ReleaseAsync();
+                await lease.DisposeAsync();
             }
             catch (Exception)
             {

@@ -91,7 +91,7 @@ public sealed class PostgreSqlJournal : IReadJournalStore, IFencingJournal, IAsy
             -- writing at once are ordered, and the later one sees the earlier one's token.
             fenced AS (
                 INSERT INTO {s}.journal_fencing (persistence_id, token)
-                SELECT persistence_id, max(fencing_token) FROM input WHERE fencing_token IS NOT NULL GROUP BY persistence_id
+                SELECT persistence_id, max(fencing_token) FROM input WHERE fencing_token IS NOT NULL GROUP BY persistence_id ORDER BY persistence_id
                 ON CONFLICT (persistence_id) DO UPDATE SET token = greatest({s}.journal_fencing.token, excluded.token)
                 RETURNING persistence_id, token
             ),

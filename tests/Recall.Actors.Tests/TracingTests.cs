@@ -58,6 +58,36 @@ public sealed class TracingTests
         Assert.Equal("String", atLast.GetTagItem(RecallDiagnostics.MessageTypeTag));
     }
 
+    private sealed class Ticker(IActorRef probe) : Actor
+    {
+        protected override void Receive(object message)
+        {
+            if (message is "start")
+            {
+                Timers.StartPeriodicTimer("tick", "tick", TimeSpan.FromMilliseconds(10), TimeSpan.FromMilliseconds(10));
+            }
+            else if (message is "tick")
+            {
+                probe.Tell(new TraceSeen(Activity.Current?.TraceId, null, Activity.Current?.OperationName), Self);
+                Timers.Cancel("tick");
+            }
+        }
+    }
+
+    [Fact]
+    public async Task A_timer_started_while_handling_a_traced_message_does_not_tick_under_its_trace()
+    {
+        await using var system = ActorSystem.Create("ticking");
+        var probe = new TestProbe(system);
+        var ticker = system.Spawn(Props.Create(() => new Ticker(probe.Ref)));
+
+        var command = new Activity("command").Start();
+        ticker.Tell("start", null);
+        command.Stop();
+
+        Assert.Equal(new TraceSeen(null, null, null), await probe.ExpectMsgAsync<TraceSeen>());
+    }
+
     [Fact]
     public async Task Without_a_current_activity_a_message_is_handled_without_one()
     {

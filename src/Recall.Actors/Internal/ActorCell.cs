@@ -917,7 +917,8 @@ internal sealed partial class ActorCell : IActorContext, IThreadPoolWorkItem
         extras.ReceiveTimeoutGeneration++;
         if (extras.ReceiveTimeoutTimer is null)
         {
-            extras.ReceiveTimeoutTimer = _system.TimeProvider.CreateTimer(
+            extras.ReceiveTimeoutTimer = ActorTracing.CreateTimer(
+                _system.TimeProvider,
                 static state =>
                 {
                     var cell = (ActorCell)state!;

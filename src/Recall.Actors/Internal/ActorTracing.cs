@@ -34,6 +34,23 @@ internal static class ActorTracing
         return activity;
     }
 
+    /// <summary>
+    /// A timer whose callbacks run without the creator's execution context: a timer started while a
+    /// traced message is handled must not tell every tick under that message's trace.
+    /// </summary>
+    public static ITimer CreateTimer(TimeProvider clock, TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
+    {
+        if (ExecutionContext.IsFlowSuppressed())
+        {
+            return clock.CreateTimer(callback, state, dueTime, period);
+        }
+
+        using (ExecutionContext.SuppressFlow())
+        {
+            return clock.CreateTimer(callback, state, dueTime, period);
+        }
+    }
+
     /// <summary>The activity of an ask, when somebody listens to the actors' source.</summary>
     public static Activity? StartAsk(IActorRef target, object message)
     {

@@ -64,7 +64,8 @@ internal sealed class TimerScheduler(ActorCell cell) : ITimerScheduler
         ArgumentOutOfRangeException.ThrowIfLessThan(dueTime, TimeSpan.Zero);
         Cancel(key);
         var timerMessage = new TimerMessage(key, ++_generation, message);
-        var timer = cell.System.TimeProvider.CreateTimer(
+        var timer = ActorTracing.CreateTimer(
+            cell.System.TimeProvider,
             static state =>
             {
                 var (self, msg) = ((IActorRef, TimerMessage))state!;

@@ -46,7 +46,10 @@ internal sealed partial class SingletonManager(string name, Props props, Lease l
             case Terminated terminated when ReferenceEquals(terminated.Actor, _instance):
                 _instance = null;
                 _instanceStopping = false;
-                Self.Tell(TryAcquire.Instance, null); // start again if the lease is still held (the singleton stopped itself or failed)
+
+                // Start again if the lease is still held (the singleton stopped itself or failed),
+                // after a pause: a singleton that fails at once must not spin.
+                Timers.StartSingleTimer(TryAcquire.Instance, TryAcquire.Instance, options.SingletonRetryInterval);
                 break;
             default:
                 Unhandled(message);
@@ -81,7 +84,7 @@ internal sealed partial class SingletonManager(string name, Props props, Lease l
 
     private void StartInstanceIfReady()
     {
-        if (_instance is not null || lease.FencingToken is not { } token)
+        if (_instance is not null || !lease.IsHeld || lease.FencingToken is not { } token)
         {
             return; // running, or the previous instance is still stopping (its Terminated starts the next)
         }

@@ -15,6 +15,7 @@ internal sealed class SingletonProxy(string name, ClusterExtension cluster) : Ac
     private readonly Queue<(object Message, IActorRef? Sender)> _buffer = new();
     private IActorRef? _target;
     private bool _locating;
+    private int _generation; // bumped whenever the target changes or is lost: an older lookup's answer is stale
 
     protected override void PreStart()
     {
@@ -34,10 +35,19 @@ internal sealed class SingletonProxy(string name, ClusterExtension cluster) : Ac
                 break;
             case Located located:
                 _locating = false;
-                Found(located.Target);
+                if (located.Generation == _generation)
+                {
+                    Found(located.Target);
+                }
+                else if (_target is null)
+                {
+                    Timers.StartSingleTimer(Locate.Instance, Locate.Instance, LookAgain);
+                }
+
                 break;
-            case Terminated terminated when ReferenceEquals(terminated.Actor, _target) || terminated.Actor.Equals(_target):
+            case Terminated terminated when terminated.Actor.Equals(_target):
                 _target = null;
+                _generation++;
                 Timers.StartSingleTimer(Locate.Instance, Locate.Instance, LookAgain);
                 break;
             case Terminated:
@@ -69,10 +79,13 @@ internal sealed class SingletonProxy(string name, ClusterExtension cluster) : Ac
 
         _locating = true;
         var self = Self;
-        _ = LocateAsync().ContinueWith(t => self.Tell(new Located(t.IsCompletedSuccessfully ? t.Result : null), null), TaskScheduler.Default);
+        var current = _target;
+        var generation = _generation;
+        _ = LocateAsync(current).ContinueWith(t => self.Tell(new Located(t.IsCompletedSuccessfully ? t.Result : null, generation), null), TaskScheduler.Default);
     }
 
-    private async Task<IActorRef?> LocateAsync()
+    /// <summary>Runs off the actor: it reads only what it is given.</summary>
+    private async Task<IActorRef?> LocateAsync(IActorRef? current)
     {
         var record = await cluster.Leases.ReadAsync(ClusterExtension.LeaseName(name), CancellationToken.None);
         if (record is null)
@@ -81,9 +94,9 @@ internal sealed class SingletonProxy(string name, ClusterExtension cluster) : Ac
         }
 
         var path = ClusterExtension.SingletonPath(ClusterExtension.AddressOfHolder(record.Holder), name);
-        if (_target is not null && _target.Path.Equals(path))
+        if (current is not null && current.Path.Equals(path))
         {
-            return _target;
+            return current;
         }
 
         try
@@ -116,6 +129,7 @@ internal sealed class SingletonProxy(string name, ClusterExtension cluster) : Ac
             }
 
             _target = target;
+            _generation++;
             Context.Watch(target);
         }
 
@@ -135,5 +149,5 @@ internal sealed class SingletonProxy(string name, ClusterExtension cluster) : Ac
         public static readonly Check Instance = new();
     }
 
-    private sealed record Located(IActorRef? Target);
+    private sealed record Located(IActorRef? Target, int Generation);
 }

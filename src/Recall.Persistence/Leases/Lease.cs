@@ -50,7 +50,8 @@ public sealed partial class Lease : IAsyncDisposable
     private long _validUntil;
     private CancellationTokenSource _lost = new();
     private CancellationTokenSource? _renewing;
-    private Task _renewLoop = Task.CompletedTask;
+    private ITimer? _deadline;
+    private bool _closed;
 
     /// <summary>Creates the lease <paramref name="name"/> for <paramref name="holder"/>; nothing is acquired yet.</summary>
     public Lease(ILeaseStore store, string name, string holder, LeaseOptions? options = null, TimeProvider? clock = null, ILogger? logger = null)
@@ -110,7 +111,11 @@ public sealed partial class Lease : IAsyncDisposable
         }
     }
 
-    /// <summary>Acquires the lease (or finds it already held by this holder) and keeps renewing it; false when another holder has it.</summary>
+    /// <summary>
+    /// Acquires the lease (or finds it already held by this holder) and keeps renewing it; false when
+    /// another holder has it, when the answer came too late to count as held (after the holder's
+    /// deadline), or when this lease was disposed.
+    /// </summary>
     public async Task<bool> TryAcquireAsync(CancellationToken cancellationToken = default)
     {
         var sent = _clock.GetTimestamp();
@@ -120,11 +125,33 @@ public sealed partial class Lease : IAsyncDisposable
             return false;
         }
 
+        var validUntil = Deadline(sent);
+        bool late, closed;
+        lock (_gate)
+        {
+            late = _clock.GetTimestamp() >= validUntil;
+            closed = _closed;
+        }
+
+        if (late || closed)
+        {
+            // Not ours to use: give it back so that nobody waits for it to expire.
+            await _store.ReleaseAsync(Name, Holder, record.FencingToken, CancellationToken.None);
+            return false;
+        }
+
+        CancellationTokenSource? ended = null;
         lock (_gate)
         {
             var fresh = _held?.FencingToken != record.FencingToken;
+            if (fresh && !_lost.IsCancellationRequested)
+            {
+                ended = _lost; // an earlier holding of another token ended
+            }
+
             _held = record;
-            _validUntil = Deadline(sent);
+            _validUntil = validUntil;
+            ArmDeadline();
             if (fresh || _lost.IsCancellationRequested)
             {
                 _lost = new CancellationTokenSource();
@@ -134,10 +161,11 @@ public sealed partial class Lease : IAsyncDisposable
             {
                 _renewing = new CancellationTokenSource();
                 var stop = _renewing.Token;
-                _renewLoop = Task.Run(() => RenewLoopAsync(stop), CancellationToken.None);
+                _ = Task.Run(() => RenewLoopAsync(stop), CancellationToken.None);
             }
         }
 
+        ended?.Cancel();
         Log.Acquired(_logger, Name, Holder, record.FencingToken);
         return true;
     }
@@ -153,8 +181,48 @@ public sealed partial class Lease : IAsyncDisposable
         }
     }
 
-    /// <summary>Releases the lease if it is held.</summary>
-    public async ValueTask DisposeAsync() => await ReleaseAsync();
+    /// <summary>Releases the lease if it is held; it is never acquired again (an acquisition still under way gives it back).</summary>
+    public async ValueTask DisposeAsync()
+    {
+        lock (_gate)
+        {
+            _closed = true;
+        }
+
+        await ReleaseAsync();
+        _deadline?.Dispose();
+    }
+
+    /// <summary>
+    /// (Under the lock.) Makes a timer count the holding lost at its deadline, whatever a renewal
+    /// call in flight is doing: a store call that ignores cancellation cannot delay the loss.
+    /// </summary>
+    private void ArmDeadline()
+    {
+        var due = TimeSpan.FromSeconds(Math.Max(0, (double)(_validUntil - _clock.GetTimestamp()) / _clock.TimestampFrequency));
+        if (_deadline is null)
+        {
+            _deadline = _clock.CreateTimer(static state => ((Lease)state!).CheckDeadline(), this, due, Timeout.InfiniteTimeSpan);
+        }
+        else
+        {
+            _deadline.Change(due, Timeout.InfiniteTimeSpan);
+        }
+    }
+
+    private void CheckDeadline()
+    {
+        bool expired;
+        lock (_gate)
+        {
+            expired = _held is not null && _clock.GetTimestamp() >= _validUntil;
+        }
+
+        if (expired)
+        {
+            Lose("it could not be renewed in time");
+        }
+    }
 
     private long Deadline(long sent) => sent + (long)((_options.Duration - _options.Margin).TotalSeconds * _clock.TimestampFrequency);
 
@@ -212,8 +280,14 @@ public sealed partial class Lease : IAsyncDisposable
 
                 lock (_gate)
                 {
+                    if (_held is null || _held.FencingToken != renewed.FencingToken)
+                    {
+                        return; // this holding ended meanwhile
+                    }
+
                     _held = renewed;
                     _validUntil = Deadline(sent);
+                    ArmDeadline();
                 }
             }
             catch (Exception exception) when (!stop.IsCancellationRequested)
@@ -227,20 +301,19 @@ public sealed partial class Lease : IAsyncDisposable
         }
     }
 
-    private async Task<LeaseRecord?> StopRenewingAsync()
+    /// <summary>
+    /// Stops the renewal loop without waiting for it: a renewal stuck in a store call that ignores
+    /// cancellation must not hold up a release. A renewal that answers later changes nothing, since
+    /// it checks under the lock that its holding is still the current one.
+    /// </summary>
+    private Task<LeaseRecord?> StopRenewingAsync()
     {
-        Task loop;
-        LeaseRecord? held;
         lock (_gate)
         {
             _renewing?.Cancel();
             _renewing = null;
-            loop = _renewLoop;
-            held = _held;
+            return Task.FromResult(_held);
         }
-
-        await loop.ContinueWith(static _ => { }, TaskScheduler.Default);
-        return held;
     }
 
     private void Lose(string reason)

@@ -118,6 +118,25 @@ internal sealed partial class Association
         watcher.SendSystemMessage(new DeathWatchNotification(subject));
     }
 
+    /// <summary>
+    /// After a (re)connection: sends every watch again. A Watch or Terminated record lost with a
+    /// broken connection would leave a watcher waiting forever; watching twice is harmless, and an
+    /// actor that stopped meanwhile answers Terminated at once.
+    /// </summary>
+    private void WatchAgain()
+    {
+        lock (_watches)
+        {
+            foreach (var (subject, watchers) in _watches)
+            {
+                foreach (var watcher in watchers)
+                {
+                    _queue.Writer.TryWrite(new Outbound(RecordKind.Watch, subject, null, null, watcher.Path, 0));
+                }
+            }
+        }
+    }
+
     public async Task<bool> IdentifyAsync(ActorPath path, TimeSpan timeout, CancellationToken cancellationToken)
     {
         var request = Interlocked.Increment(ref _nextRequest);
@@ -272,6 +291,7 @@ internal sealed partial class Association
                 backoff = options.ReconnectMinBackoff;
                 tables.Clear();
                 Log.Connected(_transport.Logger, Remote, incarnation);
+                WatchAgain();
                 var responseEnded = WatchStreamAsync(call, connection);
                 while (await _queue.Reader.WaitToReadAsync(connection.Token))
                 {
