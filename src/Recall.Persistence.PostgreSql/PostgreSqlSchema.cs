@@ -106,21 +106,7 @@ public static class PostgreSqlSchema
                 sequence_number bigint NOT NULL
             );
 
-            -- The highest fencing token accepted per id: a fenced write raises it in its own statement,
-            -- and one with an older token is refused (a stale owner cannot append).
-            CREATE TABLE {s}.journal_fencing (
-                persistence_id text   COLLATE "C" PRIMARY KEY,
-                token          bigint NOT NULL
-            );
-
-            -- The cluster's leases: holder, fencing token (raised whenever the holder changes),
-            -- expiry on the server's clock. A released lease keeps its row, so tokens only grow.
-            CREATE TABLE {s}.cluster_leases (
-                name       text        COLLATE "C" PRIMARY KEY,
-                holder     text        NOT NULL,
-                token      bigint      NOT NULL,
-                expires_at timestamptz NOT NULL
-            );
+            {Version3Tables(s)}
 
             CREATE TABLE {s}.snapshots (
                 persistence_id  text        COLLATE "C" NOT NULL,
@@ -237,27 +223,28 @@ public static class PostgreSqlSchema
     /// <summary>Version 2 to 3, inside the caller's transaction: the journal_fencing and cluster_leases tables and the version row.</summary>
     private static async Task UpgradeFromVersion2Async(NpgsqlConnection connection, NpgsqlTransaction transaction, string s, CancellationToken cancellationToken)
     {
-        await using var command = new NpgsqlCommand(
-            $"""
-            CREATE TABLE {s}.journal_fencing (
-                persistence_id text   COLLATE "C" PRIMARY KEY,
-                token          bigint NOT NULL
-            );
-
-            -- The cluster's leases: holder, fencing token (raised whenever the holder changes),
-            -- expiry on the server's clock. A released lease keeps its row, so tokens only grow.
-            CREATE TABLE {s}.cluster_leases (
-                name       text        COLLATE "C" PRIMARY KEY,
-                holder     text        NOT NULL,
-                token      bigint      NOT NULL,
-                expires_at timestamptz NOT NULL
-            );
-            INSERT INTO {s}.recall_schema (version) VALUES (3);
-            """,
-            connection,
-            transaction);
+        await using var command = new NpgsqlCommand($"{Version3Tables(s)}\nINSERT INTO {s}.recall_schema (version) VALUES (3);", connection, transaction);
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
+
+    /// <summary>The tables version 3 added, for a new schema and for the upgrade alike.</summary>
+    private static string Version3Tables(string s) => $"""
+        -- The highest fencing token accepted per id: a fenced write raises it in its own statement,
+        -- and one with an older token is refused (a stale owner cannot append).
+        CREATE TABLE {s}.journal_fencing (
+            persistence_id text   COLLATE "C" PRIMARY KEY,
+            token          bigint NOT NULL
+        );
+
+        -- The cluster's leases: holder, fencing token (raised whenever the holder changes),
+        -- expiry on the server's clock. A released lease keeps its row, so tokens only grow.
+        CREATE TABLE {s}.cluster_leases (
+            name       text        COLLATE "C" PRIMARY KEY,
+            holder     text        NOT NULL,
+            token      bigint      NOT NULL,
+            expires_at timestamptz NOT NULL
+        );
+        """;
 
     /// <summary>
     /// Version 1 to 2, inside the caller's transaction: the journal's entity_type and slice columns
