@@ -23,7 +23,6 @@ internal sealed partial class Association
     private readonly CancellationTokenSource _stop = new();
     private readonly Dictionary<RemoteActorRef, HashSet<IInternalActorRef>> _watches = [];
     private readonly ConcurrentDictionary<long, TaskCompletionSource<bool>> _identifies = new();
-    private long _nextRequest;
     private long _incarnation;
     private int _gone;
     private Task _loop = Task.CompletedTask;
@@ -139,7 +138,7 @@ internal sealed partial class Association
 
     public async Task<bool> IdentifyAsync(ActorPath path, TimeSpan timeout, CancellationToken cancellationToken)
     {
-        var request = Interlocked.Increment(ref _nextRequest);
+        var request = _transport.NextRequest(); // unique per node: a late reply to a gone association cannot answer a new one
         var reply = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
         _identifies[request] = reply;
         try
@@ -258,6 +257,7 @@ internal sealed partial class Association
         long? unreachableSince = null;
         var writer = new FrameWriter();
         var tables = new OutboundTables(options.PathTableCapacity);
+        var batch = new List<Outbound>(); // the messages of the frame being written: dead letters if the write fails
         while (!_stop.IsCancellationRequested)
         {
             using var connection = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
@@ -296,19 +296,20 @@ internal sealed partial class Association
                 while (await _queue.Reader.WaitToReadAsync(connection.Token))
                 {
                     writer.Reset();
-                    var count = 0;
-                    while (count < options.MaxMessagesPerFrame && writer.Length < options.MaxFrameBytes / 2 && _queue.Reader.TryRead(out var item))
+                    batch.Clear();
+                    while (batch.Count < options.MaxMessagesPerFrame && writer.Length < options.MaxFrameBytes / 2 && _queue.Reader.TryRead(out var item))
                     {
                         if (_transport.Encode(item, writer, tables))
                         {
-                            count++;
+                            batch.Add(item);
                         }
                     }
 
                     if (writer.Length > 0)
                     {
                         await call.RequestStream.WriteAsync(new Frame(writer.Written), connection.Token);
-                        _transport.Metrics.Sent(this, count, writer.Length);
+                        _transport.Metrics.Sent(this, batch.Count, writer.Length);
+                        batch.Clear();
                     }
                 }
 
@@ -324,6 +325,14 @@ internal sealed partial class Association
                 {
                     Log.Disconnected(_transport.Logger, Remote, exception.GetBaseException().Message);
                 }
+
+                // The frame whose write failed may or may not have arrived; its messages count as lost.
+                foreach (var lost in batch)
+                {
+                    _transport.DeadLetter(lost.Message!, lost.Sender, lost.Target!, DeadLetterReason.ConnectionLost);
+                }
+
+                batch.Clear();
             }
             catch (Exception) when (_stop.IsCancellationRequested)
             {

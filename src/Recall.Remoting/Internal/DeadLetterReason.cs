@@ -10,6 +10,7 @@ internal enum DeadLetterReason
     UnknownManifest,
     Undeserializable,
     UnknownRecipient,
+    ConnectionLost,
 }
 
 internal static class DeadLetterReasons
@@ -23,6 +24,7 @@ internal static class DeadLetterReasons
         DeadLetterReason.UnknownManifest => "unknown-manifest",
         DeadLetterReason.Undeserializable => "undeserializable",
         DeadLetterReason.UnknownRecipient => "unknown-recipient",
+        DeadLetterReason.ConnectionLost => "connection-lost",
         _ => "other",
     };
 
@@ -31,6 +33,7 @@ internal static class DeadLetterReasons
         DeadLetterReason.QueueFull => "the outbound queue to its node is full (RemotingOptions.OutboundQueueCapacity); the node is slow or unreachable",
         DeadLetterReason.PeerGone => "its node is gone (unreachable longer than RemotingOptions.NodeGoneAfter, restarted, or left)",
         DeadLetterReason.UnknownRecipient => "no actor lives at this path on this node",
+        DeadLetterReason.ConnectionLost => "the connection broke while the frame holding it was written; it may or may not have arrived",
         _ => reason.Name(),
     };
 }

@@ -59,6 +59,11 @@ internal sealed partial class RemoteTransport : IRemoteProvider
         ?? System.TryGetExtension<PersistenceExtension>()?.Serialization
         ?? new EventSerialization();
 
+    private long _nextRequest;
+
+    /// <summary>A number for an identify request, unique in this node's run.</summary>
+    public long NextRequest() => Interlocked.Increment(ref _nextRequest);
+
     public IActorRef RefFor(ActorPath path) => new RemoteActorRef(System, path, AssociationFor(path.Address, 0));
 
     public async Task<IActorRef> IdentifyAsync(ActorPath path, TimeSpan timeout, CancellationToken cancellationToken)

@@ -145,9 +145,28 @@ internal sealed class InboundTables
         return cached;
     }
 
-    /// <summary>The ref of <paramref name="path"/> as a sender or watcher: resolved once per stream.</summary>
-    public IActorRef Resolve(PathRef path, ActorSystem system) =>
-        path.Inline is { } inline ? system.ResolvePath(inline) : _refs[Checked(path.Number)] ??= system.ResolvePath(Path(path));
+    /// <summary>
+    /// The ref of <paramref name="path"/> as a sender or watcher: resolved once per stream, and again
+    /// when the one found before is gone (its node's association ended, its actor stopped, or nothing
+    /// lived there then).
+    /// </summary>
+    public IActorRef Resolve(PathRef path, ActorSystem system)
+    {
+        if (path.Inline is { } inline)
+        {
+            return system.ResolvePath(inline);
+        }
+
+        var index = Checked(path.Number);
+        var cached = _refs[index];
+        if (cached is null or MissingActorRef or RemoteActorRef { Association.IsGone: true } or LocalActorRef { Cell.IsTerminated: true })
+        {
+            cached = system.ResolvePath(Path(path));
+            _refs[index] = cached;
+        }
+
+        return cached;
+    }
 
     public Type Type(long number, Func<string, Type> resolve)
     {
