@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Runs Recall's remote workloads and then the remote-messaging anchors (Akka.NET and Proto.Actor,
-# shared/anchors/remote-bench) one after the other, ROUNDS times, on the same machine, then prints
+# $ANCHORS/remote-bench) one after the other, ROUNDS times, on the same machine, then prints
 # the medians side by side with ratios (bench/compare.py; rows join on workload + extra.pairs).
 #   bench/side-by-side-remote.sh [ROUNDS] [FLAGS...]      (default 1 round)
 # FLAGS go to both Recall's harness and the anchors' run.sh: --runs N, --warmups N, --scale-down K
 # (smoke tests only: bench/side-by-side-remote.sh 1 --runs 1 --warmups 0 --scale-down 20).
-# Environment: ANCHORS (default /work/shared/anchors), SBS_DIR (results; default a new temp dir),
+# Environment: ANCHORS (the folder of the reference programs; required), SBS_DIR (results; default a new temp dir),
 # RECALL_DLL (a prebuilt harness to run instead of building this checkout's), RECALL_ARGS (flags for
 # Recall's harness only, e.g. "--serializer json"), IMPLS (anchors to run, default akka,proto).
 # Each Recall workload runs in a fresh driver process, as the anchors' do; the anchors' run.sh builds
@@ -16,7 +16,7 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 rounds=${1:-1}
 shift || true
-anchors=${ANCHORS:-/work/shared/anchors}
+anchors=${ANCHORS:?set ANCHORS to the folder of the reference programs (akkanet-bench, protoactor-bench, remote-bench)}
 dir=${SBS_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/recall-sbs-remote.XXXXXX")}
 mkdir -p "$dir"
 copy=$(mktemp -d "${TMPDIR:-/tmp}/recall-anchors.XXXXXX")

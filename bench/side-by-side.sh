@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
-# Runs Recall's harness and the two anchor programs (shared/anchors) one after the other, ROUNDS
+# Runs Recall's harness and the two anchor programs (the folder ANCHORS names) one after the other, ROUNDS
 # times, on the same machine, then prints the medians side by side with ratios.
 #   bench/side-by-side.sh [ROUNDS]            (default 2)
-# Environment: ANCHORS (default /work/shared/anchors), SBS_DIR (results; default a new temp dir),
+# Environment: ANCHORS (the folder of the reference programs; required), SBS_DIR (results; default a new temp dir),
 # RECALL_DLL (a prebuilt harness to run instead of building this checkout's).
 # The anchors are copied to a temporary folder first: their run.sh builds in place whenever the
 # folder looks writable, which it always does to root. (Do not export a variable named OUTDIR
@@ -10,7 +10,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 rounds=${1:-2}
-anchors=${ANCHORS:-/work/shared/anchors}
+anchors=${ANCHORS:?set ANCHORS to the folder of the reference programs (akkanet-bench, protoactor-bench, remote-bench)}
 dir=${SBS_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/recall-sbs.XXXXXX")}
 mkdir -p "$dir"
 copy=$(mktemp -d "${TMPDIR:-/tmp}/recall-anchors.XXXXXX")

@@ -102,7 +102,7 @@ public sealed class PostgreSqlLeaseStore : ILeaseStore, IAsyncDisposable
 
     private async ValueTask<LeaseRecord?> WriteAsync(string sql, string name, string holder, TimeSpan duration, long? token, string operation, CancellationToken cancellationToken)
     {
-        InMemoryLeaseStore.Check(name, holder, duration);
+        LeaseArguments.Check(name, holder, duration);
         return await _database.WriteAsync(
             operation,
             async connection =>

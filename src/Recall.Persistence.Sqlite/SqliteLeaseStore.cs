@@ -71,7 +71,7 @@ public sealed class SqliteLeaseStore : ILeaseStore, IAsyncDisposable
 
     private async ValueTask<LeaseRecord?> Write(string name, string sql, string holder, long? token, TimeSpan duration)
     {
-        InMemoryLeaseStore.Check(name, holder, duration);
+        LeaseArguments.Check(name, holder, duration);
         return await _database.WriteAsync(connection =>
         {
             using var command = Command(connection, sql, name, holder, token, duration);

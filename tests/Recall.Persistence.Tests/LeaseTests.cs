@@ -63,14 +63,15 @@ public sealed class LeaseTests
     public async Task An_acquisition_answered_after_the_holders_deadline_does_not_count_and_is_given_back()
     {
         var clock = new FakeTimeProvider();
-        var store = new Slow(new InMemoryLeaseStore(clock), clock, TimeSpan.FromSeconds(8)); // a 9 s lease counts for 7.2 s
+        var inner = new InMemoryLeaseStore(clock);
+        var store = new Slow(inner, clock, TimeSpan.FromSeconds(8)); // a 9 s lease counts for 7.2 s
         await using var lease = new Lease(store, "singleton:ledger", "node-a", Options, clock);
 
         Assert.False(await lease.TryAcquireAsync());
 
         Assert.False(lease.IsHeld);
         Assert.Null(lease.FencingToken);
-        Assert.True(await new Lease(new InMemoryLeaseStoreView(store), "singleton:ledger", "node-b", Options, clock).TryAcquireAsync());
+        Assert.True(await new Lease(inner, "singleton:ledger", "node-b", Options, clock).TryAcquireAsync());
     }
 
     [Fact]
@@ -104,8 +105,6 @@ public sealed class LeaseTests
     /// <summary>A store whose acquisitions take <paramref name="delay"/> of the clock to answer.</summary>
     private sealed class Slow(ILeaseStore inner, FakeTimeProvider clock, TimeSpan delay) : ILeaseStore
     {
-        public ILeaseStore Inner => inner;
-
         public async ValueTask<LeaseRecord?> TryAcquireAsync(string name, string holder, TimeSpan duration, CancellationToken cancellationToken)
         {
             var record = await inner.TryAcquireAsync(name, holder, duration, cancellationToken);
@@ -120,20 +119,6 @@ public sealed class LeaseTests
         public ValueTask<LeaseRecord?> ReadAsync(string name, CancellationToken cancellationToken) => inner.ReadAsync(name, cancellationToken);
 
         public ValueTask<IReadOnlyList<LeaseRecord>> ReadAllAsync(CancellationToken cancellationToken) => inner.ReadAllAsync(cancellationToken);
-    }
-
-    /// <summary>The store behind a <see cref="Slow"/> one, answering at once.</summary>
-    private sealed class InMemoryLeaseStoreView(Slow slow) : ILeaseStore
-    {
-        public ValueTask<LeaseRecord?> TryAcquireAsync(string name, string holder, TimeSpan duration, CancellationToken cancellationToken) => slow.Inner.TryAcquireAsync(name, holder, duration, cancellationToken);
-
-        public ValueTask<LeaseRecord?> RenewAsync(string name, string holder, long fencingToken, TimeSpan duration, CancellationToken cancellationToken) => slow.Inner.RenewAsync(name, holder, fencingToken, duration, cancellationToken);
-
-        public ValueTask<bool> ReleaseAsync(string name, string holder, long fencingToken, CancellationToken cancellationToken) => slow.Inner.ReleaseAsync(name, holder, fencingToken, cancellationToken);
-
-        public ValueTask<LeaseRecord?> ReadAsync(string name, CancellationToken cancellationToken) => slow.Inner.ReadAsync(name, cancellationToken);
-
-        public ValueTask<IReadOnlyList<LeaseRecord>> ReadAllAsync(CancellationToken cancellationToken) => slow.Inner.ReadAllAsync(cancellationToken);
     }
 
     /// <summary>A store that can stop renewing (refuse, or never answer, not even to cancellation).</summary>

@@ -21,7 +21,7 @@ internal static class WorkloadRegistry
         new Persistence.QueryLiveLatency(options),
         new ProjectionCatchUp(options),
 
-        // Opt-in (run only when named): two processes on loopback, as shared/anchors/remote-bench.
+        // Opt-in (run only when named): two processes on loopback, as the remote-messaging reference programs.
         new Remote.RemotePingPong(options, pairs: 1),
         new Remote.RemotePingPong(options, pairs: 16),
         new Remote.RemoteOneWay(options),

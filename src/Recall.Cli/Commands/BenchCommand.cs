@@ -12,7 +12,7 @@ internal sealed class BenchModule : ICommandModule
     public int Order => 50;
 
     public void Register(IConfigurator app) => app.AddCommand<BenchCommand>("bench")
-        .WithDescription("Run the benchmark workloads (shared/bench/WORKLOADS.md) with a progress display and a table of results.")
+        .WithDescription("Run the benchmark workloads (--list names them; each is defined in bench/Recall.Benchmarks/README.md of the repository) with a progress display and a table of results.")
         .WithExample("bench", "--workload", "persist-seq,recover", "--store", "sqlite")
         .WithExample("bench", "--store", "postgres", "--postgres", "\"Host=db;Database=bench;Username=app\"")
         .WithExample("bench", "--list");

@@ -41,3 +41,17 @@ public interface ILeaseStore
     /// <summary>Every lease as stored (for inspection: the CLI, the dashboard).</summary>
     ValueTask<IReadOnlyList<LeaseRecord>> ReadAllAsync(CancellationToken cancellationToken);
 }
+
+/// <summary>The argument rules every lease store applies, with errors that name the lease.</summary>
+internal static class LeaseArguments
+{
+    internal static void Check(string name, string holder, TimeSpan duration)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        ArgumentException.ThrowIfNullOrEmpty(holder);
+        if (duration <= TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(duration), duration, $"The duration of lease '{name}' must be positive.");
+        }
+    }
+}

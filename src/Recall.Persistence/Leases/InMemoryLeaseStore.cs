@@ -12,7 +12,7 @@ public sealed class InMemoryLeaseStore(TimeProvider? clock = null) : ILeaseStore
     /// <inheritdoc />
     public ValueTask<LeaseRecord?> TryAcquireAsync(string name, string holder, TimeSpan duration, CancellationToken cancellationToken)
     {
-        Check(name, holder, duration);
+        LeaseArguments.Check(name, holder, duration);
         lock (_leases)
         {
             var now = _clock.GetUtcNow();
@@ -31,7 +31,7 @@ public sealed class InMemoryLeaseStore(TimeProvider? clock = null) : ILeaseStore
     /// <inheritdoc />
     public ValueTask<LeaseRecord?> RenewAsync(string name, string holder, long fencingToken, TimeSpan duration, CancellationToken cancellationToken)
     {
-        Check(name, holder, duration);
+        LeaseArguments.Check(name, holder, duration);
         lock (_leases)
         {
             var now = _clock.GetUtcNow();
@@ -77,16 +77,6 @@ public sealed class InMemoryLeaseStore(TimeProvider? clock = null) : ILeaseStore
         lock (_leases)
         {
             return ValueTask.FromResult<IReadOnlyList<LeaseRecord>>([.. _leases.Values.OrderBy(l => l.Name, StringComparer.Ordinal)]);
-        }
-    }
-
-    internal static void Check(string name, string holder, TimeSpan duration)
-    {
-        ArgumentException.ThrowIfNullOrEmpty(name);
-        ArgumentException.ThrowIfNullOrEmpty(holder);
-        if (duration <= TimeSpan.Zero)
-        {
-            throw new ArgumentOutOfRangeException(nameof(duration), duration, $"The duration of lease '{name}' must be positive.");
         }
     }
 }

@@ -6,7 +6,7 @@ using Recall.Benchmarks.Workloads.Persistence;
 namespace Recall.Benchmarks.Workloads.Remote;
 
 /// <summary>
-/// A workload between two processes on 127.0.0.1, defined as in shared/anchors/remote-bench: the
+/// A workload between two processes on 127.0.0.1, defined as in the remote-messaging reference programs (Akka.NET, Proto.Actor): the
 /// server node is a child process (<see cref="RemoteServer"/>) started once per workload with the
 /// client node (<see cref="RemoteSession"/>), untimed; the warm-up and the measured runs share
 /// both. Before each run both processes run a full GC. Each run spawns fresh client actors and
