@@ -123,19 +123,6 @@ public sealed class ActorPath : IEquatable<ActorPath>
         return true;
     }
 
-    /// <summary>This path with another address: the same actor names under <paramref name="address"/>.</summary>
-    public ActorPath WithAddress(Address address)
-    {
-        ArgumentNullException.ThrowIfNull(address);
-        var path = Root(address);
-        foreach (var element in Elements)
-        {
-            path = path.Child(element);
-        }
-
-        return path;
-    }
-
     /// <summary>The names from the root (excluded) down to this actor.</summary>
     public IReadOnlyList<string> Elements
     {
