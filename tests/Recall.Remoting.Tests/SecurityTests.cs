@@ -64,8 +64,11 @@ public sealed class SecurityTests
         var headers = new Metadata { { "recall-from", "recall://x@127.0.0.1:1" }, { "recall-from-incarnation", "1" }, { "recall-to", a.Address.ToString() } };
         using var call = channel.CreateCallInvoker().AsyncDuplexStreamingCall(Internal.Transport.Stream, null, new CallOptions(headers));
 
+        // The stream's headers are valid, so the node's handler would accept it: failing here means TLS refused it. Whether the
+        // client sees the refusal while connecting (Unavailable) or as a reset of its first request (Internal) depends on the TLS version and timing.
         var refused = await Assert.ThrowsAsync<RpcException>(() => call.ResponseHeadersAsync);
-        Assert.Equal(StatusCode.Unavailable, refused.StatusCode);
+        Assert.Contains(refused.StatusCode, new[] { StatusCode.Unavailable, StatusCode.Internal });
+        Assert.Empty(a.Remoting().Peers);
     }
 }
 
