@@ -19,7 +19,7 @@ namespace Recall.Persistence.PostgreSql;
 /// <c>entity_type</c> and <c>slice</c> columns (for events by slices) and the <c>journal_tags</c>
 /// table (for events by tag in the global order), which replaces the GIN index on tags.
 /// 3: <c>journal_fencing</c>, the highest fencing token accepted per persistence id, and
-/// <c>cluster_leases</c>.</para>
+/// <c>cluster_leases</c> and <c>cluster_members</c>.</para>
 /// </remarks>
 public static class PostgreSqlSchema
 {
@@ -220,7 +220,7 @@ public static class PostgreSqlSchema
         await transaction.CommitAsync(cancellationToken);
     }
 
-    /// <summary>Version 2 to 3, inside the caller's transaction: the journal_fencing and cluster_leases tables and the version row.</summary>
+    /// <summary>Version 2 to 3, inside the caller's transaction: the journal_fencing, cluster_leases and cluster_members tables and the version row.</summary>
     private static async Task UpgradeFromVersion2Async(NpgsqlConnection connection, NpgsqlTransaction transaction, string s, CancellationToken cancellationToken)
     {
         await using var command = new NpgsqlCommand($"{Version3Tables(s)}\nINSERT INTO {s}.recall_schema (version) VALUES (3);", connection, transaction);
@@ -243,6 +243,17 @@ public static class PostgreSqlSchema
             holder     text        NOT NULL,
             token      bigint      NOT NULL,
             expires_at timestamptz NOT NULL
+        );
+
+        -- The cluster's members, one row per address: status as MemberStatus (0 joining, 1 up,
+        -- 2 leaving, 3 exiting, 4 removed, 5 down), heartbeat on the server's clock.
+        CREATE TABLE {s}.cluster_members (
+            address      text        COLLATE "C" PRIMARY KEY,
+            incarnation  bigint      NOT NULL,
+            status       smallint    NOT NULL,
+            roles        text[]      NOT NULL,
+            joined_at    timestamptz NOT NULL,
+            heartbeat_at timestamptz NOT NULL
         );
         """;
 

@@ -369,7 +369,9 @@ internal static class SqliteSchema
     /// <summary>
     /// Version 3: the highest fencing token accepted per persistence id (a fenced write raises it in
     /// its own transaction, and one with an older token is refused: a stale owner cannot append),
-    /// and the cluster's leases (holder, fencing token, expiry in Unix milliseconds on SQLite's clock).
+    /// the cluster's leases (holder, fencing token, expiry in Unix milliseconds on SQLite's clock), and
+    /// its members (one row per address; status as <c>MemberStatus</c>: 0 joining, 1 up, 2 leaving,
+    /// 3 exiting, 4 removed, 5 down; times in Unix milliseconds on SQLite's clock).
     /// </summary>
     public const string UpgradeTo3 = """
         CREATE TABLE journal_fencing (
@@ -382,6 +384,15 @@ internal static class SqliteSchema
             holder TEXT NOT NULL,
             token INTEGER NOT NULL,
             expires_at INTEGER NOT NULL
+        ) WITHOUT ROWID;
+
+        CREATE TABLE cluster_members (
+            address TEXT NOT NULL PRIMARY KEY,
+            incarnation INTEGER NOT NULL,
+            status INTEGER NOT NULL,
+            roles TEXT NOT NULL, -- comma-separated
+            joined_at INTEGER NOT NULL,
+            heartbeat_at INTEGER NOT NULL
         ) WITHOUT ROWID;
 
         INSERT INTO recall_schema (version) VALUES (3);

@@ -83,3 +83,18 @@ public sealed class PostgreSqlLeaseStoreConformanceTests : LeaseStoreConformance
         await PostgresServer.DropSchemaAsync(_schema);
     }
 }
+
+/// <summary>The membership store conformance suite; each test gets a fresh schema, dropped afterwards.</summary>
+[RequiresPostgres]
+public sealed class PostgreSqlMembershipStoreConformanceTests : MembershipStoreConformance
+{
+    private readonly string _schema = PostgresServer.NewSchema("members");
+
+    protected override Recall.Persistence.Membership.IMembershipStore CreateStore() => new PostgreSqlMembershipStore(PostgresServer.Options(_schema));
+
+    public override async Task DisposeAsync()
+    {
+        await base.DisposeAsync();
+        await PostgresServer.DropSchemaAsync(_schema);
+    }
+}

@@ -24,7 +24,7 @@ public sealed class PostgreSqlSchemaTests : IAsyncLifetime
 
         Assert.Equal(1L, await ScalarAsync($"SELECT count(*) FROM \"{_schema}\".recall_schema"));
         Assert.Equal(PostgreSqlSchema.Version, await ScalarAsync($"SELECT version FROM \"{_schema}\".recall_schema"));
-        Assert.Equal(7L, await ScalarAsync($"SELECT count(*) FROM pg_tables WHERE schemaname = '{_schema}'"));
+        Assert.Equal(8L, await ScalarAsync($"SELECT count(*) FROM pg_tables WHERE schemaname = '{_schema}'"));
     }
 
     [Fact]

@@ -73,3 +73,12 @@ public sealed class SqliteLeaseStoreConformanceTests : LeaseStoreConformance, ID
 
     public void Dispose() => _database.Dispose();
 }
+
+public sealed class SqliteMembershipStoreConformanceTests : MembershipStoreConformance, IDisposable
+{
+    private readonly TempDatabase _database = new();
+
+    protected override Recall.Persistence.Membership.IMembershipStore CreateStore() => new SqliteMembershipStore(new SqliteStoreOptions { Path = _database.Path });
+
+    public void Dispose() => _database.Dispose();
+}

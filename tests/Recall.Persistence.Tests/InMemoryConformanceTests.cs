@@ -28,3 +28,10 @@ public sealed class InMemoryLeaseStoreConformanceTests : LeaseStoreConformance
 
     protected override Recall.Persistence.Leases.ILeaseStore CreateStore() => _store; // one store stands for one shared database
 }
+
+public sealed class InMemoryMembershipStoreConformanceTests : MembershipStoreConformance
+{
+    private readonly Recall.Persistence.Membership.InMemoryMembershipStore _store = new();
+
+    protected override Recall.Persistence.Membership.IMembershipStore CreateStore() => _store; // one store stands for one shared database
+}
