@@ -1,23 +1,27 @@
 using System.Collections.Concurrent;
 using Recall.Actors;
+using Recall.Cluster.Membership;
 using Recall.Persistence.Leases;
 using Recall.Remoting;
 
 namespace Recall.Cluster;
 
 /// <summary>
-/// The cluster in one actor system: its identity as a lease holder and the singletons it takes
-/// part in. Reach it with <c>system.Cluster()</c>.
+/// The cluster in one actor system: its membership (join, leave, the members and their changes),
+/// its identity as a lease holder, and the singletons it takes part in. Reach it with
+/// <c>system.Cluster()</c>.
 /// </summary>
 public sealed class ClusterExtension : IAsyncDisposable
 {
     private readonly ConcurrentDictionary<string, Lease> _leases = new(StringComparer.Ordinal);
+    private readonly ClusterMembership _membership;
 
     internal ClusterExtension(ActorSystem system, ClusterOptions options)
     {
         System = system;
         Options = options;
         Leases = options.Leases!;
+        _membership = new ClusterMembership(system, options, system.Remoting().Incarnation);
     }
 
     /// <summary>The system this belongs to.</summary>
@@ -34,6 +38,54 @@ public sealed class ClusterExtension : IAsyncDisposable
     /// same address is another holder (and gets a higher fencing token).
     /// </summary>
     public string HolderId => $"{System.Address}#{System.Remoting().Incarnation}";
+
+    /// <summary>The members as this node last read them (every one but those that left), ordered by address.</summary>
+    public IReadOnlyList<Member> Members => _membership.Members;
+
+    /// <summary>This node as a member, or null before it joined.</summary>
+    public Member? SelfMember => _membership.Self;
+
+    /// <summary>Whether this node is an Up member now.</summary>
+    public bool IsUp => _membership.IsUp;
+
+    /// <summary>
+    /// Member events: each enumeration starts with the current members (<see cref="MemberEvent.Previous"/>
+    /// null), then yields every change in order until it is cancelled or the system terminates.
+    /// </summary>
+    public IAsyncEnumerable<MemberEvent> Events => _membership.Events;
+
+    /// <summary>
+    /// Joins the cluster: writes this node as Joining, then Up, in the membership store, and starts
+    /// its heartbeat. Waits up to <see cref="ClusterOptions.DownAfter"/> for a silent earlier run at
+    /// the same address to lose it. Calling it again once joined does nothing.
+    /// </summary>
+    /// <exception cref="ClusterJoinException">The store failed (its message says why), or another node is live at this address.</exception>
+    public Task JoinAsync(CancellationToken cancellationToken = default) => _membership.JoinAsync(cancellationToken);
+
+    /// <summary>
+    /// Leaves the cluster: writes Leaving, then terminates the actor system, which stops the
+    /// singletons here and releases their leases (another node takes them over at once), writes
+    /// Exiting, then Removed. Completes when the system has terminated.
+    /// </summary>
+    public async Task LeaveAsync()
+    {
+        await _membership.MarkLeavingAsync(CancellationToken.None);
+        await System.TerminateAsync();
+    }
+
+    /// <summary>Sends <paramref name="subscriber"/> a <see cref="MemberEvent"/> for every current member, then every change, until it stops or unsubscribes.</summary>
+    public void Subscribe(IActorRef subscriber)
+    {
+        ArgumentNullException.ThrowIfNull(subscriber);
+        _membership.Subscribe(subscriber);
+    }
+
+    /// <summary>Stops sending member events to <paramref name="subscriber"/>.</summary>
+    public void Unsubscribe(IActorRef subscriber)
+    {
+        ArgumentNullException.ThrowIfNull(subscriber);
+        _membership.Unsubscribe(subscriber);
+    }
 
     /// <summary>The address in a holder id written by <see cref="HolderId"/>.</summary>
     public static Address AddressOfHolder(string holderId)
@@ -55,7 +107,7 @@ public sealed class ClusterExtension : IAsyncDisposable
         ArgumentException.ThrowIfNullOrEmpty(name);
         ArgumentNullException.ThrowIfNull(props);
         var lease = _leases.GetOrAdd(name, n => new Lease(Leases, LeaseName(n), HolderId, Options.Lease, System.TimeProvider, System.LoggerFactory.CreateLogger("Recall.Cluster")));
-        System.SpawnSystemActor(Props.Create(() => new Singleton.SingletonManager(name, props, lease, Options)), ManagerName(name));
+        System.SpawnSystemActor(Props.Create(() => new Singleton.SingletonManager(name, props, lease, this)), ManagerName(name));
         return StartSingletonProxy(name);
     }
 
@@ -66,7 +118,7 @@ public sealed class ClusterExtension : IAsyncDisposable
         return System.SpawnSystemActor(Props.Create(() => new Singleton.SingletonProxy(name, this)), "singleton-proxy-" + name);
     }
 
-    /// <summary>Releases the leases this node holds, after its actors stopped: another node takes over at once.</summary>
+    /// <summary>Releases the leases this node holds, after its actors stopped (another node takes over at once), then writes that it left.</summary>
     public async ValueTask DisposeAsync()
     {
         foreach (var lease in _leases.Values)
@@ -80,6 +132,8 @@ public sealed class ClusterExtension : IAsyncDisposable
                 // the lease expires by itself
             }
         }
+
+        await _membership.DisposeAsync();
     }
 
     internal static string LeaseName(string singleton) => "singleton:" + singleton;
@@ -95,8 +149,9 @@ public sealed class ClusterExtension : IAsyncDisposable
 public static class ClusterActorSystemOptionsExtensions
 {
     /// <summary>
-    /// Makes the system a cluster node: remoting on the configured endpoint, and leases in the
-    /// configured store (cluster singletons run only under their lease).
+    /// Makes the system a cluster node: remoting on the configured endpoint, members and leases in
+    /// the configured stores (cluster singletons run only under their lease, on Up members). The
+    /// node becomes a member with <c>await system.Cluster().JoinAsync()</c>.
     /// </summary>
     /// <exception cref="ArgumentException">A setting is invalid or missing; the message names it.</exception>
     public static ActorSystemOptions UseCluster(this ActorSystemOptions options, Action<ClusterOptions> configure)
@@ -117,6 +172,6 @@ public static class ClusterActorSystemOptionsExtensions
     {
         ArgumentNullException.ThrowIfNull(system);
         return system.TryGetExtension<ClusterExtension>()
-            ?? throw new InvalidOperationException($"Actor system '{system.Name}' is not a cluster node: create it with options.UseCluster(c => c.Listen(host, port).UseLeaseStore(...)).");
+            ?? throw new InvalidOperationException($"Actor system '{system.Name}' is not a cluster node: create it with options.UseCluster(c => c.Listen(host, port).UseMembershipStore(...).UseLeaseStore(...)).");
     }
 }

@@ -1,18 +1,38 @@
 using Recall.Persistence.Leases;
+using Recall.Persistence.Membership;
 using Recall.Remoting;
 
 namespace Recall.Cluster;
 
-/// <summary>Settings of the cluster: this node's endpoint (remoting) and where leases live. Every property has a documented default.</summary>
+/// <summary>Settings of the cluster: this node's endpoint (remoting), where members and leases live, and the timing of failure detection. Every property has a documented default.</summary>
 public sealed class ClusterOptions
 {
+    /// <summary>Creates the settings. Remoting's own failure detector is off (<see cref="RemotingOptions.NodeGoneAfter"/> is infinite): membership decides when a node is gone.</summary>
+    public ClusterOptions() => Remoting.NodeGoneAfter = TimeSpan.MaxValue;
+
     internal RemotingOptions Remoting { get; } = new();
+
+    /// <summary>Where members live: the database that already holds the journal (SQLite, PostgreSQL), or one shared in-memory store for nodes inside one process. Required.</summary>
+    public IMembershipStore? Membership { get; set; }
+
+    /// <summary>This node's roles (e.g. where a singleton or shards may run). Default none.</summary>
+    public IReadOnlyList<string> Roles { get; set; } = [];
+
+    /// <summary>How often a member renews its heartbeat, marks silent members down and reads the members. Default 1 s.</summary>
+    public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// A member whose heartbeat (on the store's clock) is older than this is marked Down by any live
+    /// member. A node that could not renew its own for this minus a margin (the larger of
+    /// <see cref="HeartbeatInterval"/> and a fifth of it) terminates its actor system. Default 5 s.
+    /// </summary>
+    public TimeSpan DownAfter { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>Where leases live: the database that already holds the journal (SQLite, PostgreSQL), or one shared in-memory store for nodes inside one process. Required.</summary>
     public ILeaseStore? Leases { get; set; }
 
-    /// <summary>The timing of the leases singletons run under. Default: 10 s leases renewed every 3.3 s.</summary>
-    public LeaseOptions Lease { get; set; } = new();
+    /// <summary>The timing of the leases singletons run under. Default: 5 s leases (as <see cref="DownAfter"/>) renewed every 1.7 s.</summary>
+    public LeaseOptions Lease { get; set; } = new() { Duration = TimeSpan.FromSeconds(5) };
 
     /// <summary>How often a node that does not hold a singleton's lease tries to take it. Default 1 s.</summary>
     public TimeSpan SingletonRetryInterval { get; set; } = TimeSpan.FromSeconds(1);
@@ -42,6 +62,22 @@ public sealed class ClusterOptions
         return this;
     }
 
+    /// <summary>Keeps members in <paramref name="store"/>.</summary>
+    public ClusterOptions UseMembershipStore(IMembershipStore store)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        Membership = store;
+        return this;
+    }
+
+    /// <summary>Gives this node <paramref name="roles"/>.</summary>
+    public ClusterOptions WithRoles(params string[] roles)
+    {
+        ArgumentNullException.ThrowIfNull(roles);
+        Roles = [.. roles];
+        return this;
+    }
+
     /// <summary>Keeps leases in <paramref name="store"/>.</summary>
     public ClusterOptions UseLeaseStore(ILeaseStore store)
     {
@@ -52,6 +88,21 @@ public sealed class ClusterOptions
 
     internal void Validate()
     {
+        if (Membership is null)
+        {
+            throw new ArgumentException("ClusterOptions.Membership is not set: keep members in the database of the journal (UseMembershipStore(new SqliteMembershipStore(...)) or new PostgreSqlMembershipStore(...)), or share one InMemoryMembershipStore between nodes of one process.");
+        }
+
+        if (Roles.Any(r => string.IsNullOrEmpty(r) || r.Contains(',', StringComparison.Ordinal)))
+        {
+            throw new ArgumentException($"ClusterOptions.Roles has '{Roles.First(r => string.IsNullOrEmpty(r) || r.Contains(',', StringComparison.Ordinal))}': a role is a non-empty name without commas.");
+        }
+
+        if (HeartbeatInterval <= TimeSpan.Zero || DownAfter < HeartbeatInterval * 3)
+        {
+            throw new ArgumentException($"ClusterOptions.HeartbeatInterval ({HeartbeatInterval}) must be positive and DownAfter ({DownAfter}) at least three heartbeat intervals.");
+        }
+
         if (Leases is null)
         {
             throw new ArgumentException("ClusterOptions.Leases is not set: keep leases in the database of the journal (UseLeaseStore(new SqliteLeaseStore(...)) or new PostgreSqlLeaseStore(...)), or share one InMemoryLeaseStore between nodes of one process.");
@@ -61,7 +112,5 @@ public sealed class ClusterOptions
         {
             throw new ArgumentException("ClusterOptions.SingletonRetryInterval must be positive and ProxyBufferSize at least 1.");
         }
-
-
     }
 }

@@ -44,6 +44,19 @@ public sealed partial class RemotingExtension : IAsyncDisposable
 
     internal RemoteTransport Transport => _transport;
 
+    /// <summary>
+    /// Declares the node at <paramref name="address"/> in run <paramref name="incarnation"/> gone, as
+    /// cluster membership does for members that are Down or have left: watchers of its actors get
+    /// <see cref="Terminated"/>, what is queued for it becomes dead letters, and that run is never
+    /// talked to again (a new run at the address is another peer).
+    /// </summary>
+    public void DeclareGone(Address address, long incarnation, string reason)
+    {
+        ArgumentNullException.ThrowIfNull(address);
+        ArgumentException.ThrowIfNullOrEmpty(reason);
+        _transport.DeclareGone(address, incarnation, reason);
+    }
+
     /// <summary>Stops sending (what is queued gets up to 2 s), tells peers this node leaves, and closes the endpoint.</summary>
     public async ValueTask DisposeAsync()
     {

@@ -6,27 +6,33 @@ using Recall.Persistence.Leases;
 using Recall.Persistence.Sqlite;
 
 // A cluster node in its own process, for tests that kill it:
-//   Recall.Cluster.TestNode <system name> <port> <sqlite file> <lease seconds>
-// It takes part in the singleton "where" (leases in the SQLite file), prints "@@READY <address>",
-// and stops on "quit" or end of input.
+//   Recall.Cluster.TestNode <system name> <port> <sqlite file> <seconds>
+// It joins the cluster (members and leases in the SQLite file; leases and DownAfter of <seconds>),
+// takes part in the singleton "where", prints "@@READY <address>", and leaves on "quit" or end of input.
 if (args.Length != 4 || !int.TryParse(args[1], NumberStyles.None, CultureInfo.InvariantCulture, out var port)
-    || !double.TryParse(args[3], NumberStyles.Float, CultureInfo.InvariantCulture, out var leaseSeconds))
+    || !double.TryParse(args[3], NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds))
 {
-    Console.Error.WriteLine("usage: Recall.Cluster.TestNode <system name> <port> <sqlite file> <lease seconds>");
+    Console.Error.WriteLine("usage: Recall.Cluster.TestNode <system name> <port> <sqlite file> <seconds>");
     return 2;
 }
 
-await using var leases = new SqliteLeaseStore(new SqliteStoreOptions { Path = args[2] });
+var store = new SqliteStoreOptions { Path = args[2] };
+await using var leases = new SqliteLeaseStore(store);
+await using var members = new SqliteMembershipStore(store);
 await using var system = ActorSystem.Create(args[0], o => o.UseCluster(c =>
 {
-    c.Listen("127.0.0.1", port).UseLeaseStore(leases);
-    c.Lease = new LeaseOptions { Duration = TimeSpan.FromSeconds(leaseSeconds) };
+    c.Listen("127.0.0.1", port).UseLeaseStore(leases).UseMembershipStore(members);
+    c.Lease = new LeaseOptions { Duration = TimeSpan.FromSeconds(seconds) };
+    c.DownAfter = TimeSpan.FromSeconds(seconds);
+    c.HeartbeatInterval = TimeSpan.FromSeconds(seconds / 5);
     c.SingletonRetryInterval = TimeSpan.FromMilliseconds(200);
 }));
+await system.Cluster().JoinAsync();
 system.Cluster().StartSingleton("where", Props.Create(() => new WhereSingleton()));
 Console.WriteLine($"@@READY {system.Address}");
 while (Console.ReadLine() is { } line && line != "quit")
 {
 }
 
+await system.Cluster().LeaveAsync();
 return 0;

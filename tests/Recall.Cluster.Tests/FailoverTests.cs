@@ -1,25 +1,34 @@
 using System.Diagnostics;
 using Recall.Actors;
 using Recall.Cluster.TestNode;
+using Recall.Persistence.Membership;
 using Recall.Persistence.Sqlite;
 using Xunit.Abstractions;
 
 namespace Recall.Cluster.Tests;
 
-/// <summary>Nodes in child processes sharing a SQLite file for leases: the singleton's node is killed with SIGKILL.</summary>
+/// <summary>Nodes in child processes sharing a SQLite file for members and leases: the singleton's node is killed with SIGKILL.</summary>
 public sealed class FailoverTests(ITestOutputHelper output) : IDisposable
 {
-    private const double LeaseSeconds = 3;
+    private const double Seconds = 3; // lease duration and DownAfter
     private readonly string _folder = Directory.CreateTempSubdirectory("recall-failover-").FullName;
     private readonly List<Process> _processes = [];
 
     [Fact]
-    public async Task When_the_singletons_node_is_killed_the_singleton_answers_from_another_node_after_its_lease_expires()
+    public async Task When_the_singletons_node_is_killed_it_is_marked_down_and_the_singleton_answers_from_another_node()
     {
         var file = Path.Combine(_folder, "cluster.db");
         var a = await StartNodeAsync("a", file);
-        await using var leases = new SqliteLeaseStore(new SqliteStoreOptions { Path = file });
-        await using var observer = ActorSystem.Create("observer", o => o.UseCluster(c => c.Listen("127.0.0.1", 0).UseLeaseStore(leases)));
+        var store = new SqliteStoreOptions { Path = file };
+        await using var leases = new SqliteLeaseStore(store);
+        await using var members = new SqliteMembershipStore(store);
+        await using var observer = ActorSystem.Create("observer", o => o.UseCluster(c =>
+        {
+            c.Listen("127.0.0.1", 0).UseLeaseStore(leases).UseMembershipStore(members);
+            c.DownAfter = TimeSpan.FromSeconds(Seconds);
+            c.HeartbeatInterval = TimeSpan.FromSeconds(Seconds / 5);
+        }));
+        await observer.Cluster().JoinAsync();
         var proxy = observer.Cluster().StartSingletonProxy("where");
         Assert.Equal(a.Address, await WhereAsync(proxy, TimeSpan.FromSeconds(30)));
         var b = await StartNodeAsync("b", file);
@@ -31,8 +40,10 @@ public sealed class FailoverTests(ITestOutputHelper output) : IDisposable
         killed.Stop();
 
         Assert.Equal(b.Address, now);
-        output.WriteLine($"failover after kill -9: {killed.Elapsed.TotalSeconds:0.00} s (lease {LeaseSeconds} s, retry 0.2 s)");
-        Assert.True(killed.Elapsed < TimeSpan.FromSeconds(LeaseSeconds + 10), $"failover took {killed.Elapsed.TotalSeconds:0.0} s");
+        output.WriteLine($"failover after kill -9: {killed.Elapsed.TotalSeconds:0.00} s (lease and DownAfter {Seconds} s, retry 0.2 s)");
+        Assert.True(killed.Elapsed < TimeSpan.FromSeconds(Seconds + 10), $"failover took {killed.Elapsed.TotalSeconds:0.0} s");
+        await EventuallyAsync(() => observer.Cluster().Members.FirstOrDefault(m => m.Address.ToString() == a.Address && m.Status == MemberStatus.Down));
+        Assert.Contains(observer.Cluster().Members, m => m.Address.ToString() == b.Address && m.Status == MemberStatus.Up);
         var lease = await leases.ReadAsync("singleton:where", default);
         Assert.Equal(2, lease!.FencingToken);
         Assert.StartsWith(b.Address, lease.Holder, StringComparison.Ordinal);
@@ -52,6 +63,22 @@ public sealed class FailoverTests(ITestOutputHelper output) : IDisposable
         }
 
         Directory.Delete(_folder, recursive: true);
+    }
+
+    private static async Task<T> EventuallyAsync<T>(Func<T?> read)
+        where T : class
+    {
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (true)
+        {
+            if (read() is { } found)
+            {
+                return found;
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, "the condition did not hold within 30 s");
+            await Task.Delay(50);
+        }
     }
 
     private static async Task<string> WhereAsync(IActorRef proxy, TimeSpan within, string? notAt = null)
@@ -87,7 +114,7 @@ public sealed class FailoverTests(ITestOutputHelper output) : IDisposable
         start.ArgumentList.Add(name);
         start.ArgumentList.Add(FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture));
         start.ArgumentList.Add(file);
-        start.ArgumentList.Add(LeaseSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        start.ArgumentList.Add(Seconds.ToString(System.Globalization.CultureInfo.InvariantCulture));
         var process = Process.Start(start)!;
         _processes.Add(process);
         var line = await process.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(60));

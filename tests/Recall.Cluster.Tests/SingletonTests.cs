@@ -4,6 +4,7 @@ using Recall.Actors;
 using Recall.Persistence;
 using Recall.Persistence.Journal;
 using Recall.Persistence.Leases;
+using Recall.Persistence.Membership;
 using Recall.Persistence.Serialization;
 using Recall.TestKit;
 
@@ -40,7 +41,7 @@ public sealed class SingletonTests
     {
         var log = new ConcurrentQueue<(string, string, long)>();
         await using var cluster = new TestCluster(new InMemoryLeaseStore());
-        var nodes = Enumerable.Range(0, 3).Select(i => cluster.Node($"n{i}")).ToList();
+        List<ActorSystem> nodes = [await cluster.NodeAsync("n0"), await cluster.NodeAsync("n1"), await cluster.NodeAsync("n2")];
         var proxies = nodes.Select(n => n.Cluster().StartSingleton("where", Props.Create(() => new Where(log)))).ToList();
 
         var answers = await Task.WhenAll(proxies.Select(p => p.Ask<Here>(new WhereAreYou(), Timeout)));
@@ -54,14 +55,14 @@ public sealed class SingletonTests
     {
         var log = new ConcurrentQueue<(string, string, long)>();
         await using var cluster = new TestCluster(new InMemoryLeaseStore());
-        var sender = cluster.Node("sender");
+        var sender = await cluster.NodeAsync("sender");
         var proxy = sender.Cluster().StartSingletonProxy("where");
         var probe = new TestProbe(sender);
         proxy.Tell(new WhereAreYou(), probe.Ref);
         proxy.Tell(new WhereAreYou(), probe.Ref);
         await probe.ExpectNoMsgAsync(TimeSpan.FromMilliseconds(500)); // nothing runs yet: the proxy keeps them
 
-        var host = cluster.Node("host");
+        var host = await cluster.NodeAsync("host");
         host.Cluster().StartSingleton("where", Props.Create(() => new Where(log)));
 
         Assert.Equal(host.Address.ToString(), (await probe.ExpectMsgAsync<Here>(timeout: Timeout)).Node);
@@ -73,7 +74,7 @@ public sealed class SingletonTests
     {
         var log = new ConcurrentQueue<(string, string, long)>();
         await using var cluster = new TestCluster(new InMemoryLeaseStore());
-        var nodes = Enumerable.Range(0, 3).Select(i => cluster.Node($"n{i}")).ToList();
+        List<ActorSystem> nodes = [await cluster.NodeAsync("n0"), await cluster.NodeAsync("n1"), await cluster.NodeAsync("n2")];
         var proxies = nodes.Select(n => n.Cluster().StartSingleton("where", Props.Create(() => new Where(log)))).ToList();
         var first = (await proxies[0].Ask<Here>(new WhereAreYou(), Timeout)).Node;
         var leaving = nodes.Single(n => n.Address.ToString() == first);
@@ -106,10 +107,10 @@ public sealed class SingletonTests
         var shared = new InMemoryLeaseStore();
         var cut = new CutOff(shared);
         await using var cluster = new TestCluster(shared);
-        var isolated = cluster.Node("isolated", cut);
+        var isolated = await cluster.NodeAsync("isolated", cut);
         var isolatedProxy = isolated.Cluster().StartSingleton("where", Props.Create(() => new Where(log)));
         Assert.Equal(isolated.Address.ToString(), (await isolatedProxy.Ask<Here>(new WhereAreYou(), Timeout)).Node);
-        var other = cluster.Node("other");
+        var other = await cluster.NodeAsync("other");
         var otherProxy = other.Cluster().StartSingleton("where", Props.Create(() => new Where(log)));
 
         cut.Hang = true; // the isolated node can no longer reach the lease store; its lease runs out
@@ -136,11 +137,11 @@ public sealed class SingletonTests
         var shared = new InMemoryLeaseStore();
         var journal = new Recall.Persistence.InMemory.InMemoryJournal(new EventSerialization());
         await using var cluster = new TestCluster(shared, journal);
-        var a = cluster.Node("a");
+        var a = await cluster.NodeAsync("a");
         var proxyA = a.Cluster().StartSingleton("ledger", Props.Create(() => new Ledger()));
         Assert.Equal(1L, await proxyA.Ask<long>("add", Timeout));
         Assert.Equal(2L, await proxyA.Ask<long>("add", Timeout));
-        var b = cluster.Node("b");
+        var b = await cluster.NodeAsync("b");
         var proxyB = b.Cluster().StartSingleton("ledger", Props.Create(() => new Ledger()));
 
         await a.TerminateAsync();
@@ -243,12 +244,16 @@ public sealed class SingletonTests
     }
 }
 
-/// <summary>Cluster nodes in this process on free loopback ports, sharing a lease store (and a journal, when given).</summary>
-internal sealed class TestCluster(ILeaseStore leases, IJournal? journal = null) : IAsyncDisposable
+/// <summary>Cluster nodes in this process on free loopback ports, sharing a membership store and a lease store (and a journal, when given).</summary>
+internal sealed class TestCluster(ILeaseStore leases, IJournal? journal = null, IMembershipStore? members = null) : IAsyncDisposable
 {
     private readonly List<ActorSystem> _nodes = [];
 
-    public ActorSystem Node(string name, ILeaseStore? ownView = null)
+    /// <summary>The shared membership store.</summary>
+    public IMembershipStore Members { get; } = members ?? new InMemoryMembershipStore();
+
+    /// <summary>A node that has joined the cluster.</summary>
+    public async Task<ActorSystem> NodeAsync(string name, ILeaseStore? ownView = null, Action<ClusterOptions>? configure = null)
     {
         var node = ActorSystem.Create(name, o =>
         {
@@ -259,13 +264,14 @@ internal sealed class TestCluster(ILeaseStore leases, IJournal? journal = null) 
 
             o.UseCluster(c =>
             {
-                c.Listen("127.0.0.1", 0).UseLeaseStore(ownView ?? leases);
+                c.Listen("127.0.0.1", 0).UseLeaseStore(ownView ?? leases).UseMembershipStore(Members);
                 c.Lease = new LeaseOptions { Duration = TimeSpan.FromSeconds(3) };
                 c.SingletonRetryInterval = TimeSpan.FromMilliseconds(200);
-                c.ConfigureRemoting(r => r.NodeGoneAfter = TimeSpan.FromSeconds(3));
+                configure?.Invoke(c);
             });
         });
         _nodes.Add(node);
+        await node.Cluster().JoinAsync();
         return node;
     }
 

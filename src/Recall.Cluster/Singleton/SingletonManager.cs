@@ -6,13 +6,13 @@ using Recall.Persistence.Leases;
 namespace Recall.Cluster.Singleton;
 
 /// <summary>
-/// Runs one cluster singleton on this node only while the node holds its lease: tries to take the
-/// lease every <see cref="ClusterOptions.SingletonRetryInterval"/>; once it holds it, gives the
+/// Runs one cluster singleton on this node only while the node holds its lease: while the node is an
+/// Up member, tries to take the lease every <see cref="ClusterOptions.SingletonRetryInterval"/>; once it holds it, gives the
 /// singleton's path the lease's fencing token (so its journal writes carry it) and starts it; when
 /// the lease is lost (not renewed in time, or taken away) it stops the singleton at once. A new
 /// instance starts only after the previous one has stopped.
 /// </summary>
-internal sealed partial class SingletonManager(string name, Props props, Lease lease, ClusterOptions options) : Actor
+internal sealed partial class SingletonManager(string name, Props props, Lease lease, ClusterExtension cluster) : Actor
 {
     private IActorRef? _instance;
     private bool _instanceStopping;
@@ -31,6 +31,9 @@ internal sealed partial class SingletonManager(string name, Props props, Lease l
     {
         switch (message)
         {
+            case TryAcquire when !lease.IsHeld && !cluster.IsUp:
+                Timers.StartSingleTimer(TryAcquire.Instance, TryAcquire.Instance, Options.SingletonRetryInterval);
+                break;
             case TryAcquire when !lease.IsHeld:
                 RunTask(AcquireAsync);
                 break;
@@ -39,7 +42,7 @@ internal sealed partial class SingletonManager(string name, Props props, Lease l
                 break;
             case LeaseLost lost when lost.Token == _startedWith:
                 StopInstance("its lease was lost");
-                Timers.StartSingleTimer(TryAcquire.Instance, TryAcquire.Instance, options.SingletonRetryInterval);
+                Timers.StartSingleTimer(TryAcquire.Instance, TryAcquire.Instance, Options.SingletonRetryInterval);
                 break;
             case LeaseLost:
                 break;
@@ -49,13 +52,15 @@ internal sealed partial class SingletonManager(string name, Props props, Lease l
 
                 // Start again if the lease is still held (the singleton stopped itself or failed),
                 // after a pause: a singleton that fails at once must not spin.
-                Timers.StartSingleTimer(TryAcquire.Instance, TryAcquire.Instance, options.SingletonRetryInterval);
+                Timers.StartSingleTimer(TryAcquire.Instance, TryAcquire.Instance, Options.SingletonRetryInterval);
                 break;
             default:
                 Unhandled(message);
                 break;
         }
     }
+
+    private ClusterOptions Options => cluster.Options;
 
     private ActorPath InstancePath => Self.Path.Child(name);
 
@@ -78,7 +83,7 @@ internal sealed partial class SingletonManager(string name, Props props, Lease l
         }
         else
         {
-            Timers.StartSingleTimer(TryAcquire.Instance, TryAcquire.Instance, options.SingletonRetryInterval);
+            Timers.StartSingleTimer(TryAcquire.Instance, TryAcquire.Instance, Options.SingletonRetryInterval);
         }
     }
 

@@ -31,7 +31,7 @@ internal static class DeadLetterReasons
     public static string Explanation(this DeadLetterReason reason) => reason switch
     {
         DeadLetterReason.QueueFull => "the outbound queue to its node is full (RemotingOptions.OutboundQueueCapacity); the node is slow or unreachable",
-        DeadLetterReason.PeerGone => "its node is gone (unreachable longer than RemotingOptions.NodeGoneAfter, restarted, or left)",
+        DeadLetterReason.PeerGone => "its node is gone (unreachable longer than RemotingOptions.NodeGoneAfter, restarted, left, or marked down by cluster membership)",
         DeadLetterReason.UnknownRecipient => "no actor lives at this path on this node",
         DeadLetterReason.ConnectionLost => "the connection broke while the frame holding it was written; it may or may not have arrived",
         _ => reason.Name(),

@@ -121,6 +121,16 @@ internal sealed partial class RemoteTransport : IRemoteProvider
 
     public bool IsQuarantined(Address address, long incarnation) => _gone.ContainsKey((address, incarnation));
 
+    /// <summary>Another authority (membership) says this run of the node is gone: quarantine its association if it is that run, and refuse that run from now on.</summary>
+    public void DeclareGone(Address address, long incarnation, string reason)
+    {
+        _gone[(address, incarnation)] = true;
+        if (_associations.TryGetValue(address, out var association) && association.Incarnation == incarnation)
+        {
+            association.Quarantine(reason);
+        }
+    }
+
     public AsyncDuplexStreamingCall<Frame, Frame> Connect(Address address, CancellationToken cancellationToken)
     {
         var channel = _channels.GetOrAdd(address, CreateChannel);
