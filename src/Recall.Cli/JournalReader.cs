@@ -44,6 +44,9 @@ internal abstract class JournalReader : IAsyncDisposable
     /// <summary>The cluster's leases, by name.</summary>
     public abstract Task<IReadOnlyList<Persistence.Leases.LeaseRecord>> LeasesAsync(CancellationToken cancellationToken);
 
+    /// <summary>The cluster's members, by address.</summary>
+    public abstract Task<IReadOnlyList<Persistence.Membership.MemberRecord>> MembersAsync(CancellationToken cancellationToken);
+
     /// <inheritdoc />
     public abstract ValueTask DisposeAsync();
 
@@ -62,6 +65,9 @@ internal abstract class JournalReader : IAsyncDisposable
 
         public override Task<IReadOnlyList<Persistence.Leases.LeaseRecord>> LeasesAsync(CancellationToken cancellationToken) =>
             Task.Run(() => inspector.Leases(), cancellationToken);
+
+        public override Task<IReadOnlyList<Persistence.Membership.MemberRecord>> MembersAsync(CancellationToken cancellationToken) =>
+            Task.Run(() => inspector.Members(), cancellationToken);
 
         public override ValueTask DisposeAsync()
         {
@@ -85,6 +91,9 @@ internal abstract class JournalReader : IAsyncDisposable
 
         public override Task<IReadOnlyList<Persistence.Leases.LeaseRecord>> LeasesAsync(CancellationToken cancellationToken) =>
             inspector.LeasesAsync(cancellationToken);
+
+        public override Task<IReadOnlyList<Persistence.Membership.MemberRecord>> MembersAsync(CancellationToken cancellationToken) =>
+            inspector.MembersAsync(cancellationToken);
 
         public override ValueTask DisposeAsync() => inspector.DisposeAsync();
     }

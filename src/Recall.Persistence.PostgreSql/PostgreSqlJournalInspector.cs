@@ -114,6 +114,30 @@ public sealed class PostgreSqlJournalInspector : IAsyncDisposable
             cancellationToken);
     }
 
+    /// <summary>The cluster's members, by address (none in a schema without the table).</summary>
+    public async Task<IReadOnlyList<Membership.MemberRecord>> MembersAsync(CancellationToken cancellationToken = default)
+    {
+        var exists = await ReadAsync(
+            "SELECT to_regclass($1) IS NOT NULL",
+            command => command.Parameters.AddWithValue($"{_database.Schema}.cluster_members"),
+            reader => reader.GetBoolean(0),
+            cancellationToken);
+        if (!exists[0])
+        {
+            return [];
+        }
+
+        return await _database.ReadAsync(
+            "reading the members",
+            async connection =>
+            {
+                await using var command = new NpgsqlCommand($"SELECT {PostgreSqlMembershipStore.Columns} FROM {_database.Schema}.cluster_members ORDER BY address", connection);
+                await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+                return await PostgreSqlMembershipStore.RecordsAsync(reader, cancellationToken);
+            },
+            cancellationToken);
+    }
+
     /// <inheritdoc />
     public ValueTask DisposeAsync() => _database.DisposeAsync();
 

@@ -10,7 +10,7 @@ namespace Recall.Persistence.PostgreSql;
 /// </summary>
 public sealed class PostgreSqlMembershipStore : IMembershipStore, IAsyncDisposable
 {
-    private const string Columns = "address, incarnation, status, roles, joined_at, heartbeat_at";
+    internal const string Columns = "address, incarnation, status, roles, joined_at, heartbeat_at";
     private readonly PostgreSqlDatabase _database;
     private readonly string _joinSql;
     private readonly string _heartbeatSql;
@@ -118,7 +118,7 @@ public sealed class PostgreSqlMembershipStore : IMembershipStore, IAsyncDisposab
             },
             cancellationToken);
 
-    private static async Task<List<MemberRecord>> RecordsAsync(NpgsqlDataReader reader, CancellationToken cancellationToken)
+    internal static async Task<List<MemberRecord>> RecordsAsync(NpgsqlDataReader reader, CancellationToken cancellationToken)
     {
         var found = new List<MemberRecord>();
         while (await reader.ReadAsync(cancellationToken))

@@ -112,6 +112,21 @@ public sealed class SqliteJournalInspector : IDisposable
         return leases;
     }
 
+    /// <summary>The cluster's members in the file, by address (none in a file without the table).</summary>
+    public IReadOnlyList<Membership.MemberRecord> Members()
+    {
+        using var command = _connection.CreateCommand();
+        command.CommandText = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'cluster_members'";
+        if (Convert.ToInt64(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) == 0)
+        {
+            return [];
+        }
+
+        command.CommandText = $"SELECT {SqliteMembershipStore.Columns} FROM cluster_members ORDER BY address";
+        using var reader = command.ExecuteReader();
+        return SqliteMembershipStore.Records(reader);
+    }
+
     /// <inheritdoc />
     public void Dispose() => _connection.Dispose();
 

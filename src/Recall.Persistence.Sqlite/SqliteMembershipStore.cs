@@ -12,7 +12,7 @@ public sealed class SqliteMembershipStore : IMembershipStore, IAsyncDisposable
 {
     // Unix milliseconds of SQLite's clock; 'now' is the same everywhere in one statement.
     private const string Now = "CAST((julianday('now') - 2440587.5) * 86400000.0 AS INTEGER)";
-    private const string Columns = "address, incarnation, status, roles, joined_at, heartbeat_at";
+    internal const string Columns = "address, incarnation, status, roles, joined_at, heartbeat_at";
 
     // One row per address. The same incarnation joining again keeps its state (a retried join);
     // another takes the address only from a member that is gone or silent.
@@ -126,7 +126,7 @@ public sealed class SqliteMembershipStore : IMembershipStore, IAsyncDisposable
 
     private static long Milliseconds(TimeSpan value) => (long)Math.Ceiling(value.TotalMilliseconds);
 
-    private static List<MemberRecord> Records(SqliteDataReader reader)
+    internal static List<MemberRecord> Records(SqliteDataReader reader)
     {
         var found = new List<MemberRecord>();
         while (reader.Read())

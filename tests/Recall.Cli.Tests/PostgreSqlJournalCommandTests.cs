@@ -36,6 +36,27 @@ public sealed class PostgreSqlJournalCommandTests : IAsyncLifetime
     public Task DisposeAsync() => PostgresServer.DropSchemaAsync(_schema);
 
     [Fact]
+    public async Task Cluster_members_and_leases_read_the_schema()
+    {
+        var options = PostgresServer.Options(_schema);
+        await using (var members = new PostgreSqlMembershipStore(options))
+        await using (var leases = new PostgreSqlLeaseStore(options))
+        {
+            await members.TryJoinAsync("recall://shop@10.0.0.5:7400", 42, ["web"], TimeSpan.FromMinutes(10), default);
+            await members.SetStatusAsync("recall://shop@10.0.0.5:7400", 42, Persistence.Membership.MemberStatus.Up, default);
+            await leases.TryAcquireAsync("singleton:ledger", "recall://shop@10.0.0.5:7400#42", TimeSpan.FromMinutes(10), default);
+        }
+
+        var listed = await Cli.RunAsync("cluster", "members", "--postgres", PostgresServer.Required, "--schema", _schema);
+        var held = await Cli.RunAsync("cluster", "leases", "--postgres", PostgresServer.Required, "--schema", _schema);
+
+        Assert.True(listed.ExitCode == 0, listed.Error);
+        Assert.Matches(@"10\.0\.0\.5:7400\s*│\s*42\s*│\s*Up\s*│\s*web", listed.Output);
+        Assert.True(held.ExitCode == 0, held.Error);
+        Assert.Contains("singleton:ledger", held.Output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Ids_lists_the_persistence_ids_of_the_schema()
     {
         var result = await Cli.RunAsync("journal", "ids", "--postgres", PostgresServer.Required, "--schema", _schema);
