@@ -1,4 +1,5 @@
 using Recall.Actors;
+using Recall.Persistence;
 using Recall.Persistence.Serialization;
 
 namespace Recall.Cluster.TestNode;
@@ -18,5 +19,37 @@ public sealed class WhereSingleton : Actor
         {
             Sender.Tell(new HereNow(Context.System.Address.ToString()), Self);
         }
+    }
+}
+
+[EventType("cluster-node.ticked")]
+public sealed record Ticked(string Node);
+
+/// <summary>
+/// A persistent singleton that writes an event naming its node every 50 ms: a stale owner that
+/// wrote after the new owner's first event would show in the journal.
+/// </summary>
+public sealed class TickerSingleton : PersistentActor
+{
+    private sealed record Tick;
+
+    public override string PersistenceId => "ticker";
+
+    protected override void PreStart()
+    {
+        base.PreStart();
+        Timers.StartPeriodicTimer("tick", new Tick(), TimeSpan.FromMilliseconds(50), TimeSpan.FromMilliseconds(50));
+    }
+
+    protected override void ReceiveCommand(object command)
+    {
+        if (command is Tick)
+        {
+            Persist(new Ticked(Context.System.Address.ToString()), _ => { });
+        }
+    }
+
+    protected override void ReceiveRecover(object message)
+    {
     }
 }

@@ -2,24 +2,27 @@ using System.Globalization;
 using Recall.Actors;
 using Recall.Cluster;
 using Recall.Cluster.TestNode;
+using Recall.Persistence;
 using Recall.Persistence.Leases;
 using Recall.Persistence.Sqlite;
 
 // A cluster node in its own process, for tests that kill it:
-//   Recall.Cluster.TestNode <system name> <port> <sqlite file> <seconds>
-// It joins the cluster (members and leases in the SQLite file; leases and DownAfter of <seconds>),
-// takes part in the singleton "where", prints "@@READY <address>", and leaves on "quit" or end of input.
-if (args.Length != 4 || !int.TryParse(args[1], NumberStyles.None, CultureInfo.InvariantCulture, out var port)
+//   Recall.Cluster.TestNode <system name> <port> <sqlite file> <seconds> [ticker]
+// It joins the cluster (members, leases and journal in the SQLite file; leases and DownAfter of
+// <seconds>), takes part in the singleton "where" (and with "ticker" in the persistent singleton
+// "ticker"), prints "@@READY <address>", and leaves on "quit" or end of input. It exits with 3 when
+// its system terminated by itself (the cluster counted it out).
+if (args.Length is < 4 or > 5 || (args.Length == 5 && args[4] != "ticker") || !int.TryParse(args[1], NumberStyles.None, CultureInfo.InvariantCulture, out var port)
     || !double.TryParse(args[3], NumberStyles.Float, CultureInfo.InvariantCulture, out var seconds))
 {
-    Console.Error.WriteLine("usage: Recall.Cluster.TestNode <system name> <port> <sqlite file> <seconds>");
+    Console.Error.WriteLine("usage: Recall.Cluster.TestNode <system name> <port> <sqlite file> <seconds> [ticker]");
     return 2;
 }
 
 var store = new SqliteStoreOptions { Path = args[2] };
 await using var leases = new SqliteLeaseStore(store);
 await using var members = new SqliteMembershipStore(store);
-await using var system = ActorSystem.Create(args[0], o => o.UseCluster(c =>
+await using var system = ActorSystem.Create(args[0], o => o.UsePersistence(p => p.UseSqlite(args[2]).Events.RegisterAssemblyOf<Ticked>()).UseCluster(c =>
 {
     c.Listen("127.0.0.1", port).UseLeaseStore(leases).UseMembershipStore(members);
     c.Lease = new LeaseOptions { Duration = TimeSpan.FromSeconds(seconds) };
@@ -29,9 +32,21 @@ await using var system = ActorSystem.Create(args[0], o => o.UseCluster(c =>
 }));
 await system.Cluster().JoinAsync();
 system.Cluster().StartSingleton("where", Props.Create(() => new WhereSingleton()));
-Console.WriteLine($"@@READY {system.Address}");
-while (Console.ReadLine() is { } line && line != "quit")
+if (args.Length == 5)
 {
+    system.Cluster().StartSingleton("ticker", Props.Create(() => new TickerSingleton()));
+}
+
+Console.WriteLine($"@@READY {system.Address}");
+var input = Task.Run(() =>
+{
+    while (Console.ReadLine() is { } line && line != "quit")
+    {
+    }
+});
+if (await Task.WhenAny(input, system.WhenTerminated) != input)
+{
+    return 3;
 }
 
 await system.Cluster().LeaveAsync();

@@ -49,6 +49,35 @@ public sealed class FailoverTests(ITestOutputHelper output) : IDisposable
         Assert.StartsWith(b.Address, lease.Holder, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task A_paused_owner_that_wakes_after_a_new_one_took_over_writes_nothing_and_stops_itself()
+    {
+        var file = Path.Combine(_folder, "cluster.db");
+        var a = await StartNodeAsync("a", file, ticker: true);
+        await EventuallyAsync(() => Ticks(file).Count(t => t.Node == a.Address) >= 5 ? "" : null);
+        var b = await StartNodeAsync("b", file, ticker: true);
+
+        Signal(a.Process, "STOP"); // a long GC pause, a frozen VM: a's singleton is still "running"
+        await EventuallyAsync(() => Ticks(file).Any(t => t.Node == b.Address) ? "" : null);
+        Signal(a.Process, "CONT");
+
+        // a wakes with its ticker due and its lease long expired: the journal refuses what it tries to
+        // write, its lease deadline stops the singleton, and membership finds it Down: it exits.
+        await a.Process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30)); // throws TimeoutException if it lives on as a zombie
+        Assert.Equal(3, a.Process.ExitCode);
+        var count = Ticks(file).Count;
+        await EventuallyAsync(() => Ticks(file).Count >= count + 5 ? "" : null); // b goes on
+        await b.Process.StandardInput.WriteLineAsync("quit");
+        await b.Process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
+
+        var ticks = Ticks(file);
+        Assert.Equal(Enumerable.Range(1, ticks.Count).Select(n => (long)n), ticks.Select(t => t.SequenceNumber));
+        var takeover = ticks.FindIndex(t => t.Node == b.Address);
+        Assert.True(takeover > 0, "a wrote first");
+        Assert.All(ticks.Skip(takeover), t => Assert.Equal(b.Address, t.Node));
+        output.WriteLine($"{takeover} events from a, then {ticks.Count - takeover} from b; a exited with {a.Process.ExitCode}");
+    }
+
     public void Dispose()
     {
         foreach (var process in _processes)
@@ -107,7 +136,20 @@ public sealed class FailoverTests(ITestOutputHelper output) : IDisposable
         }
     }
 
-    private async Task<(Process Process, string Address)> StartNodeAsync(string name, string file)
+    private static List<(long SequenceNumber, string Node)> Ticks(string file)
+    {
+        using var journal = new SqliteJournalInspector(file);
+        return [.. journal.Events("ticker").Select(e => (e.SequenceNumber, System.Text.Json.JsonDocument.Parse(e.Payload).RootElement.GetProperty("Node").GetString()!))];
+    }
+
+    private static void Signal(Process process, string signal)
+    {
+        using var kill = Process.Start("kill", ["-" + signal, process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        kill.WaitForExit();
+        Assert.Equal(0, kill.ExitCode);
+    }
+
+    private async Task<(Process Process, string Address)> StartNodeAsync(string name, string file, bool ticker = false)
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Recall.Cluster.TestNode.dll"));
@@ -115,6 +157,11 @@ public sealed class FailoverTests(ITestOutputHelper output) : IDisposable
         start.ArgumentList.Add(FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture));
         start.ArgumentList.Add(file);
         start.ArgumentList.Add(Seconds.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        if (ticker)
+        {
+            start.ArgumentList.Add("ticker");
+        }
+
         var process = Process.Start(start)!;
         _processes.Add(process);
         var line = await process.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(60));
