@@ -3,6 +3,12 @@ using Recall.Benchmarks;
 // Usage: dotnet run -c Release --project bench/Recall.Benchmarks -- [--workload a,b] [--store s] [--runs N] [--warmups N]
 // JSON result lines go to stdout (one per workload × store); progress and every run's time go to stderr.
 // `recall bench` runs the same Runner with a progress display and a table instead.
+if (Recall.Benchmarks.Workloads.Cluster.ClusterNode.IsRequested(args))
+{
+    // a node of the cluster workloads, started by the driver: `--role cluster-node --port P --store S --target T`
+    return await Recall.Benchmarks.Workloads.Cluster.ClusterNode.RunAsync(args);
+}
+
 if (Recall.Benchmarks.Workloads.Remote.RemoteServer.IsRequested(args))
 {
     // the server node of the remote workloads, started by the driver: `--role server --port P`

@@ -27,7 +27,8 @@ public sealed record Ticked(string Node);
 
 /// <summary>
 /// A persistent singleton that writes an event naming its node every 50 ms: a stale owner that
-/// wrote after the new owner's first event would show in the journal.
+/// wrote after the new owner's first event would show in the journal. It prints
+/// <c>@@TICKER start|stop &lt;unix ms&gt;</c> when it starts and stops.
 /// </summary>
 public sealed class TickerSingleton : PersistentActor
 {
@@ -38,7 +39,14 @@ public sealed class TickerSingleton : PersistentActor
     protected override void PreStart()
     {
         base.PreStart();
+        Console.WriteLine($"@@TICKER start {DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()}");
         Timers.StartPeriodicTimer("tick", new Tick(), TimeSpan.FromMilliseconds(50), TimeSpan.FromMilliseconds(50));
+    }
+
+    protected override void PostStop()
+    {
+        Console.WriteLine($"@@TICKER stop {DateTimeOffset.UtcNow.ToUnixTimeMilliseconds()}");
+        base.PostStop();
     }
 
     protected override void ReceiveCommand(object command)

@@ -14,6 +14,12 @@ public sealed class FailoverTests(ITestOutputHelper output) : IDisposable
     private readonly string _folder = Directory.CreateTempSubdirectory("recall-failover-").FullName;
     private readonly List<Process> _processes = [];
 
+    /// <summary>A node process and what it printed after its ready line.</summary>
+    private sealed record Node(Process Process, string Address, System.Collections.Concurrent.ConcurrentQueue<string> Lines)
+    {
+        public bool StartedTicker => Lines.Any(l => l.StartsWith("@@TICKER start", StringComparison.Ordinal));
+    }
+
     [Fact]
     public async Task When_the_singletons_node_is_killed_it_is_marked_down_and_the_singleton_answers_from_another_node()
     {
@@ -76,6 +82,46 @@ public sealed class FailoverTests(ITestOutputHelper output) : IDisposable
         Assert.True(takeover > 0, "a wrote first");
         Assert.All(ticks.Skip(takeover), t => Assert.Equal(b.Address, t.Node));
         output.WriteLine($"{takeover} events from a, then {ticks.Count - takeover} from b; a exited with {a.Process.ExitCode}");
+    }
+
+    [Fact]
+    public async Task A_node_cut_off_from_the_other_nodes_but_not_from_the_database_keeps_the_only_singleton()
+    {
+        var file = Path.Combine(_folder, "cluster.db");
+        var cut = await StartNodeAsync("cut", file, ticker: true, isolated: true);
+        await EventuallyAsync(() => Ticks(file).Count(t => t.Node == cut.Address) >= 5 ? "" : null);
+        var a = await StartNodeAsync("a", file, ticker: true);
+        var b = await StartNodeAsync("b", file, ticker: true);
+        await using var leases = new SqliteLeaseStore(new SqliteStoreOptions { Path = file });
+
+        // Longer than DownAfter and the lease: were the other nodes to vote on what they see, they would
+        // count the cut node gone and start a second ticker. The database says it is alive: none starts.
+        var sampled = 0;
+        var until = DateTime.UtcNow + TimeSpan.FromSeconds(3 * Seconds);
+        while (DateTime.UtcNow < until)
+        {
+            Assert.StartsWith(cut.Address, (await leases.ReadAsync("singleton:ticker", default))!.Holder, StringComparison.Ordinal);
+            sampled++;
+            await Task.Delay(100);
+        }
+
+        Assert.False(a.StartedTicker || b.StartedTicker, "a node that cannot reach the cut node started a second ticker");
+        Assert.All(Ticks(file), t => Assert.Equal(cut.Address, t.Node));
+        await using (var members = new SqliteMembershipStore(new SqliteStoreOptions { Path = file }))
+        {
+            Assert.All(await members.ReadAllAsync(default), m => Assert.Equal(MemberStatus.Up, m.Status));
+        }
+
+        // Now it dies: the others take over, one of them, after the cut node's last event.
+        cut.Process.Kill(entireProcessTree: true);
+        await EventuallyAsync(() => Ticks(file).Any(t => t.Node != cut.Address) ? "" : null);
+        await Task.Delay(TimeSpan.FromSeconds(1));
+        var ticks = Ticks(file);
+        var takeover = ticks.FindIndex(t => t.Node != cut.Address);
+        Assert.Single(ticks.Skip(takeover).Select(t => t.Node).Distinct());
+        Assert.Single(new[] { a, b }, n => n.StartedTicker);
+        Assert.Equal(Enumerable.Range(1, ticks.Count).Select(n => (long)n), ticks.Select(t => t.SequenceNumber));
+        output.WriteLine($"{sampled} samples of the lease while cut off: always the cut node; {takeover} events from it, then {ticks.Count - takeover} from its successor");
     }
 
     public void Dispose()
@@ -149,9 +195,16 @@ public sealed class FailoverTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(0, kill.ExitCode);
     }
 
-    private async Task<(Process Process, string Address)> StartNodeAsync(string name, string file, bool ticker = false)
+    private async Task<Node> StartNodeAsync(string name, string file, bool ticker = false, bool isolated = false)
     {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        var start = new ProcessStartInfo(isolated ? "unshare" : "dotnet") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        if (isolated)
+        {
+            // its own network namespace: it reaches the SQLite file, but no other node, and none reaches it
+            start.ArgumentList.Add("--net");
+            start.ArgumentList.Add("dotnet");
+        }
+
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Recall.Cluster.TestNode.dll"));
         start.ArgumentList.Add(name);
         start.ArgumentList.Add(FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture));
@@ -166,7 +219,15 @@ public sealed class FailoverTests(ITestOutputHelper output) : IDisposable
         _processes.Add(process);
         var line = await process.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(60));
         Assert.True(line?.StartsWith("@@READY ", StringComparison.Ordinal), $"node {name} did not start: {line} {await ReadErrorAsync(process)}");
-        return (process, line!["@@READY ".Length..]);
+        var lines = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        _ = Task.Run(async () =>
+        {
+            while (await process.StandardOutput.ReadLineAsync() is { } next)
+            {
+                lines.Enqueue(next);
+            }
+        });
+        return new Node(process, line!["@@READY ".Length..], lines);
     }
 
     private static async Task<string> ReadErrorAsync(Process process) =>

@@ -26,5 +26,8 @@ internal static class WorkloadRegistry
         new Remote.RemotePingPong(options, pairs: 16),
         new Remote.RemoteOneWay(options),
         new Remote.RemoteAskLatency(options),
+
+        // Opt-in: node processes on loopback sharing the store for members and leases.
+        new Cluster.FailoverTime(options),
     ];
 }

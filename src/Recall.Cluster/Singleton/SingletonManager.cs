@@ -18,6 +18,7 @@ internal sealed partial class SingletonManager(string name, Props props, Lease l
     private bool _instanceStopping;
     private long _startedWith;
     private CancellationTokenRegistration _lost;
+    private bool _toldNotUp;
 
     protected override void PreStart() => Self.Tell(TryAcquire.Instance, null);
 
@@ -32,6 +33,12 @@ internal sealed partial class SingletonManager(string name, Props props, Lease l
         switch (message)
         {
             case TryAcquire when !lease.IsHeld && !cluster.IsUp:
+                if (!_toldNotUp)
+                {
+                    _toldNotUp = true;
+                    Log.NotUp(Context.Logger, name, Context.System.Address);
+                }
+
                 Timers.StartSingleTimer(TryAcquire.Instance, TryAcquire.Instance, Options.SingletonRetryInterval);
                 break;
             case TryAcquire when !lease.IsHeld:
@@ -131,5 +138,8 @@ internal sealed partial class SingletonManager(string name, Props props, Lease l
 
         [LoggerMessage(3, LogLevel.Warning, "Singleton {Name}: the lease store could not be asked; trying again")]
         public static partial void AcquireFailed(ILogger logger, Exception exception, string name);
+
+        [LoggerMessage(4, LogLevel.Information, "Singleton {Name}: {Node} runs it only once it is an Up member (await system.Cluster().JoinAsync())")]
+        public static partial void NotUp(ILogger logger, string name, Address node);
     }
 }

@@ -334,7 +334,7 @@ internal sealed class RemoteSession : IAsyncDisposable
         assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? assembly.GetName().Version?.ToString() ?? "?";
 
     /// <summary>The dotnet host: this process's when it is one (<c>dotnet x.dll</c>), else the one <c>dotnet run</c> names, else "dotnet" on the PATH.</summary>
-    private static string DotnetHost()
+    internal static string DotnetHost()
     {
         if (Environment.ProcessPath is { } self && Path.GetFileNameWithoutExtension(self).Equals("dotnet", StringComparison.OrdinalIgnoreCase))
         {

@@ -1,0 +1,110 @@
+using System.Globalization;
+using Recall.Actors;
+using Recall.Cluster;
+using Recall.Persistence.PostgreSql;
+using Recall.Persistence.Serialization;
+using Recall.Persistence.Sqlite;
+
+namespace Recall.Benchmarks.Workloads.Cluster;
+
+[EventType("bench.failover.where")]
+internal sealed record WhereNow;
+
+[EventType("bench.failover.here")]
+internal sealed record HereNow(string Node);
+
+/// <summary>The singleton of the cluster workloads: says which node it runs on.</summary>
+internal sealed class ProbeSingleton : Actor
+{
+    protected override void Receive(object message)
+    {
+        if (message is WhereNow)
+        {
+            Sender.Tell(new HereNow(Context.System.Address.ToString()), Self);
+        }
+    }
+}
+
+/// <summary>Where a cluster workload keeps members and leases: a SQLite file or a PostgreSQL schema.</summary>
+internal sealed record ClusterStore(string Store, string Target, string? Schema)
+{
+    public IEnumerable<string> Arguments() =>
+        Schema is null ? ["--store", Store, "--target", Target] : ["--store", Store, "--target", Target, "--schema", Schema];
+
+    /// <summary>Makes <paramref name="cluster"/> use this store with the cluster's default timing; returns what to dispose after the system.</summary>
+    public IAsyncDisposable[] Use(ClusterOptions cluster)
+    {
+        if (Store == "postgres")
+        {
+            var options = new PostgreSqlStoreOptions { ConnectionString = Target, Schema = Schema! };
+            var members = new PostgreSqlMembershipStore(options);
+            var leases = new PostgreSqlLeaseStore(options);
+            cluster.UseMembershipStore(members).UseLeaseStore(leases);
+            return [members, leases];
+        }
+
+        var file = new SqliteStoreOptions { Path = Target };
+        var sqliteMembers = new SqliteMembershipStore(file);
+        var sqliteLeases = new SqliteLeaseStore(file);
+        cluster.UseMembershipStore(sqliteMembers).UseLeaseStore(sqliteLeases);
+        return [sqliteMembers, sqliteLeases];
+    }
+}
+
+/// <summary>
+/// A node of the cluster workloads: this program started by the driver as <c>dotnet
+/// Recall.Benchmarks.dll --role cluster-node --port P --store sqlite|postgres --target FILE|CONNSTR
+/// [--schema S]</c>. It joins the cluster with the default timing (heartbeat 1 s, DownAfter 5 s,
+/// 5 s leases, singleton retry 1 s), takes part in the singleton <c>probe</c>, prints
+/// <c>@@READY &lt;address&gt;</c> and leaves on <c>quit</c> or end of input.
+/// </summary>
+internal static class ClusterNode
+{
+    public const string Ready = "@@READY";
+
+    public static bool IsRequested(string[] args) => args.Length >= 2 && args[0] == "--role" && args[1] == "cluster-node";
+
+    public static async Task<int> RunAsync(string[] args)
+    {
+        var values = new Dictionary<string, string>(StringComparer.Ordinal);
+        for (var i = 2; i + 1 < args.Length; i += 2)
+        {
+            values[args[i]] = args[i + 1];
+        }
+
+        if (args.Length % 2 != 0 || !values.TryGetValue("--port", out var portText) || !int.TryParse(portText, NumberStyles.None, CultureInfo.InvariantCulture, out var port)
+            || !values.TryGetValue("--store", out var store) || store is not ("sqlite" or "postgres") || !values.TryGetValue("--target", out var target))
+        {
+            Console.Error.WriteLine("usage: --role cluster-node --port P --store sqlite|postgres --target FILE|CONNSTR [--schema S]");
+            return 2;
+        }
+
+        var where = new ClusterStore(store, target, values.GetValueOrDefault("--schema"));
+        IAsyncDisposable[] stores = [];
+        var system = ActorSystem.Create("bench", o => o.UseCluster(c => stores = where.Use(c.Listen("127.0.0.1", port))));
+        try
+        {
+            await system.Cluster().JoinAsync();
+            system.Cluster().StartSingleton("probe", Props.Create(() => new ProbeSingleton()));
+            Console.Out.WriteLine($"{Ready} {system.Address}");
+            Console.Out.Flush();
+            var input = Task.Run(() =>
+            {
+                while (Console.In.ReadLine() is { } line && line != "quit")
+                {
+                }
+            });
+            await Task.WhenAny(input, system.WhenTerminated);
+            await system.Cluster().LeaveAsync();
+            return 0;
+        }
+        finally
+        {
+            await system.TerminateAsync();
+            foreach (var disposable in stores)
+            {
+                await disposable.DisposeAsync();
+            }
+        }
+    }
+}
