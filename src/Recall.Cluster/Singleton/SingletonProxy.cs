@@ -6,8 +6,8 @@ namespace Recall.Cluster.Singleton;
 /// Sends to a cluster singleton wherever it runs: the node that holds the singleton's lease. While
 /// no singleton is reachable (none runs yet, or it moves) messages wait in a bounded buffer and
 /// follow in order once it is found; beyond <see cref="ClusterOptions.ProxyBufferSize"/> they become
-/// dead letters. The proxy watches the singleton and looks again when it stops, and checks the
-/// lease's holder every renewal interval to follow a handover.
+/// dead letters. The proxy watches the singleton and looks again when it stops, and reads the
+/// lease's holder every half <see cref="ClusterOptions.SingletonRetryInterval"/> to follow a handover.
 /// </summary>
 internal sealed class SingletonProxy(string name, ClusterExtension cluster) : Actor
 {
@@ -17,10 +17,13 @@ internal sealed class SingletonProxy(string name, ClusterExtension cluster) : Ac
     private bool _locating;
     private int _generation; // bumped whenever the target changes or is lost: an older lookup's answer is stale
 
+    /// <summary>How often it reads the lease's holder: half the managers' retry interval, so that it finds a new singleton soon after one starts.</summary>
+    private TimeSpan CheckInterval => cluster.Options.SingletonRetryInterval / 2;
+
     protected override void PreStart()
     {
         Self.Tell(Locate.Instance, null);
-        Timers.StartPeriodicTimer(Check.Instance, Check.Instance, cluster.Options.Lease.Duration / 3, cluster.Options.Lease.Duration / 3);
+        Timers.StartPeriodicTimer(Check.Instance, Check.Instance, CheckInterval, CheckInterval);
     }
 
     protected override void Receive(object message)
