@@ -54,11 +54,12 @@ public sealed partial class PersistenceExtension : IAsyncDisposable
     private readonly System.Collections.Concurrent.ConcurrentDictionary<ActorPath, long> _fencingTokens = new();
 
     /// <summary>
-    /// Makes every write of the persistent actor that starts at <paramref name="actor"/> carry
-    /// <paramref name="token"/>, the fencing token of the lease that makes it the owner of its
-    /// persistence id (a cluster singleton or shard sets it before spawning the actor). The journal
-    /// refuses writes of an older token once it has seen a newer one: a paused or partitioned old
-    /// owner cannot append after a new owner has. Read when the actor starts (and restarts).
+    /// Makes every write of the persistent actor that starts at <paramref name="actor"/>, or below it
+    /// (its children, their children), carry <paramref name="token"/>, the fencing token of the lease
+    /// that makes it the owner of its persistence ids (a cluster singleton or shard sets it before
+    /// spawning the actor). The journal refuses writes of an older token once it has seen a newer
+    /// one: a paused or partitioned old owner cannot append after a new owner has. Read when the
+    /// actor starts (and restarts); the nearest path with a token wins.
     /// </summary>
     public void SetFencingToken(ActorPath actor, long token)
     {
@@ -73,8 +74,18 @@ public sealed partial class PersistenceExtension : IAsyncDisposable
         _fencingTokens.TryRemove(actor, out _);
     }
 
-    internal long? FencingTokenOf(ActorPath actor) =>
-        !_fencingTokens.IsEmpty && _fencingTokens.TryGetValue(actor, out var token) ? token : null;
+    internal long? FencingTokenOf(ActorPath actor)
+    {
+        for (var path = actor; path is not null && !_fencingTokens.IsEmpty; path = path.Parent)
+        {
+            if (_fencingTokens.TryGetValue(path, out var token))
+            {
+                return token;
+            }
+        }
+
+        return null;
+    }
 
     internal IActorRef JournalFront { get; }
 

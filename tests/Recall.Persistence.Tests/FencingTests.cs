@@ -94,6 +94,46 @@ public sealed class FencingTests
         Assert.IsType<FencedWriteException>((await probe.ExpectMsgAsync<PersistFailed>()).Cause);
     }
 
+    private sealed class Parent(IActorRef probe) : Actor
+    {
+        protected override void PreStart() => Context.Spawn(Props.Create(() => new Owner("child-ledger", probe)), "child");
+
+        protected override void Receive(object message)
+        {
+            foreach (var child in Context.Children)
+            {
+                child.Tell(message, Sender);
+            }
+        }
+    }
+
+    [Fact]
+    public async Task The_persistent_children_of_a_fenced_actor_write_with_its_token()
+    {
+        await using var system = ActorSystem.Create("fencing", o => o.UsePersistence(p => p.UseInMemory()));
+        var persistence = system.Persistence();
+        var probe = new TestProbe(system);
+        var user = ActorPath.Root(system.Address).Child("user");
+        persistence.SetFencingToken(user.Child("new"), 2);
+        var current = system.Spawn(Props.Create(() => new Parent(probe.Ref)), "new");
+        current.Tell("b", null);
+        Assert.Equal(new Stored("b", 1), await probe.ExpectMsgAsync<Stored>());
+
+        // An older owner's child, as a paused node would still run it, is refused: the child carried token 2.
+        persistence.SetFencingToken(user.Child("old"), 1);
+        var old = system.Spawn(Props.Create(() => new Parent(probe.Ref)), "old");
+        old.Tell("stale", null);
+
+        await probe.ExpectNoMsgAsync(TimeSpan.FromMilliseconds(500));
+        var stored = new List<string>();
+        await foreach (var repr in persistence.Journal.ReplayAsync("child-ledger", 1, long.MaxValue, long.MaxValue, default))
+        {
+            stored.Add((string)repr.Payload);
+        }
+
+        Assert.Equal(["b"], stored);
+    }
+
     [Fact]
     public async Task A_stale_owner_that_restarts_cannot_even_recover()
     {
