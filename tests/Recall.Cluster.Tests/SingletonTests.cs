@@ -70,6 +70,24 @@ public sealed class SingletonTests
     }
 
     [Fact]
+    public async Task What_a_proxy_still_buffers_when_it_stops_becomes_dead_letters()
+    {
+        await using var cluster = new TestCluster(new InMemoryLeaseStore());
+        var sender = await cluster.NodeAsync("sender");
+        var proxy = sender.Cluster().StartSingletonProxy("nowhere");
+        var probe = new TestProbe(sender);
+        probe.Watch(proxy);
+        var before = sender.DeadLetterCount;
+        proxy.Tell(new WhereAreYou(), null);
+        proxy.Tell(new WhereAreYou(), null);
+
+        sender.Stop(proxy);
+
+        await probe.ExpectTerminatedAsync(proxy);
+        Assert.True(sender.DeadLetterCount - before >= 2, $"{sender.DeadLetterCount - before} dead letters"); // the two messages (and the proxy's own lookup answer, late)
+    }
+
+    [Fact]
     public async Task When_its_node_leaves_the_singleton_moves_to_another_after_the_first_stopped()
     {
         var log = new ConcurrentQueue<(string, string, long)>();

@@ -26,6 +26,15 @@ internal sealed class SingletonProxy(string name, ClusterExtension cluster) : Ac
         Timers.StartPeriodicTimer(Check.Instance, Check.Instance, CheckInterval, CheckInterval);
     }
 
+    /// <summary>What is still buffered when the proxy stops (its system terminates) becomes dead letters, counted and logged, not lost silently.</summary>
+    protected override void PostStop()
+    {
+        while (_buffer.TryDequeue(out var item))
+        {
+            Context.System.DeadLetters.Tell(new DeadLetter(item.Message, item.Sender, Self), item.Sender);
+        }
+    }
+
     protected override void Receive(object message)
     {
         switch (message)
