@@ -26,6 +26,26 @@ public sealed class DeathWatchTests
     }
 
     [Fact]
+    public async Task When_a_watching_node_is_gone_its_watches_of_local_actors_are_dropped()
+    {
+        await using var nodes = new Nodes();
+        var a = nodes.Start("a");
+        var b = nodes.Start("b");
+        a.Spawn(Props.Create(() => new Echo()), "echo");
+        var echo = await b.ResolveAsync($"{a.Address}/user/echo", Nodes.Timeout);
+        var probe = new TestProbe(b);
+        probe.Watch(echo);
+        echo.Tell(new Ping(1), probe.Ref);
+        await probe.ExpectMsgAsync<Ping>(timeout: Nodes.Timeout); // the watch arrived before this ping
+        var fromB = a.Remoting().Transport.Associations.Single(x => x.Remote == b.Address);
+        Assert.Equal(1, fromB.WatchedHereCount);
+
+        a.Remoting().DeclareGone(b.Address, b.Remoting().Incarnation, "the test says so");
+
+        Assert.Equal(0, fromB.WatchedHereCount); // and the echo actor got an Unwatch: it keeps no ref to the gone node
+    }
+
+    [Fact]
     public async Task Watching_a_remote_path_where_nothing_lives_terminates_at_once()
     {
         await using var nodes = new Nodes();

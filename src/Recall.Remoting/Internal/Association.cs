@@ -22,6 +22,7 @@ internal sealed partial class Association
     private readonly Channel<Outbound> _queue;
     private readonly CancellationTokenSource _stop = new();
     private readonly Dictionary<RemoteActorRef, HashSet<IInternalActorRef>> _watches = [];
+    private readonly HashSet<(IInternalActorRef Subject, RemoteActorRef Watcher)> _watchedHere = [];
     private readonly ConcurrentDictionary<long, TaskCompletionSource<bool>> _identifies = new();
     private long _incarnation;
     private int _gone;
@@ -204,6 +205,19 @@ internal sealed partial class Association
             watcher.SendSystemMessage(new DeathWatchNotification(subject));
         }
 
+        // The peer's actors watched local ones: they are gone, so are their watches.
+        List<(IInternalActorRef Subject, RemoteActorRef Watcher)> watchedHere;
+        lock (_watchedHere)
+        {
+            watchedHere = [.. _watchedHere];
+            _watchedHere.Clear();
+        }
+
+        foreach (var (subject, watcher) in watchedHere)
+        {
+            subject.SendSystemMessage(new Unwatch(watcher));
+        }
+
         foreach (var reply in _identifies.Values)
         {
             reply.TrySetCanceled();
@@ -212,6 +226,34 @@ internal sealed partial class Association
         while (_queue.Reader.TryRead(out var item))
         {
             Undeliverable(item, DeadLetterReason.PeerGone);
+        }
+    }
+
+    /// <summary>An actor of the peer watches the local <paramref name="subject"/> (false: no longer); forgotten with an Unwatch when the peer is gone.</summary>
+    public void WatchedHere(IInternalActorRef subject, RemoteActorRef watcher, bool watching)
+    {
+        lock (_watchedHere)
+        {
+            if (watching && !IsGone)
+            {
+                _watchedHere.Add((subject, watcher));
+            }
+            else
+            {
+                _watchedHere.Remove((subject, watcher));
+            }
+        }
+    }
+
+    /// <summary>How many watches of local actors the peer's actors hold (for tests and diagnostics).</summary>
+    public int WatchedHereCount
+    {
+        get
+        {
+            lock (_watchedHere)
+            {
+                return _watchedHere.Count;
+            }
         }
     }
 

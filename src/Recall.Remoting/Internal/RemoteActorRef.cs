@@ -34,6 +34,11 @@ internal sealed class RemoteActorRef(ActorSystem system, ActorPath path, Associa
                 break;
             case DeathWatchNotification notification:
                 // This ref is a remote watcher of a local actor that stopped: tell its node.
+                if (notification.Actor is IInternalActorRef subject)
+                {
+                    Association.WatchedHere(subject, this, watching: false);
+                }
+
                 Association.Send(new Outbound(RecordKind.Terminated, this, null, null, notification.Actor.Path, 0));
                 break;
         }

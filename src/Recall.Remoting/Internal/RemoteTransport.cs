@@ -363,6 +363,7 @@ internal sealed partial class RemoteTransport : IRemoteProvider
                     var watchee = tables.Path(PathRef.ReadFrom(ref reader));
                     var watcher = (IInternalActorRef)tables.Resolve(PathRef.ReadFrom(ref reader), System);
                     IInternalActorRef subject = System.LookupLocal(watchee) ?? new MissingActorRef(System, watchee);
+                    (watcher as RemoteActorRef)?.Association.WatchedHere(subject, (RemoteActorRef)watcher, watching: true);
                     subject.SendSystemMessage(new Watch(watcher));
                     break;
                 }
@@ -371,7 +372,12 @@ internal sealed partial class RemoteTransport : IRemoteProvider
                 {
                     var watchee = System.LookupLocal(tables.Path(PathRef.ReadFrom(ref reader)));
                     var watcher = (IInternalActorRef)tables.Resolve(PathRef.ReadFrom(ref reader), System);
-                    watchee?.SendSystemMessage(new Unwatch(watcher));
+                    if (watchee is not null)
+                    {
+                        (watcher as RemoteActorRef)?.Association.WatchedHere(watchee, (RemoteActorRef)watcher, watching: false);
+                        watchee.SendSystemMessage(new Unwatch(watcher));
+                    }
+
                     break;
                 }
 
