@@ -161,6 +161,9 @@ internal sealed class SqliteDatabase : IAsyncDisposable
         26 => new SqliteStoreException($"'{Path}' is not a SQLite database (SQLITE_NOTADB); it was left untouched.", exception),
         11 => new SqliteStoreException($"'{Path}' is corrupt or truncated (SQLITE_CORRUPT); it was left untouched. Restore it from a backup.", exception),
         14 => new SqliteStoreException($"'{Path}' cannot be opened (SQLITE_CANTOPEN): check the folder exists and is writable.", exception),
+        19 => new SqliteStoreException(
+            $"'{Path}' refused a write: {exception.Message} (SQLITE_CONSTRAINT, extended code {exception.SqliteExtendedErrorCode}). This is a constraint of the schema, not another writer: check that every process writing the file runs the same Recall version and that nothing else changed its tables. Nothing of the batch was stored.",
+            exception),
         _ => new SqliteStoreException($"SQLite error on '{Path}': {exception.Message}", exception),
     };
 
@@ -290,6 +293,9 @@ internal static class SqliteSchema
 {
     /// <summary>The version this build creates, upgrades to, and reads.</summary>
     public const int Version = 3;
+
+    /// <summary>What the trigger <c>journal_no_rewrite</c> says: a stale writer tried to refill a deleted history.</summary>
+    public const string DeletedSequenceNumberMessage = "sequence number already used by a deleted event";
 
     /// <summary>The tables of version 1 and its version row.</summary>
     public const string Version1 = """

@@ -259,9 +259,9 @@ public sealed partial class SqliteJournal : IReadJournalStore, IFencingJournal, 
                         statements.Release.ExecuteNonQuery();
                     }
                 }
-                catch (SqliteException exception) when (exception.SqliteErrorCode == 19)
+                catch (SqliteException exception) when (IsSequenceConflict(exception))
                 {
-                    // SQLITE_CONSTRAINT: the (persistence id, sequence number) exists already.
+                    // The (persistence id, sequence number) exists already, or belonged to a deleted event.
                     if (atomic)
                     {
                         statements.RollbackToSavepoint.ExecuteNonQuery();
@@ -286,6 +286,16 @@ public sealed partial class SqliteJournal : IReadJournalStore, IFencingJournal, 
             throw _database.Describe(exception);
         }
     }
+
+    /// <summary>
+    /// Whether a constraint failure is another writer's doing: the unique (persistence id, sequence
+    /// number) or the trigger that keeps a deleted history's numbers used. Any other constraint
+    /// (NOT NULL, the schema's other triggers) is a schema problem, reported as a store error naming it.
+    /// </summary>
+    private static bool IsSequenceConflict(SqliteException exception) =>
+        exception.SqliteExtendedErrorCode == 2067 // SQLITE_CONSTRAINT_UNIQUE
+        || (exception.SqliteExtendedErrorCode == 1811 // SQLITE_CONSTRAINT_TRIGGER
+            && exception.Message.Contains(SqliteSchema.DeletedSequenceNumberMessage, StringComparison.Ordinal));
 
     private sealed record Row(PersistentRepr Repr, SerializedPayload Payload, string? Tags, string EntityType, int Slice);
 

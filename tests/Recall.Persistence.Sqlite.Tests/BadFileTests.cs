@@ -1,4 +1,5 @@
 using Microsoft.Data.Sqlite;
+using Recall.Persistence.Journal;
 using Recall.Persistence.Serialization;
 using Recall.Samples.Wallet;
 using Recall.TestKit;
@@ -11,6 +12,30 @@ public sealed class BadFileTests : IDisposable
     private readonly TempDatabase _database = new();
 
     public void Dispose() => _database.Dispose();
+
+    [Fact]
+    public async Task A_constraint_of_the_schema_is_a_store_error_naming_it_not_a_second_writer()
+    {
+        await using var journal = new SqliteJournal(new SqliteStoreOptions { Path = _database.Path }, new EventSerialization());
+        var first = await journal.WriteAsync([new AtomicWrite(new PersistentRepr("ledger", 1, "a"))], default);
+        Assert.Null(first[0]);
+        using (var connection = new SqliteConnection($"Data Source={_database.Path};Pooling=False"))
+        {
+            connection.Open();
+            using var command = connection.CreateCommand();
+            command.CommandText = "CREATE TRIGGER refuse_b BEFORE INSERT ON journal WHEN NEW.sequence_number = 2 BEGIN SELECT RAISE(ABORT, 'refuse_b says no'); END;";
+            command.ExecuteNonQuery();
+        }
+
+        var error = await Assert.ThrowsAsync<SqliteStoreException>(async () => await journal.WriteAsync([new AtomicWrite(new PersistentRepr("ledger", 2, "b"))], default));
+        var conflict = await journal.WriteAsync([new AtomicWrite(new PersistentRepr("ledger", 1, "again"))], default);
+
+        Assert.Contains("refuse_b says no", error.Message, StringComparison.Ordinal);
+        Assert.Contains("not another writer", error.Message, StringComparison.Ordinal);
+        Assert.Contains(_database.Path, error.Message, StringComparison.Ordinal);
+        Assert.IsType<SequenceConflictException>(conflict[0]); // a real second writer is still told so
+        Assert.Equal(1, await journal.ReadHighestSequenceNumberAsync("ledger", 0, default));
+    }
 
     [Fact]
     public void A_file_that_is_not_a_database_is_refused_by_name_and_left_untouched()
