@@ -14,6 +14,7 @@ namespace Recall.Cluster;
 public sealed class ClusterExtension : IAsyncDisposable
 {
     private readonly ConcurrentDictionary<string, Lease> _leases = new(StringComparer.Ordinal);
+    private readonly ConcurrentBag<IActorRef> _managers = [];
     private readonly ClusterMembership _membership;
 
     internal ClusterExtension(ActorSystem system, ClusterOptions options)
@@ -21,7 +22,7 @@ public sealed class ClusterExtension : IAsyncDisposable
         System = system;
         Options = options;
         Leases = options.Leases!;
-        _membership = new ClusterMembership(system, options, system.Remoting().Incarnation);
+        _membership = new ClusterMembership(system, options, system.Remoting().Incarnation, HandOverSingletons);
     }
 
     /// <summary>The system this belongs to.</summary>
@@ -69,8 +70,19 @@ public sealed class ClusterExtension : IAsyncDisposable
     /// </summary>
     public async Task LeaveAsync()
     {
-        await _membership.MarkLeavingAsync(CancellationToken.None);
-        await System.TerminateAsync();
+        try
+        {
+            using var timeout = new CancellationTokenSource(Options.DownAfter);
+            await _membership.MarkLeavingAsync(timeout.Token);
+        }
+        catch (Exception)
+        {
+            // the store did not answer in time: leave anyway, the others mark this node down
+        }
+        finally
+        {
+            await System.TerminateAsync();
+        }
     }
 
     /// <summary>Sends <paramref name="subscriber"/> a <see cref="MemberEvent"/> for every current member, then every change, until it stops or unsubscribes.</summary>
@@ -107,7 +119,7 @@ public sealed class ClusterExtension : IAsyncDisposable
         ArgumentException.ThrowIfNullOrEmpty(name);
         ArgumentNullException.ThrowIfNull(props);
         var lease = _leases.GetOrAdd(name, n => new Lease(Leases, LeaseName(n), HolderId, Options.Lease, System.TimeProvider, System.LoggerFactory.CreateLogger("Recall.Cluster")));
-        System.SpawnSystemActor(Props.Create(() => new Singleton.SingletonManager(name, props, lease, this)), ManagerName(name));
+        _managers.Add(System.SpawnSystemActor(Props.Create(() => new Singleton.SingletonManager(name, props, lease, this)), ManagerName(name)));
         return StartSingletonProxy(name);
     }
 
@@ -134,6 +146,15 @@ public sealed class ClusterExtension : IAsyncDisposable
         }
 
         await _membership.DisposeAsync();
+    }
+
+    /// <summary>The node leaves or is out: every singleton manager stops its instance and then releases its lease.</summary>
+    private void HandOverSingletons()
+    {
+        foreach (var manager in _managers)
+        {
+            manager.Tell(Singleton.SingletonManager.HandOver.Instance, null);
+        }
     }
 
     internal static string LeaseName(string singleton) => "singleton:" + singleton;

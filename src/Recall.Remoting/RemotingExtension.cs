@@ -48,13 +48,15 @@ public sealed partial class RemotingExtension : IAsyncDisposable
     /// Declares the node at <paramref name="address"/> in run <paramref name="incarnation"/> gone, as
     /// cluster membership does for members that are Down or have left: watchers of its actors get
     /// <see cref="Terminated"/>, what is queued for it becomes dead letters, and that run is never
-    /// talked to again (a new run at the address is another peer).
+    /// talked to again (a new run at the address is another peer). With
+    /// <paramref name="noOtherRun"/> (no run of that node is live at all) a connection that never
+    /// learned which run it reaches is given up too.
     /// </summary>
-    public void DeclareGone(Address address, long incarnation, string reason)
+    public void DeclareGone(Address address, long incarnation, string reason, bool noOtherRun = false)
     {
         ArgumentNullException.ThrowIfNull(address);
         ArgumentException.ThrowIfNullOrEmpty(reason);
-        _transport.DeclareGone(address, incarnation, reason);
+        _transport.DeclareGone(address, incarnation, reason, noOtherRun);
     }
 
     /// <summary>Stops sending (what is queued gets up to 2 s), tells peers this node leaves, and closes the endpoint.</summary>

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Threading.Channels;
 using Recall.Actors;
 using Recall.Cluster.Membership;
@@ -8,6 +9,7 @@ using Recall.TestKit;
 
 namespace Recall.Cluster.Tests;
 
+[Collection(Timing.Collection)]
 public sealed class MembershipTests
 {
     private static readonly TimeSpan Timeout = TestKitSettings.Dilated(TimeSpan.FromSeconds(20));
@@ -117,6 +119,47 @@ public sealed class MembershipTests
 
         await node.WhenTerminated.WaitAsync(Timeout);
         Assert.Equal(MemberStatus.Removed, (await cluster.Members.ReadAllAsync(default)).Single(m => m.Address == self.Address.ToString()).Status);
+    }
+
+    [Fact]
+    public async Task A_node_that_is_out_releases_its_singletons_lease_at_once_instead_of_letting_it_expire()
+    {
+        var log = new ConcurrentQueue<(string, string, long)>();
+        await using var cluster = new TestCluster(new InMemoryLeaseStore());
+        void LongLeases(ClusterOptions c)
+        {
+            Fast(c);
+            c.Lease = new LeaseOptions { Duration = TimeSpan.FromMinutes(5) }; // expiry cannot be what moves it
+        }
+
+        var first = await cluster.NodeAsync("first", configure: LongLeases);
+        var proxy = first.Cluster().StartSingleton("where", Props.Create(() => new Where(log)));
+        Assert.Equal(first.Address.ToString(), (await proxy.Ask<Here>(new WhereAreYou(), Timeout)).Node);
+        var second = await cluster.NodeAsync("second", configure: LongLeases);
+        var secondProxy = second.Cluster().StartSingleton("where", Props.Create(() => new Where(log)));
+        var self = first.Cluster().SelfMember!;
+
+        await cluster.Members.SetStatusAsync(self.Address.ToString(), self.Incarnation, MemberStatus.Removed, default);
+
+        await first.WhenTerminated.WaitAsync(Timeout);
+        var deadline = DateTime.UtcNow + Timeout;
+        while (true)
+        {
+            try
+            {
+                if ((await secondProxy.Ask<Here>(new WhereAreYou(), TimeSpan.FromSeconds(1))).Node == second.Address.ToString())
+                {
+                    break;
+                }
+            }
+            catch (AskTimeoutException)
+            {
+            }
+
+            Assert.True(DateTime.UtcNow < deadline, "the singleton did not move before its lease would have expired");
+        }
+
+        Assert.Equal(["start", "stop", "start"], log.Select(e => e.Item1));
     }
 
     [Fact]

@@ -8,6 +8,7 @@ using Recall.TestKit;
 namespace Recall.Cluster.Tests;
 
 /// <summary>In-process nodes on a real PostgreSQL: members, leases and the journal in one schema.</summary>
+[Collection(Timing.Collection)]
 [RequiresPostgres]
 public sealed class PostgreSqlClusterTests : IAsyncLifetime
 {

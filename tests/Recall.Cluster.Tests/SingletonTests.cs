@@ -32,6 +32,7 @@ public sealed class Where(ConcurrentQueue<(string Event, string Node, long At)> 
     }
 }
 
+[Collection(Timing.Collection)]
 public sealed class SingletonTests
 {
     private static readonly TimeSpan Timeout = TestKitSettings.Dilated(TimeSpan.FromSeconds(20));

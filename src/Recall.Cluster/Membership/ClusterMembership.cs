@@ -30,12 +30,20 @@ internal sealed partial class ClusterMembership : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private IActorRef? _publisher;
     private Member[] _members = [];
+    private readonly Action _handOver;
     private Task? _heartbeats;
+    private Task? _join;
     private ITimer? _deadline;
+    private bool _disposed;
     private int _state; // 0 new, 1 joining, 2 joined, 3 out (down or left)
 
-    public ClusterMembership(ActorSystem system, ClusterOptions options, long incarnation)
+    /// <param name="system">The node.</param>
+    /// <param name="options">The cluster's settings.</param>
+    /// <param name="incarnation">This run of the node.</param>
+    /// <param name="handOver">Stops what the node runs under leases and releases them: called when it leaves or is out.</param>
+    public ClusterMembership(ActorSystem system, ClusterOptions options, long incarnation, Action handOver)
     {
+        _handOver = handOver;
         _system = system;
         _options = options;
         _store = options.Membership!;
@@ -63,26 +71,40 @@ internal sealed partial class ClusterMembership : IAsyncDisposable
     /// <summary>A margin below <see cref="ClusterOptions.DownAfter"/>: a node that could not renew for DownAfter minus this stops before the others may mark it Down.</summary>
     private TimeSpan SelfDownAfter => _options.DownAfter - TimeSpan.FromTicks(Math.Max(_options.HeartbeatInterval.Ticks, _options.DownAfter.Ticks / 5));
 
-    public async Task JoinAsync(CancellationToken cancellationToken)
+    /// <summary>Joins once: later and concurrent callers get the same join.</summary>
+    public Task JoinAsync(CancellationToken cancellationToken)
+    {
+        lock (_gate)
+        {
+            if (_join is null || (_join.IsFaulted && Volatile.Read(ref _state) == 0))
+            {
+                _join = JoinOnceAsync(cancellationToken);
+            }
+
+            return _join;
+        }
+    }
+
+    private async Task JoinOnceAsync(CancellationToken cancellationToken)
     {
         if (Interlocked.CompareExchange(ref _state, 1, 0) != 0)
         {
-            if (Volatile.Read(ref _state) == 3)
-            {
-                throw new ClusterJoinException($"Node {_address} has left the cluster or was marked down; a node joins once. Start a new actor system to join again.");
-            }
-
-            return;
+            throw new ClusterJoinException($"Node {_address} has left the cluster or was marked down; a node joins once. Start a new actor system to join again.");
         }
 
+        using var joining = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _stop.Token);
+        var written = false;
         try
         {
             var waitUntil = _clock.GetUtcNow() + _options.DownAfter + _options.HeartbeatInterval + _options.HeartbeatInterval;
+            long sent;
             while (true)
             {
-                var joined = await CallStoreAsync(ct => _store.TryJoinAsync(_address, _incarnation, _options.Roles, _options.DownAfter, ct), cancellationToken);
+                sent = _clock.GetTimestamp(); // before the call: the store stamps the heartbeat inside it
+                var joined = await CallStoreAsync(ct => _store.TryJoinAsync(_address, _incarnation, _options.Roles, _options.DownAfter, ct), joining.Token);
                 if (joined is not null)
                 {
+                    written = true;
                     break;
                 }
 
@@ -90,40 +112,71 @@ internal sealed partial class ClusterMembership : IAsyncDisposable
                 // goes silent and loses the address within DownAfter; a node that renews keeps it.
                 if (_clock.GetUtcNow() > waitUntil)
                 {
-                    var holder = (await CallStoreAsync(_store.ReadAllAsync, cancellationToken)).FirstOrDefault(m => m.Address == _address);
+                    var holder = (await CallStoreAsync(_store.ReadAllAsync, joining.Token)).FirstOrDefault(m => m.Address == _address);
                     throw new ClusterJoinException(
                         $"Another node is live at {_address} (incarnation {holder?.Incarnation}, heartbeat renewed at {holder?.HeartbeatAt:O}): two nodes cannot share an address. Give this node another host or port, or stop the other one.");
                 }
 
-                await Task.Delay(_options.HeartbeatInterval, _clock, cancellationToken);
-            }
-
-            var sent = _clock.GetTimestamp();
-            if (await CallStoreAsync(ct => _store.SetStatusAsync(_address, _incarnation, MemberStatus.Up, ct), cancellationToken) is null)
-            {
-                throw new ClusterJoinException($"Node {_address} was marked down while it joined (a stall longer than ClusterOptions.DownAfter, {_options.DownAfter.TotalSeconds:0.#} s?).");
+                await Task.Delay(_options.HeartbeatInterval, _clock, joining.Token);
             }
 
             ArmDeadline(sent);
-            Apply(await CallStoreAsync(_store.ReadAllAsync, cancellationToken));
-            Volatile.Write(ref _state, 2);
+            if (await CallStoreAsync(ct => _store.SetStatusAsync(_address, _incarnation, MemberStatus.Up, ct), joining.Token) is null)
+            {
+                throw new ClusterJoinException($"Node {_address} was marked down while it joined (a stall longer than ClusterOptions.DownAfter, {_options.DownAfter.TotalSeconds:0.#} s?). Start a new actor system to join again.");
+            }
+
+            Apply(await CallStoreAsync(_store.ReadAllAsync, joining.Token));
+            if (Interlocked.CompareExchange(ref _state, 2, 1) != 1)
+            {
+                throw new ClusterJoinException($"Node {_address} was taken out of the cluster while it joined (it could not renew in time, or its system is terminating).");
+            }
+
             Log.Joined(_logger, _address, _incarnation, string.Join(", ", _options.Roles));
             _heartbeats = Task.Run(HeartbeatLoopAsync, CancellationToken.None);
         }
-        catch
+        catch (Exception) when (!written && Volatile.Read(ref _state) == 1 && !_stop.IsCancellationRequested)
         {
-            _deadline?.Dispose();
+            // Nothing was written: the node may try again.
+            DisarmDeadline();
             Volatile.Write(ref _state, 0);
+            throw;
+        }
+        catch (Exception)
+        {
+            // Its row was written (or the system is going): this run is out; the others mark the row down
+            // unless it is removed here, best effort.
+            DisarmDeadline();
+            if (Interlocked.Exchange(ref _state, 3) != 3 && written)
+            {
+                try
+                {
+                    using var timeout = new CancellationTokenSource(_options.DownAfter);
+                    await _store.SetStatusAsync(_address, _incarnation, MemberStatus.Removed, timeout.Token);
+                }
+                catch (Exception)
+                {
+                    // its heartbeat goes stale and another member marks it down
+                }
+            }
+
             throw;
         }
     }
 
-    /// <summary>Writes Leaving: the node is about to hand over what it runs.</summary>
+    /// <summary>Writes Leaving, then has what the node runs handed over.</summary>
     public async Task MarkLeavingAsync(CancellationToken cancellationToken)
     {
-        if (Volatile.Read(ref _state) == 2)
+        try
         {
-            await MoveSelfAsync(MemberStatus.Leaving, cancellationToken);
+            if (Volatile.Read(ref _state) == 2)
+            {
+                await MoveSelfAsync(MemberStatus.Leaving, cancellationToken);
+            }
+        }
+        finally
+        {
+            _handOver();
         }
     }
 
@@ -143,7 +196,12 @@ internal sealed partial class ClusterMembership : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await _stop.CancelAsync();
-        _deadline?.Dispose();
+        DisarmDeadline();
+        if (_join is not null)
+        {
+            await _join.ContinueWith(_ => { }, TaskScheduler.Default); // its failure was its caller's
+        }
+
         if (_heartbeats is not null)
         {
             await _heartbeats;
@@ -166,6 +224,7 @@ internal sealed partial class ClusterMembership : IAsyncDisposable
 
         lock (_gate)
         {
+            _disposed = true;
             foreach (var stream in _streams)
             {
                 stream.TryComplete();
@@ -173,8 +232,6 @@ internal sealed partial class ClusterMembership : IAsyncDisposable
 
             _streams.Clear();
         }
-
-        _stop.Dispose();
     }
 
     private IActorRef Publisher
@@ -198,7 +255,7 @@ internal sealed partial class ClusterMembership : IAsyncDisposable
                 channel.Writer.TryWrite(current);
             }
 
-            if (Volatile.Read(ref _state) == 3 && _heartbeats is null)
+            if (_disposed)
             {
                 channel.Writer.TryComplete();
             }
@@ -269,7 +326,7 @@ internal sealed partial class ClusterMembership : IAsyncDisposable
 
     private void Apply(IReadOnlyList<MemberRecord> rows)
     {
-        List<(Address Address, long Incarnation, string Reason)> gone = [];
+        List<(Address Address, long Incarnation, string Reason, bool NoOtherRun)> gone = [];
         lock (_gate)
         {
             foreach (var row in rows)
@@ -281,38 +338,42 @@ internal sealed partial class ClusterMembership : IAsyncDisposable
 
                 var member = new Member(path.Address, row.Incarnation, row.Status, row.Roles);
                 var known = _view.GetValueOrDefault(member.Address);
-                if (known is not null && known.Incarnation == member.Incarnation && known.Status == member.Status)
+                if (known is not null && known.Incarnation == member.Incarnation && known.Status >= member.Status)
                 {
-                    continue;
+                    continue; // the same, or a read older than what is known: a member's status only moves forward
                 }
 
                 if (known is not null && known.Incarnation != member.Incarnation && known.Status < MemberStatus.Removed)
                 {
                     // Replaced before anyone marked it down: it went silent, and a new run took the address.
                     Publish(new MemberEvent(known with { Status = MemberStatus.Down }, known.Status));
-                    gone.Add((known.Address, known.Incarnation, "a new run of the node took its address"));
+                    gone.Add((known.Address, known.Incarnation, "a new run of the node took its address", false));
                 }
 
                 _view[member.Address] = member;
                 Publish(new MemberEvent(member, known is not null && known.Incarnation == member.Incarnation ? known.Status : null));
                 if (member.Status >= MemberStatus.Removed)
                 {
-                    gone.Add((member.Address, member.Incarnation, member.Status == MemberStatus.Down ? "the cluster marked it down" : "it left the cluster"));
+                    gone.Add((member.Address, member.Incarnation, member.Status == MemberStatus.Down ? "the cluster marked it down" : "it left the cluster", true));
                 }
             }
 
-            Volatile.Write(ref _members, [.. _view.Values.Where(m => m.Status != MemberStatus.Removed).OrderBy(m => m.Address.ToString(), StringComparer.Ordinal)]);
+            PublishMembers();
         }
 
         var remoting = _system.TryGetExtension<RemotingExtension>();
-        foreach (var (address, incarnation, reason) in gone)
+        foreach (var (address, incarnation, reason, noOtherRun) in gone)
         {
             if (address != _system.Address)
             {
-                remoting?.DeclareGone(address, incarnation, reason);
+                remoting?.DeclareGone(address, incarnation, reason, noOtherRun);
             }
         }
     }
+
+    /// <summary>(Under the lock.) The members list from the view.</summary>
+    private void PublishMembers() =>
+        Volatile.Write(ref _members, [.. _view.Values.Where(m => m.Status != MemberStatus.Removed).OrderBy(m => m.Address.ToString(), StringComparer.Ordinal)]);
 
     private void Publish(MemberEvent changed)
     {
@@ -342,13 +403,22 @@ internal sealed partial class ClusterMembership : IAsyncDisposable
         var left = SelfDownAfter - _clock.GetElapsedTime(sent);
         lock (_gate)
         {
-            if (Volatile.Read(ref _state) == 3)
+            if (Volatile.Read(ref _state) == 3 || _disposed || _stop.IsCancellationRequested)
             {
                 return;
             }
 
             _deadline ??= _clock.CreateTimer(_ => Out($"it could not renew its heartbeat for {SelfDownAfter.TotalSeconds:0.#} s (ClusterOptions.DownAfter {_options.DownAfter.TotalSeconds:0.#} s)"), null, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
             _deadline.Change(left > TimeSpan.Zero ? left : TimeSpan.Zero, Timeout.InfiniteTimeSpan);
+        }
+    }
+
+    private void DisarmDeadline()
+    {
+        lock (_gate)
+        {
+            _deadline?.Dispose();
+            _deadline = null;
         }
     }
 
@@ -361,15 +431,7 @@ internal sealed partial class ClusterMembership : IAsyncDisposable
         }
 
         Log.Out(_logger, _address, reason);
-        try
-        {
-            _stop.Cancel();
-        }
-        catch (ObjectDisposedException)
-        {
-            // already disposed: the loop has ended
-        }
-
+        _stop.Cancel();
         lock (_gate)
         {
             if (_view.GetValueOrDefault(_system.Address) is { } self && self.Incarnation == _incarnation && self.Status != MemberStatus.Down)
@@ -377,9 +439,11 @@ internal sealed partial class ClusterMembership : IAsyncDisposable
                 var down = self with { Status = MemberStatus.Down };
                 _view[self.Address] = down;
                 Publish(new MemberEvent(down, self.Status));
+                PublishMembers();
             }
         }
 
+        _handOver();
         _ = _system.TerminateAsync();
     }
 

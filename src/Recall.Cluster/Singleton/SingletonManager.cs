@@ -19,6 +19,7 @@ internal sealed partial class SingletonManager(string name, Props props, Lease l
     private long _startedWith;
     private CancellationTokenRegistration _lost;
     private bool _toldNotUp;
+    private bool _handingOver;
 
     protected override void PreStart() => Self.Tell(TryAcquire.Instance, null);
 
@@ -32,7 +33,21 @@ internal sealed partial class SingletonManager(string name, Props props, Lease l
     {
         switch (message)
         {
-            case TryAcquire when !lease.IsHeld && !cluster.IsUp:
+            case HandOver:
+                _handingOver = true;
+                if (_instance is null)
+                {
+                    RunTask(ReleaseAsync);
+                }
+                else
+                {
+                    StopInstance("its node leaves the cluster");
+                }
+
+                break;
+            case TryAcquire when _handingOver:
+                break;
+            case TryAcquire when !cluster.IsUp:
                 if (!_toldNotUp)
                 {
                     _toldNotUp = true;
@@ -53,6 +68,10 @@ internal sealed partial class SingletonManager(string name, Props props, Lease l
                 break;
             case LeaseLost:
                 break;
+            case Terminated terminated when ReferenceEquals(terminated.Actor, _instance) && _handingOver:
+                _instance = null;
+                RunTask(ReleaseAsync); // stopped: another node may start it at once
+                break;
             case Terminated terminated when ReferenceEquals(terminated.Actor, _instance):
                 _instance = null;
                 _instanceStopping = false;
@@ -71,6 +90,18 @@ internal sealed partial class SingletonManager(string name, Props props, Lease l
 
     private ActorPath InstancePath => Self.Path.Child(name);
 
+    private async Task ReleaseAsync()
+    {
+        try
+        {
+            await lease.ReleaseAsync();
+        }
+        catch (Exception exception)
+        {
+            Log.AcquireFailed(Context.Logger, exception, name); // it expires by itself
+        }
+    }
+
     private async Task AcquireAsync()
     {
         bool acquired;
@@ -84,7 +115,11 @@ internal sealed partial class SingletonManager(string name, Props props, Lease l
             acquired = false;
         }
 
-        if (acquired)
+        if (acquired && _handingOver)
+        {
+            await ReleaseAsync();
+        }
+        else if (acquired)
         {
             StartInstanceIfReady();
         }
@@ -96,7 +131,7 @@ internal sealed partial class SingletonManager(string name, Props props, Lease l
 
     private void StartInstanceIfReady()
     {
-        if (_instance is not null || !lease.IsHeld || lease.FencingToken is not { } token)
+        if (_instance is not null || _handingOver || !cluster.IsUp || !lease.IsHeld || lease.FencingToken is not { } token)
         {
             return; // running, or the previous instance is still stopping (its Terminated starts the next)
         }
@@ -119,6 +154,12 @@ internal sealed partial class SingletonManager(string name, Props props, Lease l
             _instanceStopping = true;
             Context.Stop(_instance);
         }
+    }
+
+    /// <summary>The node leaves or is out: stop the instance, release the lease, take it no more.</summary>
+    internal sealed class HandOver
+    {
+        public static readonly HandOver Instance = new();
     }
 
     private sealed class TryAcquire

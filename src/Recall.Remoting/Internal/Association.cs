@@ -45,6 +45,9 @@ internal sealed partial class Association
     /// <summary>The peer's incarnation, 0 until the first handshake.</summary>
     public long Incarnation => Interlocked.Read(ref _incarnation);
 
+    /// <summary>Learns the peer's run from its inbound stream, when this association does not know it yet.</summary>
+    public void Learn(long incarnation) => Interlocked.CompareExchange(ref _incarnation, incarnation, 0);
+
     public bool IsGone => Volatile.Read(ref _gone) != 0;
 
     public bool IsConnected { get; private set; }

@@ -121,11 +121,15 @@ internal sealed partial class RemoteTransport : IRemoteProvider
 
     public bool IsQuarantined(Address address, long incarnation) => _gone.ContainsKey((address, incarnation));
 
-    /// <summary>Another authority (membership) says this run of the node is gone: quarantine its association if it is that run, and refuse that run from now on.</summary>
-    public void DeclareGone(Address address, long incarnation, string reason)
+    /// <summary>
+    /// Another authority (membership) says this run of the node is gone: quarantine its association
+    /// if it is that run (or, when no other run is live, one that never learned its run), and refuse
+    /// that run from now on.
+    /// </summary>
+    public void DeclareGone(Address address, long incarnation, string reason, bool noOtherRun)
     {
         _gone[(address, incarnation)] = true;
-        if (_associations.TryGetValue(address, out var association) && association.Incarnation == incarnation)
+        if (_associations.TryGetValue(address, out var association) && (association.Incarnation == incarnation || (noOtherRun && association.Incarnation == 0)))
         {
             association.Quarantine(reason);
         }
@@ -233,6 +237,8 @@ internal sealed partial class RemoteTransport : IRemoteProvider
             association.Quarantine($"it restarted (incarnation {association.Incarnation} is now {incarnation})");
             association = AssociationFor(peer, incarnation);
         }
+
+        association.Learn(incarnation); // an association that has not connected out yet knows its peer's run now
 
         // The request's own activity (if the host records one) lasts as long as the stream: messages
         // carry their senders' trace context instead.
@@ -365,6 +371,11 @@ internal sealed partial class RemoteTransport : IRemoteProvider
                     IInternalActorRef subject = System.LookupLocal(watchee) ?? new MissingActorRef(System, watchee);
                     (watcher as RemoteActorRef)?.Association.WatchedHere(subject, (RemoteActorRef)watcher, watching: true);
                     subject.SendSystemMessage(new Watch(watcher));
+                    if (watcher is RemoteActorRef { Association.IsGone: true })
+                    {
+                        subject.SendSystemMessage(new Unwatch(watcher)); // its peer went while this watch arrived
+                    }
+
                     break;
                 }
 
