@@ -49,7 +49,7 @@ public sealed class FailoverTests(ITestOutputHelper output) : IDisposable
         Assert.Equal(b.Address, now);
         output.WriteLine($"failover after kill -9: {killed.Elapsed.TotalSeconds:0.00} s (lease and DownAfter {Seconds} s, retry 0.2 s)");
         Assert.True(killed.Elapsed < TimeSpan.FromSeconds(Seconds + 10), $"failover took {killed.Elapsed.TotalSeconds:0.0} s");
-        await EventuallyAsync(() => observer.Cluster().Members.FirstOrDefault(m => m.Address.ToString() == a.Address && m.Status == MemberStatus.Down));
+        await EventuallyAsync(() => observer.Cluster().Members.Any(m => m.Address.ToString() == a.Address && m.Status == MemberStatus.Down));
         Assert.Contains(observer.Cluster().Members, m => m.Address.ToString() == b.Address && m.Status == MemberStatus.Up);
         var lease = await leases.ReadAsync("singleton:where", default);
         Assert.Equal(2, lease!.FencingToken);
@@ -61,14 +61,14 @@ public sealed class FailoverTests(ITestOutputHelper output) : IDisposable
     {
         var file = Path.Combine(_folder, "cluster.db");
         var a = await StartNodeAsync("a", file, ticker: true);
-        await EventuallyAsync(() => Ticks(file).Count(t => t.Node == a.Address) >= 5 ? "" : null);
+        await EventuallyAsync(() => Ticks(file).Count(t => t.Node == a.Address) >= 5);
         var b = await StartNodeAsync("b", file, ticker: true);
-        await EventuallyAsync(() => HasRenewed(file, b.Address) ? "" : null); // b runs its heartbeat rounds
+        await EventuallyAsync(() => HasRenewed(file, b.Address)); // b runs its heartbeat rounds
 
         await PauseOutsideWritesAsync(a.Process, file); // a long GC pause, a frozen VM: a's singleton is still "running"
         try
         {
-            await EventuallyAsync(() => Ticks(file).Any(t => t.Node == b.Address) ? "" : null);
+            await EventuallyAsync(() => Ticks(file).Any(t => t.Node == b.Address));
         }
         catch (Exception)
         {
@@ -84,10 +84,10 @@ public sealed class FailoverTests(ITestOutputHelper output) : IDisposable
         // write and its lease deadline stops the singleton. If b marked it Down meanwhile it exits (3);
         // if its first heartbeat came first, it stays a member without the singleton. Either way it
         // stops acting as the owner.
-        await EventuallyAsync(() => a.Process.HasExited || a.Lines.Any(l => l.StartsWith("@@TICKER stop", StringComparison.Ordinal)) ? "" : null);
+        await EventuallyAsync(() => a.Process.HasExited || a.Lines.Any(l => l.StartsWith("@@TICKER stop", StringComparison.Ordinal)));
         Assert.True(!a.Process.HasExited || a.Process.ExitCode == 3, $"a exited with {(a.Process.HasExited ? a.Process.ExitCode : 0)}");
         var count = Ticks(file).Count;
-        await EventuallyAsync(() => Ticks(file).Count >= count + 5 ? "" : null); // b goes on
+        await EventuallyAsync(() => Ticks(file).Count >= count + 5); // b goes on
         foreach (var node in new[] { b, a }.Where(n => !n.Process.HasExited))
         {
             await node.Process.StandardInput.WriteLineAsync("quit");
@@ -107,7 +107,7 @@ public sealed class FailoverTests(ITestOutputHelper output) : IDisposable
     {
         var file = Path.Combine(_folder, "cluster.db");
         var cut = await StartNodeAsync("cut", file, ticker: true, isolated: true);
-        await EventuallyAsync(() => Ticks(file).Count(t => t.Node == cut.Address) >= 5 ? "" : null);
+        await EventuallyAsync(() => Ticks(file).Count(t => t.Node == cut.Address) >= 5);
         var a = await StartNodeAsync("a", file, ticker: true);
         var b = await StartNodeAsync("b", file, ticker: true);
         await using var leases = new SqliteLeaseStore(new SqliteStoreOptions { Path = file });
@@ -132,7 +132,7 @@ public sealed class FailoverTests(ITestOutputHelper output) : IDisposable
 
         // Now it dies: the others take over, one of them, after the cut node's last event.
         cut.Process.Kill(entireProcessTree: true);
-        await EventuallyAsync(() => Ticks(file).Any(t => t.Node != cut.Address) ? "" : null);
+        await EventuallyAsync(() => Ticks(file).Any(t => t.Node != cut.Address));
         await Task.Delay(TimeSpan.FromSeconds(1));
         var ticks = Ticks(file);
         var takeover = ticks.FindIndex(t => t.Node != cut.Address);
@@ -158,21 +158,16 @@ public sealed class FailoverTests(ITestOutputHelper output) : IDisposable
         Directory.Delete(_folder, recursive: true);
     }
 
-    private static async Task<T> EventuallyAsync<T>(Func<T?> read)
-        where T : class
+    private static async Task EventuallyAsync(Func<bool> condition)
     {
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
-        while (true)
+        while (!condition())
         {
-            if (read() is { } found)
-            {
-                return found;
-            }
-
             Assert.True(DateTime.UtcNow < deadline, "the condition did not hold within 30 s");
             await Task.Delay(50);
         }
     }
+
 
     private static async Task<string> WhereAsync(IActorRef proxy, TimeSpan within, string? notAt = null)
     {

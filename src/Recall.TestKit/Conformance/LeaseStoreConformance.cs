@@ -5,35 +5,16 @@ namespace Recall.TestKit.Conformance;
 
 /// <summary>
 /// The contract of an <see cref="ILeaseStore"/>, as xunit tests: derive, create the store in
-/// <see cref="CreateStore"/>, and every store passes the same tests. Expiry is on the store's own
+/// <c>CreateStore</c>, and every store passes the same tests. Expiry is on the store's own
 /// clock, so the tests that wait for it use short leases and poll with generous timeouts.
 /// </summary>
-public abstract class LeaseStoreConformance : IAsyncLifetime
+public abstract class LeaseStoreConformance : SharedStoreConformance<ILeaseStore>
 {
     private static readonly TimeSpan Long = TimeSpan.FromMinutes(5);
     private static readonly TimeSpan Short = TimeSpan.FromMilliseconds(300);
-    private readonly List<ILeaseStore> _stores = [];
 
     /// <summary>A name no other test uses.</summary>
     protected string LeaseName { get; } = "lease-" + Guid.NewGuid().ToString("N")[..8];
-
-    /// <summary>Creates a store; stores of one test share their data (one database), as two nodes would.</summary>
-    protected abstract ILeaseStore CreateStore();
-
-    /// <inheritdoc />
-    public virtual Task InitializeAsync() => Task.CompletedTask;
-
-    /// <inheritdoc />
-    public virtual async Task DisposeAsync()
-    {
-        foreach (var store in _stores)
-        {
-            if (store is IAsyncDisposable disposable)
-            {
-                await disposable.DisposeAsync();
-            }
-        }
-    }
 
     /// <summary>L1: the first acquisition gets token 1 and an expiry about the duration ahead.</summary>
     [Fact]
@@ -123,13 +104,6 @@ public abstract class LeaseStoreConformance : IAsyncLifetime
 
         Assert.Equal([(LeaseName + "-x", "node-a"), (LeaseName + "-y", "node-b")], mine.Select(l => (l.Name, l.Holder)));
         Assert.Null(await store.ReadAsync(LeaseName + "-nothing", default));
-    }
-
-    private ILeaseStore NewStore()
-    {
-        var store = CreateStore();
-        _stores.Add(store);
-        return store;
     }
 
     private static async Task<LeaseRecord> EventuallyAsync(Func<ValueTask<LeaseRecord?>> attempt)

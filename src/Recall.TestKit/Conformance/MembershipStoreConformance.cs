@@ -5,34 +5,15 @@ namespace Recall.TestKit.Conformance;
 
 /// <summary>
 /// The contract of an <see cref="IMembershipStore"/>, as xunit tests: derive, create the store in
-/// <see cref="CreateStore"/>, and every store passes the same tests. Silence is measured on the
+/// <c>CreateStore</c>, and every store passes the same tests. Silence is measured on the
 /// store's own clock, so the tests that wait for it use short limits and poll with generous timeouts.
 /// </summary>
-public abstract class MembershipStoreConformance : IAsyncLifetime
+public abstract class MembershipStoreConformance : SharedStoreConformance<IMembershipStore>
 {
     private static readonly TimeSpan Long = TimeSpan.FromMinutes(5);
     private static readonly TimeSpan Short = TimeSpan.FromMilliseconds(300);
     private static readonly TimeSpan Silence = TimeSpan.FromSeconds(2);
-    private readonly List<IMembershipStore> _stores = [];
     private readonly string _prefix = "recall://m" + Guid.NewGuid().ToString("N")[..8];
-
-    /// <summary>Creates a store; stores of one test share their data (one database), as two nodes would.</summary>
-    protected abstract IMembershipStore CreateStore();
-
-    /// <inheritdoc />
-    public virtual Task InitializeAsync() => Task.CompletedTask;
-
-    /// <inheritdoc />
-    public virtual async Task DisposeAsync()
-    {
-        foreach (var store in _stores)
-        {
-            if (store is IAsyncDisposable disposable)
-            {
-                await disposable.DisposeAsync();
-            }
-        }
-    }
 
     /// <summary>M1: a node joins as Joining with its roles, moves forward only, and is listed.</summary>
     [Fact]
@@ -170,13 +151,6 @@ public abstract class MembershipStoreConformance : IAsyncLifetime
 
     private async Task<List<MemberRecord>> MineAsync(IMembershipStore store) =>
         [.. (await store.ReadAllAsync(default)).Where(m => m.Address.StartsWith(_prefix, StringComparison.Ordinal))];
-
-    private IMembershipStore NewStore()
-    {
-        var store = CreateStore();
-        _stores.Add(store);
-        return store;
-    }
 
     private static async Task<T> EventuallyAsync<T>(Func<Task<T>> attempt, Func<T, bool> done, string what)
     {
