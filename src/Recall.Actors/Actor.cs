@@ -90,6 +90,9 @@ public abstract class Actor
 
     internal ActorCell Cell => _cell;
 
+    /// <summary>Whether <see cref="GracefulStop"/> reaches the actor (which stops itself once its work is done) instead of stopping it at once.</summary>
+    internal virtual bool FinishesWorkBeforeStop => false;
+
     // The lifecycle as the kernel calls it; libraries built on the kernel (persistence) wrap the
     // user's hooks here without asking users to call base methods.
     internal virtual void AroundPreStart() => PreStart();

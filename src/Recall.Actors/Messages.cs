@@ -12,6 +12,22 @@ public sealed class PoisonPill
 }
 
 /// <summary>
+/// Stops the actor that receives it once the work it started is done: a plain actor stops as on a
+/// <see cref="PoisonPill"/>; a persistent actor first finishes the writes it started (their
+/// handlers run and their senders get their answers), since it arrives after them like any message.
+/// Sharding stops entities with it on handoff and passivation.
+/// </summary>
+public sealed class GracefulStop
+{
+    private GracefulStop()
+    {
+    }
+
+    /// <summary>The one instance.</summary>
+    public static GracefulStop Instance { get; } = new();
+}
+
+/// <summary>
 /// Delivered to an actor that watches <paramref name="Actor"/> once that actor has stopped.
 /// It arrives after every message the stopped actor sent to the watcher.
 /// </summary>

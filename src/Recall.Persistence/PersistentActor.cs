@@ -132,6 +132,9 @@ public abstract class PersistentActor : Actor, IEventSourcedBehavior
     /// <inheritdoc />
     protected sealed override void Receive(object message) => Runtime.Receive(message);
 
+    /// <summary>A persistent actor finishes the writes it started before a <see cref="GracefulStop"/> stops it.</summary>
+    internal override bool FinishesWorkBeforeStop => true;
+
     internal override void AroundPreStart()
     {
         _runtime = new EventSourcedRuntime(this, this);

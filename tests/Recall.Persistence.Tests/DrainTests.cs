@@ -92,15 +92,6 @@ public sealed class DrainTests : IAsyncLifetime
         Assert.Equal(2, (await _h.StoredAsync("slow-decider|d-5")).Count);
     }
 
-    private static async Task WaitUntilAsync(Func<bool> condition)
-    {
-        var deadline = DateTime.UtcNow + TestKitSettings.DefaultTimeout;
-        while (!condition())
-        {
-            Assert.True(DateTime.UtcNow < deadline, "timed out");
-            await Task.Delay(5);
-        }
-    }
 
     [EventType("test.decided.v1")]
     public sealed record Decided;

@@ -1,3 +1,4 @@
+global using static Recall.Persistence.Tests.Support.Eventually;
 global using Recall.Actors;
 global using Recall.Persistence.Journal;
 global using Recall.Persistence.Serialization;

@@ -239,7 +239,7 @@ internal sealed partial class ActorCell : IActorContext, IThreadPoolWorkItem
         try
         {
             var message = envelope.Message;
-            if (ReferenceEquals(message, PoisonPill.Instance))
+            if (ReferenceEquals(message, PoisonPill.Instance) || (ReferenceEquals(message, GracefulStop.Instance) && _actor?.FinishesWorkBeforeStop != true))
             {
                 Stop(Self);
                 return;

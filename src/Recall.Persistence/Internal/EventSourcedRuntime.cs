@@ -78,7 +78,7 @@ internal sealed partial class EventSourcedRuntime
 
     public void Receive(object message) => Running.Receive(message);
 
-    /// <summary>Stops the actor after a failure it cannot recover from (persist or recovery failure).</summary>
+    /// <summary>Stops the actor: after a failure it cannot recover from (persist or recovery failure), or on a <see cref="GracefulStop"/> once its writes are handled.</summary>
     public void Stop()
     {
         IsStopping = true;

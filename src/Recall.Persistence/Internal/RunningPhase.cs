@@ -24,6 +24,7 @@ internal sealed class RunningPhase(EventSourcedRuntime runtime)
     private List<AtomicWrite>? _batch;
     private Queue<int>? _inFlightWriteSizes;
     private Queue<Envelope>? _stash;
+    private bool _stopWhenWritten;      // a GracefulStop arrived: stop once no write is in flight
     private int _inFlightRequests;      // write requests of this incarnation not yet answered and handled
     private Queue<RequestTrace>? _traces; // once anyone listened: one entry per request in flight
 
@@ -177,6 +178,15 @@ internal sealed class RunningPhase(EventSourcedRuntime runtime)
 
     private void HandleCommand(object command)
     {
+        if (ReferenceEquals(command, GracefulStop.Instance))
+        {
+            // The stash is empty here, so every stashing write was handled; PersistAsync writes may
+            // still be in flight: stop once they are.
+            _stopWhenWritten = true;
+            StopIfWritten();
+            return;
+        }
+
         if (runtime.Persistence.IsDraining)
         {
             // A graceful shutdown waits for the writes in flight; it must not be given new ones.
@@ -339,6 +349,14 @@ internal sealed class RunningPhase(EventSourcedRuntime runtime)
         }
     }
 
+    private void StopIfWritten()
+    {
+        if (_stopWhenWritten && _inFlightRequests == 0 && !runtime.IsStopping)
+        {
+            runtime.Stop();
+        }
+    }
+
     private Exception? HandleCounted(WriteResponse response)
     {
         try
@@ -353,6 +371,8 @@ internal sealed class RunningPhase(EventSourcedRuntime runtime)
             {
                 Volatile.Write(ref _inFlightRequests, _inFlightRequests - 1);
             }
+
+            StopIfWritten();
         }
     }
 

@@ -123,6 +123,9 @@ public abstract class EventSourcedActor<TCommand, TEvent, TState> : Actor, IEven
     /// <inheritdoc />
     protected sealed override void Receive(object message) => Runtime.Receive(message);
 
+    /// <summary>A persistent actor finishes the writes it started before a <see cref="GracefulStop"/> stops it.</summary>
+    internal override bool FinishesWorkBeforeStop => true;
+
     internal override void AroundPreStart()
     {
         Start();
