@@ -35,6 +35,7 @@ public sealed class JsonEventSerializer : ISerializer
         _options = options is null ? new JsonSerializerOptions(JsonSerializerDefaults.General) : new JsonSerializerOptions(options);
         _options.Converters.Add(_refs);
         _options.Converters.Add(new UnconfirmedDeliveryJsonConverter(this));
+        _options.Converters.Add(new PayloadJsonConverter.SerializationMarker(this));
     }
 
     /// <summary>The serialization this serializer belongs to: values inside values (a delivery snapshot's messages) are stored with their manifests through it.</summary>
