@@ -15,6 +15,7 @@ public sealed class ClusterExtension : IAsyncDisposable
 {
     private readonly ConcurrentDictionary<string, Lease> _leases = new(StringComparer.Ordinal);
     private readonly ConcurrentBag<IActorRef> _managers = [];
+    private readonly ConcurrentQueue<Func<Task>> _leaveSteps = new();
     private readonly ClusterMembership _membership;
 
     internal ClusterExtension(ActorSystem system, ClusterOptions options)
@@ -64,9 +65,10 @@ public sealed class ClusterExtension : IAsyncDisposable
     public Task JoinAsync(CancellationToken cancellationToken = default) => _membership.JoinAsync(cancellationToken);
 
     /// <summary>
-    /// Leaves the cluster: writes Leaving, then terminates the actor system, which stops the
-    /// singletons here and releases their leases (another node takes them over at once), writes
-    /// Exiting, then Removed. Completes when the system has terminated.
+    /// Leaves the cluster: writes Leaving, hands the shards here over to other nodes (their entities
+    /// finish their writes; messages to them wait and follow), stops the singletons here and
+    /// releases their leases (another node takes them over at once), then terminates the actor
+    /// system, writing Exiting, then Removed. Completes when the system has terminated.
     /// </summary>
     public async Task LeaveAsync()
     {
@@ -79,11 +81,32 @@ public sealed class ClusterExtension : IAsyncDisposable
         {
             // the store did not answer in time: leave anyway, the others mark this node down
         }
+
+        try
+        {
+            // Shards first: their coordinator may be a singleton on this node.
+            foreach (var step in _leaveSteps)
+            {
+                try
+                {
+                    await step();
+                }
+                catch (Exception)
+                {
+                    // bounded by the step itself; what was not handed over stops with the system
+                }
+            }
+
+            HandOverSingletons();
+        }
         finally
         {
             await System.TerminateAsync();
         }
     }
+
+    /// <summary>Adds work a graceful leave awaits (bounded by its own timeout) before the singletons hand over and the system terminates.</summary>
+    internal void AddLeaveStep(Func<Task> step) => _leaveSteps.Enqueue(step);
 
     /// <summary>Sends <paramref name="subscriber"/> a <see cref="MemberEvent"/> for every current member, then every change, until it stops or unsubscribes.</summary>
     public void Subscribe(IActorRef subscriber)
@@ -184,6 +207,7 @@ public static class ClusterActorSystemOptionsExtensions
         cluster.Validate();
         options.UseRemoting(cluster.Remoting);
         options.AddExtension(system => new ClusterExtension(system, cluster));
+        options.AddExtension(system => new Sharding.ShardingExtension(system));
         return options;
     }
 

@@ -1,5 +1,6 @@
 using Recall.Persistence.Leases;
 using Recall.Persistence.Membership;
+using Recall.Persistence.Sharding;
 using Recall.Remoting;
 
 namespace Recall.Cluster;
@@ -31,7 +32,10 @@ public sealed class ClusterOptions
     /// <summary>Where leases live: the database that already holds the journal (SQLite, PostgreSQL), or one shared in-memory store for nodes inside one process. Required.</summary>
     public ILeaseStore? Leases { get; set; }
 
-    /// <summary>The timing of the leases singletons run under. Default: 5 s leases (as <see cref="DownAfter"/>) renewed every 1.7 s.</summary>
+    /// <summary>Where cluster sharding keeps shard homes and remembered entities: the database that already holds the journal (SQLite, PostgreSQL), or one shared in-memory store for nodes inside one process. Required to start sharding.</summary>
+    public IShardStore? Shards { get; set; }
+
+    /// <summary>The timing of the leases singletons and shards run under. Default: 5 s leases (as <see cref="DownAfter"/>) renewed every 1.7 s.</summary>
     public LeaseOptions Lease { get; set; } = new() { Duration = TimeSpan.FromSeconds(5) };
 
     /// <summary>How often a node that does not hold a singleton's lease tries to take it. Default 1 s.</summary>
@@ -75,6 +79,14 @@ public sealed class ClusterOptions
     {
         ArgumentNullException.ThrowIfNull(roles);
         Roles = [.. roles];
+        return this;
+    }
+
+    /// <summary>Keeps shard homes and remembered entities in <paramref name="store"/>.</summary>
+    public ClusterOptions UseShardStore(IShardStore store)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        Shards = store;
         return this;
     }
 

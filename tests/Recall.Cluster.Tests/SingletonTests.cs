@@ -4,7 +4,6 @@ using Recall.Actors;
 using Recall.Persistence;
 using Recall.Persistence.Journal;
 using Recall.Persistence.Leases;
-using Recall.Persistence.Membership;
 using Recall.Persistence.Serialization;
 using Recall.TestKit;
 
@@ -259,46 +258,6 @@ public sealed class SingletonTests
                 using var either = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, release.Token);
                 await Task.Delay(System.Threading.Timeout.Infinite, either.Token);
             }
-        }
-    }
-}
-
-/// <summary>Cluster nodes in this process on free loopback ports, sharing a membership store and a lease store (and a journal, when given).</summary>
-internal sealed class TestCluster(ILeaseStore leases, IJournal? journal = null, IMembershipStore? members = null) : IAsyncDisposable
-{
-    private readonly List<ActorSystem> _nodes = [];
-
-    /// <summary>The shared membership store.</summary>
-    public IMembershipStore Members { get; } = members ?? new InMemoryMembershipStore();
-
-    /// <summary>A node that has joined the cluster.</summary>
-    public async Task<ActorSystem> NodeAsync(string name, ILeaseStore? ownView = null, Action<ClusterOptions>? configure = null)
-    {
-        var node = ActorSystem.Create(name, o =>
-        {
-            if (journal is not null)
-            {
-                o.UsePersistence(p => p.UseJournal(journal));
-            }
-
-            o.UseCluster(c =>
-            {
-                c.Listen("127.0.0.1", 0).UseLeaseStore(ownView ?? leases).UseMembershipStore(Members);
-                c.Lease = new LeaseOptions { Duration = TimeSpan.FromSeconds(3) };
-                c.SingletonRetryInterval = TimeSpan.FromMilliseconds(200);
-                configure?.Invoke(c);
-            });
-        });
-        _nodes.Add(node);
-        await node.Cluster().JoinAsync();
-        return node;
-    }
-
-    public async ValueTask DisposeAsync()
-    {
-        foreach (var node in _nodes)
-        {
-            await node.TerminateAsync();
         }
     }
 }

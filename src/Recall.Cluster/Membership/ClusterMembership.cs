@@ -164,19 +164,12 @@ internal sealed partial class ClusterMembership : IAsyncDisposable
         }
     }
 
-    /// <summary>Writes Leaving, then has what the node runs handed over.</summary>
+    /// <summary>Writes Leaving (the caller then has what the node runs handed over).</summary>
     public async Task MarkLeavingAsync(CancellationToken cancellationToken)
     {
-        try
+        if (Volatile.Read(ref _state) == 2)
         {
-            if (Volatile.Read(ref _state) == 2)
-            {
-                await MoveSelfAsync(MemberStatus.Leaving, cancellationToken);
-            }
-        }
-        finally
-        {
-            _handOver();
+            await MoveSelfAsync(MemberStatus.Leaving, cancellationToken);
         }
     }
 
