@@ -25,7 +25,7 @@ public sealed record ShardingEnvelope(string EntityId, object Message);
 
 /// <summary>
 /// The default extractor: a fixed number of shards, the shard of an entity the stable hash of its
-/// id (FNV-1a over UTF-8, the same on every node and every run, unlike <see cref="string.GetHashCode()"/>).
+/// id (FNV-1a over UTF-8 mixed by Murmur3's finalizer, the same on every node and every run, unlike <see cref="string.GetHashCode()"/>).
 /// Understands <see cref="ShardingEnvelope"/>; override <see cref="EntityId"/> and <see cref="Unwrap"/>
 /// for messages that name their entity themselves.
 /// </summary>
@@ -60,7 +60,7 @@ public class HashCodeMessageExtractor : IMessageExtractor
         return (StableHash(entityId) % (uint)shards).ToString(System.Globalization.CultureInfo.InvariantCulture);
     }
 
-    /// <summary>FNV-1a (32 bits) of the UTF-8 bytes of <paramref name="value"/>.</summary>
+    /// <summary>FNV-1a (32 bits) of the UTF-8 bytes of <paramref name="value"/>, mixed by Murmur3's finalizer.</summary>
     internal static uint StableHash(string value)
     {
         Span<byte> small = stackalloc byte[256];
@@ -73,6 +73,12 @@ public class HashCodeMessageExtractor : IMessageExtractor
             hash = (hash ^ b) * 16777619u;
         }
 
+        // Murmur3's finalizer: ids that differ in their last characters spread over all bits.
+        hash ^= hash >> 16;
+        hash *= 0x85ebca6bu;
+        hash ^= hash >> 13;
+        hash *= 0xc2b2ae35u;
+        hash ^= hash >> 16;
         return hash;
     }
 }
