@@ -19,12 +19,12 @@ namespace Recall.Persistence.PostgreSql;
 /// <c>entity_type</c> and <c>slice</c> columns (for events by slices) and the <c>journal_tags</c>
 /// table (for events by tag in the global order), which replaces the GIN index on tags.
 /// 3: <c>journal_fencing</c>, the highest fencing token accepted per persistence id, and
-/// <c>cluster_leases</c> and <c>cluster_members</c>.</para>
+/// <c>cluster_leases</c> and <c>cluster_members</c>. 4: <c>cluster_shards</c> and <c>cluster_shard_entities</c> (cluster sharding).</para>
 /// </remarks>
 public static class PostgreSqlSchema
 {
     /// <summary>The schema version this build creates, reads and writes.</summary>
-    public const int Version = 3;
+    public const int Version = 4;
 
     /// <summary>How many persistence ids one step of the version 1 to 2 upgrade fills in.</summary>
     internal const int UpgradeBatchSize = 1000;
@@ -108,6 +108,8 @@ public static class PostgreSqlSchema
 
             {Version3Tables(s)}
 
+            {Version4Tables(s)}
+
             CREATE TABLE {s}.snapshots (
                 persistence_id  text        COLLATE "C" NOT NULL,
                 sequence_number bigint      NOT NULL,
@@ -173,14 +175,19 @@ public static class PostgreSqlSchema
             throw Newer(found.Value, location);
         }
 
-        if (found is 1 or 2)
+        if (found is >= 1 and < Version)
         {
             if (found == 1)
             {
                 await UpgradeFromVersion1Async(connection, transaction, Quote(options.Schema), cancellationToken);
             }
 
-            await UpgradeFromVersion2Async(connection, transaction, Quote(options.Schema), cancellationToken);
+            if (found <= 2)
+            {
+                await UpgradeFromVersion2Async(connection, transaction, Quote(options.Schema), cancellationToken);
+            }
+
+            await UpgradeFromVersion3Async(connection, transaction, Quote(options.Schema), cancellationToken);
             await transaction.CommitAsync(cancellationToken);
             return;
         }
@@ -226,6 +233,32 @@ public static class PostgreSqlSchema
         await using var command = new NpgsqlCommand($"{Version3Tables(s)}\nINSERT INTO {s}.recall_schema (version) VALUES (3);", connection, transaction);
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
+
+    /// <summary>Version 3 to 4, inside the caller's transaction: cluster sharding's tables and the version row.</summary>
+    private static async Task UpgradeFromVersion3Async(NpgsqlConnection connection, NpgsqlTransaction transaction, string s, CancellationToken cancellationToken)
+    {
+        await using var command = new NpgsqlCommand($"{Version4Tables(s)}\nINSERT INTO {s}.recall_schema (version) VALUES (4);", connection, transaction);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    /// <summary>The tables version 4 added, for a new schema and for the upgrade alike.</summary>
+    private static string Version4Tables(string s) => $"""
+        -- Cluster sharding: the node whose region hosts each allocated shard of an entity type
+        -- (placement; the shard's lease decides who runs it), and the entities each shard remembers.
+        CREATE TABLE {s}.cluster_shards (
+            type_name text COLLATE "C" NOT NULL,
+            shard_id  text COLLATE "C" NOT NULL,
+            node      text NOT NULL,
+            PRIMARY KEY (type_name, shard_id)
+        );
+
+        CREATE TABLE {s}.cluster_shard_entities (
+            type_name text COLLATE "C" NOT NULL,
+            shard_id  text COLLATE "C" NOT NULL,
+            entity_id text COLLATE "C" NOT NULL,
+            PRIMARY KEY (type_name, shard_id, entity_id)
+        );
+        """;
 
     /// <summary>The tables version 3 added, for a new schema and for the upgrade alike.</summary>
     private static string Version3Tables(string s) => $"""

@@ -213,6 +213,12 @@ internal sealed class SqliteDatabase : IAsyncDisposable
                 command.ExecuteNonQuery();
             }
 
+            if (version < 4)
+            {
+                command.CommandText = SqliteSchema.UpgradeTo4;
+                command.ExecuteNonQuery();
+            }
+
             transaction.Commit();
         }
         catch (SqliteException exception)
@@ -292,7 +298,7 @@ internal sealed class SqliteDatabase : IAsyncDisposable
 internal static class SqliteSchema
 {
     /// <summary>The version this build creates, upgrades to, and reads.</summary>
-    public const int Version = 3;
+    public const int Version = 4;
 
     /// <summary>What the trigger <c>journal_no_rewrite</c> says: a stale writer tried to refill a deleted history.</summary>
     public const string DeletedSequenceNumberMessage = "sequence number already used by a deleted event";
@@ -402,5 +408,27 @@ internal static class SqliteSchema
         ) WITHOUT ROWID;
 
         INSERT INTO recall_schema (version) VALUES (3);
+        """;
+
+    /// <summary>
+    /// Version 4: cluster sharding's shard homes (the address of the node whose region hosts each
+    /// allocated shard of an entity type) and the entities each shard remembers.
+    /// </summary>
+    public const string UpgradeTo4 = """
+        CREATE TABLE cluster_shards (
+            type_name TEXT NOT NULL,
+            shard_id TEXT NOT NULL,
+            node TEXT NOT NULL,
+            PRIMARY KEY (type_name, shard_id)
+        ) WITHOUT ROWID;
+
+        CREATE TABLE cluster_shard_entities (
+            type_name TEXT NOT NULL,
+            shard_id TEXT NOT NULL,
+            entity_id TEXT NOT NULL,
+            PRIMARY KEY (type_name, shard_id, entity_id)
+        ) WITHOUT ROWID;
+
+        INSERT INTO recall_schema (version) VALUES (4);
         """;
 }

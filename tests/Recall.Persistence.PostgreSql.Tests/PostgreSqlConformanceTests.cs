@@ -98,3 +98,18 @@ public sealed class PostgreSqlMembershipStoreConformanceTests : MembershipStoreC
         await PostgresServer.DropSchemaAsync(_schema);
     }
 }
+
+/// <summary>The shard store conformance suite; each test gets a fresh schema, dropped afterwards.</summary>
+[RequiresPostgres]
+public sealed class PostgreSqlShardStoreConformanceTests : ShardStoreConformance
+{
+    private readonly string _schema = PostgresServer.NewSchema("shards");
+
+    protected override Recall.Persistence.Sharding.IShardStore CreateStore() => new PostgreSqlShardStore(PostgresServer.Options(_schema));
+
+    public override async Task DisposeAsync()
+    {
+        await base.DisposeAsync();
+        await PostgresServer.DropSchemaAsync(_schema);
+    }
+}

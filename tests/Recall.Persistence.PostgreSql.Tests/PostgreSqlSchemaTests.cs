@@ -24,7 +24,7 @@ public sealed class PostgreSqlSchemaTests : IAsyncLifetime
 
         Assert.Equal(1L, await ScalarAsync($"SELECT count(*) FROM \"{_schema}\".recall_schema"));
         Assert.Equal(PostgreSqlSchema.Version, await ScalarAsync($"SELECT version FROM \"{_schema}\".recall_schema"));
-        Assert.Equal(8L, await ScalarAsync($"SELECT count(*) FROM pg_tables WHERE schemaname = '{_schema}'"));
+        Assert.Equal(10L, await ScalarAsync($"SELECT count(*) FROM pg_tables WHERE schemaname = '{_schema}'"));
     }
 
     [Fact]
@@ -120,7 +120,7 @@ public sealed class PostgreSqlSchemaTests : IAsyncLifetime
         var options = PostgresServer.Options(_schema);
         await Task.WhenAll(Enumerable.Range(0, 3).Select(_ => PostgreSqlSchema.CreateAsync(options)));
 
-        Assert.Equal([1, 2, 3], await ColumnAsync($"SELECT version FROM \"{_schema}\".recall_schema ORDER BY version", r => r.GetInt32(0)));
+        Assert.Equal([1, 2, 3, 4], await ColumnAsync($"SELECT version FROM \"{_schema}\".recall_schema ORDER BY version", r => r.GetInt32(0)));
         var rows = await ColumnAsync($"SELECT DISTINCT persistence_id, entity_type, slice FROM \"{_schema}\".journal", r => (Id: r.GetString(0), EntityType: r.GetString(1), Slice: r.GetInt32(2)));
         Assert.Equal(ids, rows.Count);
         Assert.All(rows, row => Assert.Equal((Slices.EntityTypeOf(row.Id), Slices.Of(row.Id)), (row.EntityType, row.Slice)));

@@ -113,7 +113,7 @@ public sealed class SchemaUpgradeTests : IDisposable
             Assert.Equal((long)Slices.Of(id), Scalar($"SELECT DISTINCT slice FROM journal WHERE persistence_id = '{id}'"));
         }
 
-        Assert.Equal(3L, Scalar("SELECT max(version) FROM recall_schema"));
+        Assert.Equal(4L, Scalar("SELECT max(version) FROM recall_schema"));
         Assert.Equal(1L, Scalar("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'journal_fencing'"));
         Assert.Equal(1L, Scalar("SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'journal_slices'"));
 
@@ -154,7 +154,7 @@ public sealed class SchemaUpgradeTests : IDisposable
         })));
         try
         {
-            Assert.Equal([1L, 2L, 3L], Column("SELECT version FROM recall_schema ORDER BY version"));
+            Assert.Equal([1L, 2L, 3L, 4L], Column("SELECT version FROM recall_schema ORDER BY version"));
             var read = new ReadJournal(journals[3]);
             Assert.Equal(5, (await read.EventsBySlices("account", 0, Slices.Count - 1, Offset.Start, live: false).ToListAsync()).Count);
         }

@@ -82,3 +82,12 @@ public sealed class SqliteMembershipStoreConformanceTests : MembershipStoreConfo
 
     public void Dispose() => _database.Dispose();
 }
+
+public sealed class SqliteShardStoreConformanceTests : ShardStoreConformance, IDisposable
+{
+    private readonly TempDatabase _database = new();
+
+    protected override Recall.Persistence.Sharding.IShardStore CreateStore() => new SqliteShardStore(new SqliteStoreOptions { Path = _database.Path });
+
+    public void Dispose() => _database.Dispose();
+}

@@ -35,3 +35,10 @@ public sealed class InMemoryMembershipStoreConformanceTests : MembershipStoreCon
 
     protected override Recall.Persistence.Membership.IMembershipStore CreateStore() => _store; // one store stands for one shared database
 }
+
+public sealed class InMemoryShardStoreConformanceTests : ShardStoreConformance
+{
+    private readonly Recall.Persistence.Sharding.InMemoryShardStore _store = new();
+
+    protected override Recall.Persistence.Sharding.IShardStore CreateStore() => _store; // one store stands for one shared database
+}
