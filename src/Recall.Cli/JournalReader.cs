@@ -47,6 +47,9 @@ internal abstract class JournalReader : IAsyncDisposable
     /// <summary>The cluster's members, by address.</summary>
     public abstract Task<IReadOnlyList<Persistence.Membership.MemberRecord>> MembersAsync(CancellationToken cancellationToken);
 
+    /// <summary>The shards of cluster sharding, by type and shard.</summary>
+    public abstract Task<IReadOnlyList<Persistence.Sharding.ShardSummary>> ShardsAsync(CancellationToken cancellationToken);
+
     /// <inheritdoc />
     public abstract ValueTask DisposeAsync();
 
@@ -68,6 +71,9 @@ internal abstract class JournalReader : IAsyncDisposable
 
         public override Task<IReadOnlyList<Persistence.Membership.MemberRecord>> MembersAsync(CancellationToken cancellationToken) =>
             Task.Run(() => inspector.Members(), cancellationToken);
+
+        public override Task<IReadOnlyList<Persistence.Sharding.ShardSummary>> ShardsAsync(CancellationToken cancellationToken) =>
+            Task.Run(() => inspector.Shards(), cancellationToken);
 
         public override ValueTask DisposeAsync()
         {
@@ -94,6 +100,9 @@ internal abstract class JournalReader : IAsyncDisposable
 
         public override Task<IReadOnlyList<Persistence.Membership.MemberRecord>> MembersAsync(CancellationToken cancellationToken) =>
             inspector.MembersAsync(cancellationToken);
+
+        public override Task<IReadOnlyList<Persistence.Sharding.ShardSummary>> ShardsAsync(CancellationToken cancellationToken) =>
+            inspector.ShardsAsync(cancellationToken);
 
         public override ValueTask DisposeAsync() => inspector.DisposeAsync();
     }

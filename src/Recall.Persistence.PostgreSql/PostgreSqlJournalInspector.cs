@@ -114,6 +114,26 @@ public sealed class PostgreSqlJournalInspector : IAsyncDisposable
             cancellationToken);
     }
 
+    /// <summary>The shards of cluster sharding: home and remembered entities (none in a schema without the tables).</summary>
+    public async Task<IReadOnlyList<Sharding.ShardSummary>> ShardsAsync(CancellationToken cancellationToken = default)
+    {
+        var exists = await ReadAsync(
+            "SELECT to_regclass($1) IS NOT NULL",
+            command => command.Parameters.AddWithValue($"{_database.Schema}.cluster_shards"),
+            reader => reader.GetBoolean(0),
+            cancellationToken);
+        if (!exists[0])
+        {
+            return [];
+        }
+
+        return await ReadAsync(
+            Sharding.ShardSummary.Sql(_database.Schema + "."),
+            _ => { },
+            reader => new Sharding.ShardSummary(reader.GetString(0), reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetString(2), reader.GetInt32(3)),
+            cancellationToken);
+    }
+
     /// <summary>The cluster's members, by address (none in a schema without the table).</summary>
     public async Task<IReadOnlyList<Membership.MemberRecord>> MembersAsync(CancellationToken cancellationToken = default)
     {

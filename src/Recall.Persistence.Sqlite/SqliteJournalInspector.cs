@@ -127,6 +127,27 @@ public sealed class SqliteJournalInspector : IDisposable
         return SqliteMembershipStore.Records(reader);
     }
 
+    /// <summary>The shards of cluster sharding: home and remembered entities (none in a file without the tables).</summary>
+    public IReadOnlyList<Sharding.ShardSummary> Shards()
+    {
+        using var command = _connection.CreateCommand();
+        command.CommandText = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'cluster_shards'";
+        if (Convert.ToInt64(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) == 0)
+        {
+            return [];
+        }
+
+        command.CommandText = Sharding.ShardSummary.Sql("");
+        using var reader = command.ExecuteReader();
+        var shards = new List<Sharding.ShardSummary>();
+        while (reader.Read())
+        {
+            shards.Add(new Sharding.ShardSummary(reader.GetString(0), reader.GetString(1), reader.IsDBNull(2) ? null : reader.GetString(2), reader.GetInt32(3)));
+        }
+
+        return shards;
+    }
+
     /// <inheritdoc />
     public void Dispose() => _connection.Dispose();
 

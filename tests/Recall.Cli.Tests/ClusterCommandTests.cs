@@ -76,5 +76,33 @@ public sealed class ClusterCommandTests : IDisposable
         Assert.Contains("no members in", empty.Output, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Cluster_shards_lists_each_shard_with_its_home_and_remembered_entities_and_totals_per_node()
+    {
+        await using (var shards = new SqliteShardStore(new SqliteStoreOptions { Path = _journal.Path }))
+        {
+            await shards.SetHomeAsync("wallet", "3", "recall://shop@10.0.0.5:7400", default);
+            await shards.SetHomeAsync("wallet", "7", "recall://shop@10.0.0.5:7400", default);
+            await shards.SetHomeAsync("wallet", "9", "recall://shop@10.0.0.6:7400", default);
+            await shards.AddEntityAsync("wallet", "7", "alice", default);
+            await shards.AddEntityAsync("wallet", "7", "bob", default);
+            await shards.AddEntityAsync("wallet", "8", "carol", default); // remembered, between homes
+        }
+
+        using var other = new TempJournal();
+        await other.WriteWalletsAsync();
+
+        var result = await Cli.RunAsync("cluster", "shards", _journal.Path);
+        var empty = await Cli.RunAsync("cluster", "shards", other.Path);
+
+        Assert.True(result.ExitCode == 0, result.Error);
+        Assert.Matches(@"wallet\s*│\s*7\s*│\s*recall://shop@10\.0\.0\.5:7400\s*│\s*2\s", result.Output);
+        Assert.Matches(@"wallet\s*│\s*8\s*│\s*none\s*│\s*1\s", result.Output);
+        Assert.Matches(@"wallet\s*│\s*recall://shop@10\.0\.0\.5:7400\s*│\s*2\s*│\s*2\s", result.Output);
+        Assert.Matches(@"wallet\s*│\s*recall://shop@10\.0\.0\.6:7400\s*│\s*1\s*│\s*0\s", result.Output);
+        Assert.Equal(0, empty.ExitCode);
+        Assert.Contains("no shards in", empty.Output, StringComparison.Ordinal);
+    }
+
     public void Dispose() => _journal.Dispose();
 }

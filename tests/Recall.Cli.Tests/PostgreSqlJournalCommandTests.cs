@@ -57,6 +57,21 @@ public sealed class PostgreSqlJournalCommandTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Cluster_shards_reads_the_schema()
+    {
+        await using (var shards = new PostgreSqlShardStore(PostgresServer.Options(_schema)))
+        {
+            await shards.SetHomeAsync("wallet", "7", "recall://shop@10.0.0.5:7400", default);
+            await shards.AddEntityAsync("wallet", "7", "alice", default);
+        }
+
+        var listed = await Cli.RunAsync("cluster", "shards", "--postgres", PostgresServer.Required, "--schema", _schema);
+
+        Assert.True(listed.ExitCode == 0, listed.Error);
+        Assert.Matches(@"wallet\s*│\s*7\s*│\s*recall://shop@10\.0\.0\.5:7400\s*│\s*1\s", listed.Output);
+    }
+
+    [Fact]
     public async Task Ids_lists_the_persistence_ids_of_the_schema()
     {
         var result = await Cli.RunAsync("journal", "ids", "--postgres", PostgresServer.Required, "--schema", _schema);

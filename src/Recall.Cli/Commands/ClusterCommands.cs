@@ -20,6 +20,10 @@ internal sealed class ClusterModule : ICommandModule
             .WithDescription("The leases (singletons run under them): holder, fencing token, expiry, whether held now.")
             .WithExample("cluster", "leases", "shop.db")
             .WithExample("cluster", "leases", "--postgres", "\"Host=db;Database=shop;Username=app\"");
+        cluster.AddCommand<ClusterShardsCommand>("shards")
+            .WithDescription("Cluster sharding: each shard's home node, the entities it remembers, and shards per node.")
+            .WithExample("cluster", "shards", "shop.db")
+            .WithExample("cluster", "shards", "--postgres", "\"Host=db;Database=shop;Username=app\"");
     });
 }
 
@@ -86,6 +90,45 @@ internal sealed class ClusterMembersCommand(IAnsiConsole console) : AsyncCommand
         }
 
         console.Write(table);
+        return 0;
+    }
+}
+
+/// <summary><c>recall cluster shards</c>.</summary>
+internal sealed class ClusterShardsCommand(IAnsiConsole console) : AsyncCommand<StoreSettings>
+{
+    /// <inheritdoc />
+    public override async Task<int> ExecuteAsync(CommandContext context, StoreSettings settings, CancellationToken cancellationToken)
+    {
+        var (location, shards) = await JournalOutput.ReadAsync(console, settings, async (journal, ct) => (journal.Location, await journal.ShardsAsync(ct)), cancellationToken);
+        if (shards.Count == 0)
+        {
+            console.WriteLine($"no shards in {location}");
+            return 0;
+        }
+
+        var table = new Table().AddColumns("type", "shard", "home", "remembered entities");
+        foreach (var shard in shards)
+        {
+            table.AddRow(
+                Markup.Escape(shard.TypeName),
+                Markup.Escape(shard.ShardId),
+                shard.Node is null ? "[yellow]none[/]" : Markup.Escape(shard.Node),
+                shard.RememberedEntities.ToString(CultureInfo.InvariantCulture));
+        }
+
+        console.Write(table);
+        var perNode = new Table().AddColumns("type", "home", "shards", "remembered entities");
+        foreach (var group in shards.GroupBy(s => (s.TypeName, s.Node)))
+        {
+            perNode.AddRow(
+                Markup.Escape(group.Key.TypeName),
+                group.Key.Node is null ? "[yellow]none[/]" : Markup.Escape(group.Key.Node),
+                group.Count().ToString(CultureInfo.InvariantCulture),
+                group.Sum(s => s.RememberedEntities).ToString(CultureInfo.InvariantCulture));
+        }
+
+        console.Write(perNode);
         return 0;
     }
 }

@@ -12,6 +12,23 @@ public sealed record ShardHomeRecord(string TypeName, string ShardId, string Nod
 /// <param name="Entities">How many entity ids it keeps.</param>
 public sealed record ShardEntityCount(string TypeName, string ShardId, int Entities);
 
+/// <summary>A shard as inspection tools show it: its home, if allocated, and how many entities it remembers.</summary>
+/// <param name="TypeName">The sharded entity type.</param>
+/// <param name="ShardId">The shard.</param>
+/// <param name="Node">The address of its home node, or null while it has none.</param>
+/// <param name="RememberedEntities">How many entity ids it remembers (0 unless the type remembers entities).</param>
+public sealed record ShardSummary(string TypeName, string ShardId, string? Node, int RememberedEntities)
+{
+    /// <summary>One row per shard that has a home or remembers entities, ordered by type and shard (the same SQL on SQLite and PostgreSQL, with the schema's prefix).</summary>
+    internal static string Sql(string prefix) => $"""
+        SELECT type_name, shard_id, max(node), CAST(sum(n) AS integer) FROM (
+            SELECT type_name, shard_id, node, 0 AS n FROM {prefix}cluster_shards
+            UNION ALL
+            SELECT type_name, shard_id, NULL, count(*) FROM {prefix}cluster_shard_entities GROUP BY type_name, shard_id
+        ) AS shards GROUP BY type_name, shard_id ORDER BY type_name, shard_id
+        """;
+}
+
 /// <summary>
 /// Where cluster sharding keeps what must outlive its coordinator and its nodes: the home of each
 /// allocated shard (a new coordinator continues from them), and the entities each shard remembers
