@@ -74,7 +74,8 @@ public sealed partial class PersistenceExtension : IAsyncDisposable
         _fencingTokens.TryRemove(actor, out _);
     }
 
-    internal long? FencingTokenOf(ActorPath actor)
+    /// <summary>The fencing token an actor at <paramref name="actor"/> writes with: its own, or its nearest ancestor's (a sharded entity has its shard's); null when unfenced.</summary>
+    public long? FencingTokenOf(ActorPath actor)
     {
         for (var path = actor; path is not null && !_fencingTokens.IsEmpty; path = path.Parent)
         {

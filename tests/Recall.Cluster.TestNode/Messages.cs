@@ -61,3 +61,67 @@ public sealed class TickerSingleton : PersistentActor
     {
     }
 }
+
+[EventType("cluster-node.deposit")]
+public sealed record Deposit(string Account, string CommandId, int Amount);
+
+[EventType("cluster-node.deposited")]
+public sealed record Deposited(string CommandId, int Amount, string Writer, long Token);
+
+[EventType("cluster-node.deposit-ack")]
+public sealed record DepositAck(string Account, string CommandId, long Balance, string Node);
+
+/// <summary>The accounts' extractor: 30 shards by the stable hash of the account id.</summary>
+public sealed class AccountExtractor() : Recall.Cluster.Sharding.HashCodeMessageExtractor(30)
+{
+    public override string? EntityId(object message) => (message as Deposit)?.Account ?? base.EntityId(message);
+}
+
+/// <summary>
+/// A sharded account: a deposit persists an event naming the command, the writer (node address
+/// and incarnation) and the fencing token of its shard's lease, then answers with the balance. A command already applied (a client's retry
+/// after a lost answer) is answered again without a second event.
+/// </summary>
+public sealed class Account(string id, string writer) : PersistentActor
+{
+    public const string TypeName = "account";
+    private readonly HashSet<string> _applied = new(StringComparer.Ordinal);
+    private long _balance;
+
+    public override string PersistenceId => "account|" + id;
+
+    protected override void ReceiveCommand(object command)
+    {
+        if (command is not Deposit deposit)
+        {
+            return;
+        }
+
+        if (_applied.Contains(deposit.CommandId))
+        {
+            Sender.Tell(new DepositAck(id, deposit.CommandId, _balance, Context.System.Address.ToString()), Self);
+            return;
+        }
+
+        var token = Context.System.Persistence().FencingTokenOf(Self.Path) ?? 0;
+        Persist(new Deposited(deposit.CommandId, deposit.Amount, writer, token), e =>
+        {
+            Apply(e);
+            Sender.Tell(new DepositAck(id, deposit.CommandId, _balance, Context.System.Address.ToString()), Self);
+        });
+    }
+
+    protected override void ReceiveRecover(object message)
+    {
+        if (message is Deposited e)
+        {
+            Apply(e);
+        }
+    }
+
+    private void Apply(Deposited e)
+    {
+        _applied.Add(e.CommandId);
+        _balance += e.Amount;
+    }
+}

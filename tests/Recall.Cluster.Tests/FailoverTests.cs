@@ -12,20 +12,14 @@ namespace Recall.Cluster.Tests;
 public sealed class FailoverTests(ITestOutputHelper output) : IDisposable
 {
     private const double Seconds = 3; // lease duration and DownAfter
+    private readonly NodeProcesses _nodes = new(Seconds);
     private readonly string _folder = Directory.CreateTempSubdirectory("recall-failover-").FullName;
-    private readonly List<Process> _processes = [];
-
-    /// <summary>A node process and what it printed after its ready line.</summary>
-    private sealed record Node(Process Process, string Address, System.Collections.Concurrent.ConcurrentQueue<string> Lines)
-    {
-        public bool StartedTicker => Lines.Any(l => l.StartsWith("@@TICKER start", StringComparison.Ordinal));
-    }
 
     [Fact]
     public async Task When_the_singletons_node_is_killed_it_is_marked_down_and_the_singleton_answers_from_another_node()
     {
         var file = Path.Combine(_folder, "cluster.db");
-        var a = await StartNodeAsync("a", file);
+        var a = await _nodes.StartAsync("a", file);
         var store = new SqliteStoreOptions { Path = file };
         await using var leases = new SqliteLeaseStore(store);
         await using var members = new SqliteMembershipStore(store);
@@ -38,7 +32,7 @@ public sealed class FailoverTests(ITestOutputHelper output) : IDisposable
         await observer.Cluster().JoinAsync();
         var proxy = observer.Cluster().StartSingletonProxy("where");
         Assert.Equal(a.Address, await WhereAsync(proxy, TimeSpan.FromSeconds(30)));
-        var b = await StartNodeAsync("b", file);
+        var b = await _nodes.StartAsync("b", file);
 
         var killed = Stopwatch.StartNew();
         a.Process.Kill(entireProcessTree: true);
@@ -60,12 +54,12 @@ public sealed class FailoverTests(ITestOutputHelper output) : IDisposable
     public async Task A_paused_owner_that_wakes_after_a_new_one_took_over_writes_nothing()
     {
         var file = Path.Combine(_folder, "cluster.db");
-        var a = await StartNodeAsync("a", file, ticker: true);
+        var a = await _nodes.StartAsync("a", file, mode: "ticker");
         await EventuallyAsync(() => Ticks(file).Count(t => t.Node == a.Address) >= 5);
-        var b = await StartNodeAsync("b", file, ticker: true);
+        var b = await _nodes.StartAsync("b", file, mode: "ticker");
         await EventuallyAsync(() => HasRenewed(file, b.Address)); // b runs its heartbeat rounds
 
-        await PauseOutsideWritesAsync(a.Process, file); // a long GC pause, a frozen VM: a's singleton is still "running"
+        await NodeProcesses.PauseOutsideWritesAsync(a.Process, file); // a long GC pause, a frozen VM: a's singleton is still "running"
         try
         {
             await EventuallyAsync(() => Ticks(file).Any(t => t.Node == b.Address));
@@ -78,7 +72,7 @@ public sealed class FailoverTests(ITestOutputHelper output) : IDisposable
             throw new InvalidOperationException(
                 $"b never wrote; at {DateTimeOffset.UtcNow:O} the store holds: {string.Join("; ", await members.ReadAllAsync(default))}; {string.Join("; ", await leases.ReadAllAsync(default))}; b exited: {b.Process.HasExited}");
         }
-        Signal(a.Process, "CONT");
+        NodeProcesses.Signal(a.Process, "CONT");
 
         // a wakes with its ticker due and its lease long expired: the journal refuses what it tries to
         // write and its lease deadline stops the singleton. If b marked it Down meanwhile it exits (3);
@@ -106,10 +100,10 @@ public sealed class FailoverTests(ITestOutputHelper output) : IDisposable
     public async Task A_node_cut_off_from_the_other_nodes_but_not_from_the_database_keeps_the_only_singleton()
     {
         var file = Path.Combine(_folder, "cluster.db");
-        var cut = await StartNodeAsync("cut", file, ticker: true, isolated: true);
+        var cut = await _nodes.StartAsync("cut", file, mode: "ticker", isolated: true);
         await EventuallyAsync(() => Ticks(file).Count(t => t.Node == cut.Address) >= 5);
-        var a = await StartNodeAsync("a", file, ticker: true);
-        var b = await StartNodeAsync("b", file, ticker: true);
+        var a = await _nodes.StartAsync("a", file, mode: "ticker");
+        var b = await _nodes.StartAsync("b", file, mode: "ticker");
         await using var leases = new SqliteLeaseStore(new SqliteStoreOptions { Path = file });
 
         // Longer than DownAfter and the lease: were the other nodes to vote on what they see, they would
@@ -144,17 +138,7 @@ public sealed class FailoverTests(ITestOutputHelper output) : IDisposable
 
     public void Dispose()
     {
-        foreach (var process in _processes)
-        {
-            if (!process.HasExited)
-            {
-                process.Kill(entireProcessTree: true);
-                process.WaitForExit();
-            }
-
-            process.Dispose();
-        }
-
+        _nodes.Dispose();
         Directory.Delete(_folder, recursive: true);
     }
 
@@ -211,89 +195,4 @@ public sealed class FailoverTests(ITestOutputHelper output) : IDisposable
         return [.. journal.Events("ticker").Select(e => (e.SequenceNumber, System.Text.Json.JsonDocument.Parse(e.Payload).RootElement.GetProperty("Node").GetString()!))];
     }
 
-    /// <summary>
-    /// SIGSTOPs <paramref name="process"/> at a moment it holds no write lock on the SQLite file: a
-    /// process frozen inside a write transaction would stop every writer of the file (a limit of
-    /// SQLite shared by processes, not of the cluster), so a pause that caught one is undone and tried again.
-    /// </summary>
-    private static async Task PauseOutsideWritesAsync(Process process, string file)
-    {
-        for (var attempt = 0; attempt < 50; attempt++)
-        {
-            Signal(process, "STOP");
-            await Task.Delay(20); // the signal is delivered by now
-            using (var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={file};Pooling=False;Default Timeout=1"))
-            {
-                connection.Open();
-                using var command = connection.CreateCommand();
-                command.CommandText = "PRAGMA busy_timeout = 1000; SELECT count(*) FROM cluster_members; BEGIN IMMEDIATE; UPDATE recall_schema SET version = version; COMMIT;";
-                try
-                {
-                    command.ExecuteNonQuery();
-                    return;
-                }
-                catch (Microsoft.Data.Sqlite.SqliteException exception) when (exception.SqliteErrorCode == 5)
-                {
-                    // SQLITE_BUSY: paused inside a write; let it finish
-                }
-            }
-
-            Signal(process, "CONT");
-            await Task.Delay(20);
-        }
-
-        Assert.Fail("the node could not be paused outside a write in 50 attempts");
-    }
-
-    private static void Signal(Process process, string signal)
-    {
-        using var kill = Process.Start("kill", ["-" + signal, process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
-        kill.WaitForExit();
-        Assert.Equal(0, kill.ExitCode);
-    }
-
-    private async Task<Node> StartNodeAsync(string name, string file, bool ticker = false, bool isolated = false)
-    {
-        var start = new ProcessStartInfo(isolated ? "unshare" : "dotnet") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        if (isolated)
-        {
-            // its own network namespace: it reaches the SQLite file, but no other node, and none reaches it
-            start.ArgumentList.Add("--net");
-            start.ArgumentList.Add("dotnet");
-        }
-
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "Recall.Cluster.TestNode.dll"));
-        start.ArgumentList.Add(name);
-        start.ArgumentList.Add(FreePort().ToString(System.Globalization.CultureInfo.InvariantCulture));
-        start.ArgumentList.Add(file);
-        start.ArgumentList.Add(Seconds.ToString(System.Globalization.CultureInfo.InvariantCulture));
-        if (ticker)
-        {
-            start.ArgumentList.Add("ticker");
-        }
-
-        var process = Process.Start(start)!;
-        _processes.Add(process);
-        var line = await process.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(60));
-        Assert.True(line?.StartsWith("@@READY ", StringComparison.Ordinal), $"node {name} did not start: {line} {await ReadErrorAsync(process)}");
-        var lines = new System.Collections.Concurrent.ConcurrentQueue<string>();
-        _ = Task.Run(async () =>
-        {
-            while (await process.StandardOutput.ReadLineAsync() is { } next)
-            {
-                lines.Enqueue(next);
-            }
-        });
-        return new Node(process, line!["@@READY ".Length..], lines);
-    }
-
-    private static async Task<string> ReadErrorAsync(Process process) =>
-        process.HasExited ? await process.StandardError.ReadToEndAsync() : "";
-
-    private static int FreePort()
-    {
-        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        return ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
-    }
 }
