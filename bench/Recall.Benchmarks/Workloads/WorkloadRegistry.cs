@@ -27,7 +27,10 @@ internal static class WorkloadRegistry
         new Remote.RemoteOneWay(options),
         new Remote.RemoteAskLatency(options),
 
-        // Opt-in: node processes on loopback sharing the store for members and leases.
+        // Opt-in: node processes on loopback sharing the store for members, leases and shards.
         new Cluster.FailoverTime(options),
+        new Cluster.ShardingThroughput(options),
+        new Cluster.RebalanceTime(options),
+        new Cluster.ShardFailoverTime(options),
     ];
 }

@@ -1,6 +1,8 @@
 using System.Globalization;
 using Recall.Actors;
 using Recall.Cluster;
+using Recall.Cluster.Sharding;
+using Recall.Persistence;
 using Recall.Persistence.PostgreSql;
 using Recall.Persistence.Serialization;
 using Recall.Persistence.Sqlite;
@@ -25,7 +27,11 @@ internal sealed class ProbeSingleton : Actor
     }
 }
 
-/// <summary>Where a cluster workload keeps members and leases: a SQLite file or a PostgreSQL schema.</summary>
+/// <summary>
+/// Where a cluster workload keeps members, leases, shard homes and its nodes' journals: a SQLite
+/// file (store <c>sqlite</c>: everything in it), a PostgreSQL schema (<c>postgres</c>), or a SQLite
+/// file for the cluster and each node's own memory for its journal (<c>memory</c>).
+/// </summary>
 internal sealed record ClusterStore(string Store, string Target, string? Schema)
 {
     public IEnumerable<string> Arguments() =>
@@ -39,23 +45,47 @@ internal sealed record ClusterStore(string Store, string Target, string? Schema)
             var options = new PostgreSqlStoreOptions { ConnectionString = Target, Schema = Schema! };
             var members = new PostgreSqlMembershipStore(options);
             var leases = new PostgreSqlLeaseStore(options);
-            cluster.UseMembershipStore(members).UseLeaseStore(leases);
-            return [members, leases];
+            var shards = new PostgreSqlShardStore(options);
+            cluster.UseMembershipStore(members).UseLeaseStore(leases).UseShardStore(shards);
+            return [members, leases, shards];
         }
 
         var file = new SqliteStoreOptions { Path = Target };
         var sqliteMembers = new SqliteMembershipStore(file);
         var sqliteLeases = new SqliteLeaseStore(file);
-        cluster.UseMembershipStore(sqliteMembers).UseLeaseStore(sqliteLeases);
-        return [sqliteMembers, sqliteLeases];
+        var sqliteShards = new SqliteShardStore(file);
+        cluster.UseMembershipStore(sqliteMembers).UseLeaseStore(sqliteLeases).UseShardStore(sqliteShards);
+        return [sqliteMembers, sqliteLeases, sqliteShards];
+    }
+
+    /// <summary>The journal of a node.</summary>
+    public void UseJournal(PersistenceOptions persistence)
+    {
+        switch (Store)
+        {
+            case "postgres":
+                persistence.UsePostgreSql(o =>
+                {
+                    o.ConnectionString = Target;
+                    o.Schema = Schema!;
+                });
+                break;
+            case "sqlite":
+                persistence.UseSqlite(Target);
+                break;
+            default:
+                persistence.UseInMemory();
+                break;
+        }
     }
 }
 
 /// <summary>
 /// A node of the cluster workloads: this program started by the driver as <c>dotnet
-/// Recall.Benchmarks.dll --role cluster-node --port P --store sqlite|postgres --target FILE|CONNSTR
+/// Recall.Benchmarks.dll --role cluster-node --port P --store memory|sqlite|postgres --target FILE|CONNSTR
 /// [--schema S]</c>. It joins the cluster with the default timing (heartbeat 1 s, DownAfter 5 s,
-/// 5 s leases, singleton retry 1 s), takes part in the singleton <c>probe</c>, prints
+/// 5 s leases, singleton retry 1 s), takes part in the singleton <c>probe</c>, hosts the sharded
+/// <see cref="ShardCounter"/> entities, prints
 /// <c>@@READY &lt;address&gt;</c> and leaves on <c>quit</c> or end of input.
 /// </summary>
 internal static class ClusterNode
@@ -73,19 +103,20 @@ internal static class ClusterNode
         }
 
         if (args.Length % 2 != 0 || !values.TryGetValue("--port", out var portText) || !int.TryParse(portText, NumberStyles.None, CultureInfo.InvariantCulture, out var port)
-            || !values.TryGetValue("--store", out var store) || store is not ("sqlite" or "postgres") || !values.TryGetValue("--target", out var target))
+            || !values.TryGetValue("--store", out var store) || store is not ("memory" or "sqlite" or "postgres") || !values.TryGetValue("--target", out var target))
         {
-            Console.Error.WriteLine("usage: --role cluster-node --port P --store sqlite|postgres --target FILE|CONNSTR [--schema S]");
+            Console.Error.WriteLine("usage: --role cluster-node --port P --store memory|sqlite|postgres --target FILE|CONNSTR [--schema S]");
             return 2;
         }
 
         var where = new ClusterStore(store, target, values.GetValueOrDefault("--schema"));
         IAsyncDisposable[] stores = [];
-        var system = ActorSystem.Create("bench", o => o.UseCluster(c => stores = where.Use(c.Listen("127.0.0.1", port))));
+        var system = ActorSystem.Create("bench", o => o.UsePersistence(where.UseJournal).UseCluster(c => stores = where.Use(c.Listen("127.0.0.1", port))));
         try
         {
             await system.Cluster().JoinAsync();
             system.Cluster().StartSingleton("probe", Props.Create(() => new ProbeSingleton()));
+            system.Sharding().Start(ShardCounter.TypeName, id => Props.Create(() => new ShardCounter(id)), new ShardCounterExtractor());
             Console.Out.WriteLine($"{Ready} {system.Address}");
             Console.Out.Flush();
             var input = Task.Run(() =>
@@ -107,4 +138,39 @@ internal static class ClusterNode
             }
         }
     }
+}
+
+[EventType("bench.sharding.bump")]
+internal sealed record Bump(string Entity);
+
+[EventType("bench.sharding.bumped")]
+internal sealed record Bumped(string Entity, string Node, long Count);
+
+/// <summary>The sharded entities' extractor: 100 shards.</summary>
+internal sealed class ShardCounterExtractor() : HashCodeMessageExtractor(100)
+{
+    public override string? EntityId(object message) => (message as Bump)?.Entity;
+}
+
+/// <summary>The sharded entity of the cluster workloads: each bump persists one event, then answers with the count and the node.</summary>
+internal sealed class ShardCounter(string id) : PersistentActor
+{
+    public const string TypeName = "bench-counter";
+    private long _count;
+
+    public override string PersistenceId => "bench-counter|" + id;
+
+    protected override void ReceiveCommand(object command)
+    {
+        if (command is Bump)
+        {
+            Persist(1, _ =>
+            {
+                _count++;
+                Sender.Tell(new Bumped(id, Context.System.Address.ToString(), _count), Self);
+            });
+        }
+    }
+
+    protected override void ReceiveRecover(object message) => _count++;
 }

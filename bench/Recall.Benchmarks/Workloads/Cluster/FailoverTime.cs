@@ -1,8 +1,4 @@
 using System.Diagnostics;
-using System.Globalization;
-using System.Net;
-using System.Net.Sockets;
-using Npgsql;
 using Recall.Actors;
 using Recall.Cluster;
 
@@ -31,7 +27,7 @@ internal sealed class FailoverTime(BenchOptions options) : IWorkload
 
     public async Task<RunResult> RunAsync(RunContext context)
     {
-        await using var cluster = await BenchCluster.StartAsync(context);
+        await using var cluster = await BenchCluster.StartAsync(context, Name, nodes: 3);
         var proxy = cluster.Driver.Cluster().StartSingletonProxy("probe");
         var holder = await WhereAsync(proxy, notAt: null);
         var times = new List<double>();
@@ -74,133 +70,6 @@ internal sealed class FailoverTime(BenchOptions options) : IWorkload
 
             Check.That(deadline.Elapsed < Patience, $"the singleton did not answer from a node other than {notAt ?? "none"} within {Patience.TotalSeconds:F0} s");
             await Task.Delay(10);
-        }
-    }
-
-    /// <summary>The node processes and this process's node (a member that only sends), on one fresh store.</summary>
-    private sealed class BenchCluster : IAsyncDisposable
-    {
-        private readonly Dictionary<string, Process> _nodes = new(StringComparer.Ordinal);
-        private readonly RunContext _context;
-        private readonly ClusterStore _store;
-        private readonly string? _folder;
-        private IAsyncDisposable[] _driverStores = [];
-
-        private BenchCluster(RunContext context, ClusterStore store, string? folder)
-        {
-            _context = context;
-            _store = store;
-            _folder = folder;
-        }
-
-        public ActorSystem Driver { get; private set; } = null!;
-
-        public static async Task<BenchCluster> StartAsync(RunContext context)
-        {
-            BenchCluster cluster;
-            if (context.Store == "postgres")
-            {
-                var connection = context.Options.Postgres ?? throw new BenchCheckException("the postgres store needs --postgres CONNSTR or RECALL_BENCH_POSTGRES");
-                cluster = new BenchCluster(context, new ClusterStore("postgres", connection, "bench_" + Guid.NewGuid().ToString("N")[..12]), null);
-            }
-            else
-            {
-                var folder = Directory.CreateTempSubdirectory("recall-bench-").FullName;
-                cluster = new BenchCluster(context, new ClusterStore("sqlite", Path.Combine(folder, "cluster.db"), null), folder);
-            }
-
-            try
-            {
-                for (var i = 0; i < 3; i++)
-                {
-                    await cluster.StartNodeAsync();
-                }
-
-                cluster.Driver = context.CreateSystem(o => o.UseCluster(c => cluster._driverStores = cluster._store.Use(c.Listen("127.0.0.1", 0))));
-                await cluster.Driver.Cluster().JoinAsync();
-                return cluster;
-            }
-            catch
-            {
-                await cluster.DisposeAsync();
-                throw;
-            }
-        }
-
-        public Process NodeAt(string address) =>
-            _nodes.TryGetValue(address, out var process) ? process : throw new BenchCheckException($"the singleton runs on {address}, which is none of the node processes");
-
-        public async Task StartNodeAsync()
-        {
-            var start = new ProcessStartInfo(Remote.RemoteSession.DotnetHost()) { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-            foreach (var argument in new[] { typeof(FailoverTime).Assembly.Location, "--role", "cluster-node", "--port", FreePort().ToString(CultureInfo.InvariantCulture) }.Concat(_store.Arguments()))
-            {
-                start.ArgumentList.Add(argument);
-            }
-
-            var process = Process.Start(start) ?? throw new BenchCheckException("a node process did not start");
-            var line = await process.StandardOutput.ReadLineAsync().WaitAsync(Patience);
-            if (line is null || !line.StartsWith(ClusterNode.Ready + " ", StringComparison.Ordinal))
-            {
-                process.Kill(entireProcessTree: true);
-                throw new BenchCheckException($"a node said '{line}' instead of {ClusterNode.Ready}: {await process.StandardError.ReadToEndAsync()}");
-            }
-
-            _nodes[line[(ClusterNode.Ready.Length + 1)..].Trim()] = process;
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            if (Driver is not null)
-            {
-                await Driver.TerminateAsync();
-            }
-
-            foreach (var disposable in _driverStores)
-            {
-                await disposable.DisposeAsync();
-            }
-
-            foreach (var process in _nodes.Values)
-            {
-                if (!process.HasExited)
-                {
-                    await process.StandardInput.WriteLineAsync("quit");
-                    try
-                    {
-                        await process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(20));
-                    }
-                    catch (TimeoutException)
-                    {
-                        process.Kill(entireProcessTree: true);
-                    }
-                }
-
-                process.Dispose();
-            }
-
-            if (_store.Schema is { } schema)
-            {
-                await using var connection = new NpgsqlConnection(_store.Target);
-                await connection.OpenAsync();
-                await using var drop = new NpgsqlCommand($"DROP SCHEMA IF EXISTS \"{schema}\" CASCADE", connection);
-                await drop.ExecuteNonQueryAsync();
-            }
-
-            if (_folder is not null)
-            {
-                Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
-                Directory.Delete(_folder, recursive: true);
-            }
-
-            _context.Log($"failover-time: {_nodes.Count} node processes stopped");
-        }
-
-        private static int FreePort()
-        {
-            using var listener = new TcpListener(IPAddress.Loopback, 0);
-            listener.Start();
-            return ((IPEndPoint)listener.LocalEndpoint).Port;
         }
     }
 }
