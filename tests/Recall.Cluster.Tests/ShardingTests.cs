@@ -6,6 +6,7 @@ using Recall.Persistence;
 using Recall.Persistence.InMemory;
 using Recall.Persistence.Journal;
 using Recall.Persistence.Leases;
+using Recall.Persistence.Sharding;
 using Recall.Persistence.Serialization;
 using Recall.TestKit;
 
@@ -351,5 +352,76 @@ public sealed class ShardingTests
         await Wait.UntilAsync(() => log.Lines.Any(l => l.Event == "start" && l.Entity == "r1" && l.Node == there) && log.Lines.Any(l => l.Event == "start" && l.Entity == "r2" && l.Node == there), "r1 and r2 started on the second node");
         Assert.DoesNotContain(log.Lines, l => l.Entity == "r3" && l.Node == there);
         Assert.Equal(2, (await cluster.Shards.CountEntitiesAsync("counter", default)).Sum(c => c.Entities));
+    }
+
+    [Fact]
+    public async Task A_shard_store_that_fails_for_a_while_delays_sharding_but_does_not_stop_it_and_order_holds()
+    {
+        var log = new EntityLog();
+        var flaky = new FlakyShardStore(new InMemoryShardStore(), failures: 3);
+        var cluster = new TestCluster(new InMemoryLeaseStore(), new InMemoryJournal(new EventSerialization()), shards: flaky);
+        await using var _c = cluster;
+        var region = StartCounters(await cluster.NodeAsync("solo"), log, Fast(s => s.RememberEntities = true));
+
+        // Each store call below fails three times before it works: the coordinator and the shard try again.
+        var first = await region.Ask<Counted>(new Add("flaky"), AskTimeout);
+        Assert.Equal(1L, first.Count);
+
+        // Messages to a new remembered entity wait while it is remembered (slowly), and arrive in order.
+        flaky.Delay = TimeSpan.FromMilliseconds(100);
+        var probe = new TestProbe(cluster.Nodes[0]);
+        for (var i = 0; i < 20; i++)
+        {
+            region.Tell(new Add("ordered"), probe.Ref);
+        }
+
+        for (var i = 1; i <= 20; i++)
+        {
+            Assert.Equal(i, (await probe.ExpectMsgAsync<Counted>(timeout: AskTimeout)).Count);
+        }
+
+        Assert.True(flaky.Failed >= 3, $"the store failed {flaky.Failed} times");
+    }
+
+    /// <summary>A shard store whose writes fail a number of times first, and may be slow.</summary>
+    private sealed class FlakyShardStore(IShardStore inner, int failures) : IShardStore
+    {
+        private int _failures = failures;
+
+        public TimeSpan Delay { get; set; }
+
+        public int Failed { get; private set; }
+
+        public ValueTask<IReadOnlyList<ShardHomeRecord>> ReadHomesAsync(string? typeName, CancellationToken cancellationToken) => inner.ReadHomesAsync(typeName, cancellationToken);
+
+        public async ValueTask SetHomeAsync(string typeName, string shardId, string node, CancellationToken cancellationToken)
+        {
+            await FailOrWaitAsync();
+            await inner.SetHomeAsync(typeName, shardId, node, cancellationToken);
+        }
+
+        public ValueTask RemoveHomesAsync(string typeName, IReadOnlyCollection<string> shardIds, CancellationToken cancellationToken) => inner.RemoveHomesAsync(typeName, shardIds, cancellationToken);
+
+        public ValueTask<IReadOnlyList<string>> ReadEntitiesAsync(string typeName, string shardId, CancellationToken cancellationToken) => inner.ReadEntitiesAsync(typeName, shardId, cancellationToken);
+
+        public async ValueTask AddEntityAsync(string typeName, string shardId, string entityId, CancellationToken cancellationToken)
+        {
+            await FailOrWaitAsync();
+            await inner.AddEntityAsync(typeName, shardId, entityId, cancellationToken);
+        }
+
+        public ValueTask RemoveEntityAsync(string typeName, string shardId, string entityId, CancellationToken cancellationToken) => inner.RemoveEntityAsync(typeName, shardId, entityId, cancellationToken);
+
+        public ValueTask<IReadOnlyList<ShardEntityCount>> CountEntitiesAsync(string? typeName, CancellationToken cancellationToken) => inner.CountEntitiesAsync(typeName, cancellationToken);
+
+        private async Task FailOrWaitAsync()
+        {
+            await Task.Delay(Delay);
+            if (Interlocked.Decrement(ref _failures) >= 0)
+            {
+                Failed++;
+                throw new InvalidOperationException("the shard store is down (test)");
+            }
+        }
     }
 }

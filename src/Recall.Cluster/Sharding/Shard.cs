@@ -31,11 +31,13 @@ internal sealed partial class Shard : Actor
     private readonly Dictionary<IActorRef, string> _ids = [];
     private readonly LinkedList<string> _recent = new(); // least recently used first
     private readonly HashSet<string> _remembered = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Queue<(object Message, IActorRef? Sender)>> _adding = new(StringComparer.Ordinal); // being remembered
     private CancellationTokenRegistration _lost;
     private bool _ready;
     private bool _handingOff;
     private bool _releasing;
     private long _acquireStarted;
+    private bool _toldWaiting;
 
     public Shard(string typeName, string shardId, Func<string, Props> entityProps, IMessageExtractor extractor, ShardingSettings settings, ClusterExtension cluster, IShardStore? store, ShardingMetrics metrics)
     {
@@ -47,7 +49,9 @@ internal sealed partial class Shard : Actor
         _cluster = cluster;
         _store = store;
         _metrics = metrics;
-        _lease = new Lease(cluster.Leases, LeaseName(typeName, shardId), cluster.HolderId, cluster.Options.Lease, cluster.System.TimeProvider, cluster.System.LoggerFactory.CreateLogger("Recall.Cluster.Sharding"));
+        // A holder of its own per shard instance: a shard started again here gets a new fencing token,
+        // and the release of an earlier instance cannot end the holding of a later one.
+        _lease = new Lease(cluster.Leases, LeaseName(typeName, shardId), $"{cluster.HolderId}/{Guid.NewGuid():N}", cluster.Options.Lease, cluster.System.TimeProvider, cluster.System.LoggerFactory.CreateLogger("Recall.Cluster.Sharding"));
     }
 
     /// <summary>The lease a shard runs under.</summary>
@@ -71,10 +75,15 @@ internal sealed partial class Shard : Actor
         _lost.Dispose();
         Context.System.TryGetExtension<PersistenceExtension>()?.ClearFencingToken(Self.Path);
         _metrics.ShardStopped(_ready, _entities.Count);
-        foreach (var (message, sender) in _pending)
+        var dropped = 0;
+        foreach (var (message, sender) in _pending.Concat(_entities.Values.SelectMany(e => e.Waiting)).Concat(_adding.Values.SelectMany(q => q)))
         {
+            dropped++;
             Context.System.DeadLetters.Tell(new DeadLetter(message, sender, Self), sender);
         }
+
+        _metrics.Buffered(-_pending.Count);
+        _metrics.Dropped(dropped);
 
         // Stopped without a handoff (its node leaves or the system terminates): let go at once.
         _ = _lease.DisposeAsync().AsTask().ContinueWith(t => _ = t.Exception, TaskScheduler.Default);
@@ -114,6 +123,13 @@ internal sealed partial class Shard : Actor
             case Terminated terminated when _ids.Remove(terminated.Actor, out var id):
                 EntityStopped(id);
                 break;
+            case Terminated:
+                break; // an entity of an earlier life
+            case ForceStop force when _entities.TryGetValue(force.EntityId, out var stuck) && stuck.Stopping && stuck.Ref.Equals(force.Entity):
+                Context.Stop(stuck.Ref); // it did not stop when asked to
+                break;
+            case ForceStop:
+                break;
             case Passivate passivate when Sender is { } entityRef && _ids.TryGetValue(entityRef, out var id):
                 StartPassivating(_entities[id], passivate.StopMessage);
                 if (_settings.RememberEntities && _store is not null && _remembered.Remove(id))
@@ -151,6 +167,14 @@ internal sealed partial class Shard : Actor
 
         if (!acquired || _lease.FencingToken is not { } token)
         {
+            var waited = Context.System.TimeProvider.GetElapsedTime(_acquireStarted);
+            if (!_toldWaiting && waited > _cluster.Options.Lease.Duration * 3)
+            {
+                _toldWaiting = true;
+                var holder = await ReadHolderAsync();
+                Log.LeaseHeldElsewhere(Context.Logger, _typeName, _shardId, Context.System.Address, waited.TotalSeconds, holder ?? "nobody");
+            }
+
             Timers.StartSingleTimer(TryAcquire.Instance, TryAcquire.Instance, _settings.RetryInterval);
             return;
         }
@@ -164,12 +188,22 @@ internal sealed partial class Shard : Actor
         // Entities are children: they write with the shard's token.
         Context.System.TryGetExtension<PersistenceExtension>()?.SetFencingToken(Self.Path, token);
         var self = Self;
+        _lost.Dispose();
         _lost = _lease.LostToken.Register(() => self.Tell(new LeaseLost(token), null));
         if (_settings.RememberEntities && _store is not null)
         {
-            foreach (var id in await _store.ReadEntitiesAsync(_typeName, _shardId, CancellationToken.None))
+            try
             {
-                _remembered.Add(id);
+                foreach (var id in await _store.ReadEntitiesAsync(_typeName, _shardId, CancellationToken.None))
+                {
+                    _remembered.Add(id);
+                }
+            }
+            catch (Exception exception)
+            {
+                Log.AcquireFailed(Context.Logger, exception, _typeName, _shardId);
+                Timers.StartSingleTimer(TryAcquire.Instance, TryAcquire.Instance, _settings.RetryInterval); // the lease stays held meanwhile
+                return;
             }
         }
 
@@ -181,9 +215,22 @@ internal sealed partial class Shard : Actor
             StartEntity(id);
         }
 
+        _metrics.Buffered(-_pending.Count);
         while (_pending.TryDequeue(out var item))
         {
             Deliver(item.Message, item.Sender);
+        }
+    }
+
+    private async Task<string?> ReadHolderAsync()
+    {
+        try
+        {
+            return (await _cluster.Leases.ReadAsync(_lease.Name, CancellationToken.None))?.Holder;
+        }
+        catch (Exception)
+        {
+            return null;
         }
     }
 
@@ -198,22 +245,33 @@ internal sealed partial class Shard : Actor
             else if (_pending.Count < _settings.BufferSize)
             {
                 _pending.Enqueue((message, sender));
+                _metrics.Buffered(1);
             }
             else
             {
-                _metrics.Dropped();
-                Context.System.DeadLetters.Tell(new DeadLetter(message, sender, Self), sender);
+                DeadLetter(message, sender);
             }
 
             return;
         }
 
-        var id = _extractor.EntityId(message)!;
+        if (_extractor.EntityId(message) is not { } id)
+        {
+            DeadLetter(message, sender);
+            return;
+        }
+
+        if (_adding.TryGetValue(id, out var adding))
+        {
+            Enqueue(adding, message, sender); // after the messages that wait for it to be remembered
+            return;
+        }
+
         if (_entities.TryGetValue(id, out var entity))
         {
             if (entity.Stopping)
             {
-                entity.Waiting.Enqueue((message, sender));
+                Enqueue(entity.Waiting, message, sender);
                 return;
             }
 
@@ -226,27 +284,77 @@ internal sealed partial class Shard : Actor
 
         if (_settings.RememberEntities && _store is not null && !_remembered.Contains(id))
         {
-            RunTask(async () =>
-            {
-                await _store.AddEntityAsync(_typeName, _shardId, id, CancellationToken.None);
-                _remembered.Add(id);
-                Deliver(message, sender);
-            });
+            Remember(id, message, sender);
             return;
         }
 
         StartEntity(id).Ref.Tell(_extractor.Unwrap(message), sender);
     }
 
+    /// <summary>Writes a new entity's id before it starts; messages for it wait in order meanwhile.</summary>
+    private void Remember(string id, object message, IActorRef? sender)
+    {
+        var waiting = new Queue<(object Message, IActorRef? Sender)>();
+        waiting.Enqueue((message, sender));
+        _adding[id] = waiting;
+        RunTask(async () =>
+        {
+            try
+            {
+                await _store!.AddEntityAsync(_typeName, _shardId, id, CancellationToken.None);
+                _remembered.Add(id);
+            }
+            catch (Exception exception)
+            {
+                Log.RememberFailed(Context.Logger, exception, _typeName, _shardId, id); // it runs, not remembered
+            }
+
+            _adding.Remove(id);
+            if (!_ready || _handingOff)
+            {
+                foreach (var (m, s) in waiting)
+                {
+                    Deliver(m, s);
+                }
+
+                return;
+            }
+
+            var entity = StartEntity(id);
+            foreach (var (m, s) in waiting)
+            {
+                entity.Ref.Tell(_extractor.Unwrap(m), s);
+            }
+        });
+    }
+
+    private void Enqueue(Queue<(object Message, IActorRef? Sender)> queue, object message, IActorRef? sender)
+    {
+        if (queue.Count < _settings.BufferSize)
+        {
+            queue.Enqueue((message, sender));
+        }
+        else
+        {
+            DeadLetter(message, sender);
+        }
+    }
+
+    private void DeadLetter(object message, IActorRef? sender)
+    {
+        _metrics.Dropped(1);
+        Context.System.DeadLetters.Tell(new DeadLetter(message, sender, Self), sender);
+    }
+
     private Entity StartEntity(string id)
     {
         if (_settings.MaxActiveEntitiesPerShard is { } max)
         {
-            var active = _entities.Count(e => !e.Value.Stopping);
+            var active = _entities.Count(e => !e.Value.Stopping && !_remembered.Contains(e.Key));
             for (var node = _recent.First; node is not null && active >= max; node = node.Next)
             {
                 var candidate = _entities[node.Value];
-                if (!candidate.Stopping)
+                if (!candidate.Stopping && !_remembered.Contains(node.Value))
                 {
                     StartPassivating(candidate, null);
                     active--;
@@ -272,6 +380,8 @@ internal sealed partial class Shard : Actor
 
         entity.Stopping = true;
         entity.Ref.Tell(stopMessage ?? GracefulStop.Instance, Self);
+        var id = _ids[entity.Ref];
+        Timers.StartSingleTimer(("force-stop", id), new ForceStop(id, entity.Ref), _settings.HandOffTimeout);
     }
 
     private void PassivateIdle()
@@ -334,6 +444,7 @@ internal sealed partial class Shard : Actor
         }
 
         _handingOff = true;
+        _metrics.Buffered(-_pending.Count);
         while (_pending.TryDequeue(out var item))
         {
             Context.Parent.Tell(item.Message, item.Sender);
@@ -362,7 +473,8 @@ internal sealed partial class Shard : Actor
         {
             try
             {
-                await _lease.ReleaseAsync();
+                using var timeout = new CancellationTokenSource(_settings.HandOffTimeout);
+                await _lease.ReleaseAsync(timeout.Token);
             }
             catch (Exception exception)
             {
@@ -405,6 +517,8 @@ internal sealed partial class Shard : Actor
 
     private sealed record RestartRemembered(string EntityId);
 
+    private sealed record ForceStop(string EntityId, IActorRef Entity);
+
     private static partial class Log
     {
         [LoggerMessage(1, LogLevel.Information, "Shard {TypeName}/{ShardId}: started on {Node} with fencing token {Token}, {Remembered} remembered entities")]
@@ -413,7 +527,13 @@ internal sealed partial class Shard : Actor
         [LoggerMessage(2, LogLevel.Warning, "Shard {TypeName}/{ShardId}: its lease was lost on {Node}; its entities stop at once")]
         public static partial void LeaseLost(ILogger logger, string typeName, string shardId, Address node);
 
-        [LoggerMessage(3, LogLevel.Warning, "Shard {TypeName}/{ShardId}: the lease store could not be asked; trying again")]
+        [LoggerMessage(3, LogLevel.Warning, "Shard {TypeName}/{ShardId}: the lease or shard store could not be asked; trying again")]
         public static partial void AcquireFailed(ILogger logger, Exception exception, string typeName, string shardId);
+
+        [LoggerMessage(5, LogLevel.Warning, "Shard {TypeName}/{ShardId}: {Node} has waited {Seconds:0} s for the shard's lease, held by {Holder}; messages for it wait (or are dropped beyond the buffer)")]
+        public static partial void LeaseHeldElsewhere(ILogger logger, string typeName, string shardId, Address node, double seconds, string holder);
+
+        [LoggerMessage(4, LogLevel.Warning, "Shard {TypeName}/{ShardId}: entity {EntityId} could not be remembered; it runs, but will not start again by itself")]
+        public static partial void RememberFailed(ILogger logger, Exception exception, string typeName, string shardId, string entityId);
     }
 }

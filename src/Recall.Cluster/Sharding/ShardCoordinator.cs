@@ -10,9 +10,15 @@ namespace Recall.Cluster.Sharding;
 /// for a shard's home, allocating new shards with the strategy and writing each home to the
 /// <see cref="IShardStore"/> before answering, so that a new coordinator continues from them.
 /// Moves shards (rebalance, a leaving node) by handoff: every region forgets the home and buffers,
-/// the old home stops the shard and confirms, the home is forgotten, and the next request allocates
-/// it again. A region whose node is gone loses its shards at once (their leases expire by then).
+/// the old home stops the shard and confirms, and the shard is allocated again at once. A region
+/// whose node is gone loses its shards at once (their leases expire by then).
 /// </summary>
+/// <remarks>
+/// Its memory is the truth while it runs; the store is what the next coordinator starts from.
+/// Store writes go out one after another in the order they were decided (a forgotten home cannot
+/// overwrite a newer one), and a failed store call is logged and tried again later, never a
+/// restart: regions register again every retry interval and ask again for what they buffer.
+/// </remarks>
 internal sealed partial class ShardCoordinator(string typeName, ShardingSettings settings, ClusterExtension cluster, IShardStore store, ShardingMetrics metrics) : Actor
 {
     private readonly Dictionary<string, Address> _homes = new(StringComparer.Ordinal);
@@ -21,9 +27,10 @@ internal sealed partial class ShardCoordinator(string typeName, ShardingSettings
     private readonly HashSet<Address> _leaving = [];
     private readonly Dictionary<string, List<IActorRef>> _waiting = new(StringComparer.Ordinal);
     private readonly Dictionary<string, Move> _moving = new(StringComparer.Ordinal);
-    private readonly HashSet<string> _allocating = new(StringComparer.Ordinal);
-    private readonly HashSet<string> _keepRunning = new(StringComparer.Ordinal); // with remembered entities: every shard ever allocated
-    private readonly HashSet<string> _announced = new(StringComparer.Ordinal);   // shards whose home region was told to start them
+    private readonly Dictionary<string, Address> _allocating = new(StringComparer.Ordinal); // home being written
+    private readonly HashSet<string> _keepRunning = new(StringComparer.Ordinal); // with remembered entities: every shard known
+    private Task _storeWrites = Task.CompletedTask;
+    private bool _loaded;
     private long _startedAt;
 
     protected override void PreStart()
@@ -37,34 +44,17 @@ internal sealed partial class ShardCoordinator(string typeName, ShardingSettings
     {
         switch (message)
         {
+            case Load when !_loaded:
+                RunTask(LoadAsync);
+                break;
             case Load:
-                RunTask(async () =>
-                {
-                    if (settings.RememberEntities)
-                    {
-                        foreach (var remembered in await store.CountEntitiesAsync(typeName, CancellationToken.None))
-                        {
-                            _keepRunning.Add(remembered.ShardId);
-                        }
-                    }
-
-                    foreach (var home in await store.ReadHomesAsync(typeName, CancellationToken.None))
-                    {
-                        if (ActorPath.TryParse(home.Node, out var path))
-                        {
-                            _homes[home.ShardId] = path.Address;
-                            _keepRunning.Add(home.ShardId);
-                        }
-                    }
-
-                    Log.Loaded(Context.Logger, typeName, Context.System.Address, _homes.Count);
-                });
                 break;
             case RegisterRegion register:
                 RegisterRegion(register.Region, register.Hosting);
                 break;
             case GetShardHome get when Sender is not null:
-                Answer(get.ShardId, Sender);
+                Wait(get.ShardId, Sender);
+                Resolve(get.ShardId);
                 break;
             case BeginHandOffAck ack when Sender is not null && _moving.TryGetValue(ack.ShardId, out var move):
                 move.Acks.Remove(Sender);
@@ -92,6 +82,39 @@ internal sealed partial class ShardCoordinator(string typeName, ShardingSettings
         }
     }
 
+    private async Task LoadAsync()
+    {
+        try
+        {
+            var remembered = settings.RememberEntities ? await store.CountEntitiesAsync(typeName, CancellationToken.None) : [];
+            var homes = await store.ReadHomesAsync(typeName, CancellationToken.None);
+            foreach (var shard in remembered)
+            {
+                _keepRunning.Add(shard.ShardId);
+            }
+
+            foreach (var home in homes)
+            {
+                if (ActorPath.TryParse(home.Node, out var path))
+                {
+                    _homes[home.ShardId] = path.Address;
+                    _keepRunning.Add(home.ShardId);
+                }
+            }
+        }
+        catch (Exception exception)
+        {
+            Log.StoreFailed(Context.Logger, exception, typeName, "reading the shard homes");
+            Timers.StartSingleTimer(Load.Instance, Load.Instance, settings.RetryInterval);
+            return;
+        }
+
+        _loaded = true;
+        Log.Loaded(Context.Logger, typeName, Context.System.Address, _homes.Count);
+        AnswerWaiting();
+        StartRemembered();
+    }
+
     private void RegisterRegion(IActorRef region, bool hosting)
     {
         var address = region.Path.Address;
@@ -115,44 +138,67 @@ internal sealed partial class ShardCoordinator(string typeName, ShardingSettings
         StartRemembered();
     }
 
-    private void Answer(string shardId, IActorRef requester)
+    private void Wait(string shardId, IActorRef requester)
     {
-        if (_moving.ContainsKey(shardId))
+        if (!_waiting.TryGetValue(shardId, out var requesters))
         {
-            Wait(shardId, requester);
-            return;
+            _waiting[shardId] = requesters = [];
+        }
+
+        if (!requesters.Contains(requester))
+        {
+            requesters.Add(requester);
+        }
+    }
+
+    private void AnswerWaiting()
+    {
+        foreach (var shardId in _waiting.Keys.ToList())
+        {
+            Resolve(shardId);
+        }
+    }
+
+    /// <summary>Answers who waits for the shard's home when it can: its registered home, or a new one it allocates.</summary>
+    private void Resolve(string shardId)
+    {
+        if (!_loaded || _moving.ContainsKey(shardId) || _allocating.ContainsKey(shardId) || !_waiting.TryGetValue(shardId, out var requesters))
+        {
+            return; // answered once loaded, moved or written
         }
 
         if (_homes.TryGetValue(shardId, out var address))
         {
             if (_regions.TryGetValue(address, out var region) && !_leaving.Contains(address))
             {
-                requester.Tell(new ShardHome(shardId, region), Self);
-            }
-            else if (_regions.ContainsKey(address) || MayStillRegister(address))
-            {
-                Wait(shardId, requester); // moving away from a leaving node, or its region has not registered yet
-            }
-            else
-            {
-                Wait(shardId, requester);
-                Forget([shardId]); // its node is gone: allocate it again
+                _waiting.Remove(shardId);
+                foreach (var requester in requesters)
+                {
+                    requester.Tell(new ShardHome(shardId, region), Self);
+                }
+
+                return;
             }
 
+            if (_regions.ContainsKey(address) || MayStillRegister(address))
+            {
+                return; // moving away from a leaving node, or its region has not registered yet
+            }
+
+            Forget([shardId]); // its node is gone: allocate it again
             return;
         }
 
-        Wait(shardId, requester);
-        _ = Allocate(shardId, requester.Path.Address);
+        Allocate(shardId, requesters[0].Path.Address);
     }
 
     /// <summary>Chooses a home for a shard that has none, writes it, then answers who waits (and, when entities are remembered, starts the shard there).</summary>
-    private bool Allocate(string shardId, Address requester)
+    private void Allocate(string shardId, Address requester)
     {
         var candidates = Current();
-        if (candidates.Count == 0 || !_allocating.Add(shardId))
+        if (candidates.Count == 0 || _allocating.ContainsKey(shardId) || _homes.ContainsKey(shardId))
         {
-            return false; // who waits is answered once a region registers, or once the home being written is
+            return; // who waits is answered once a region registers, or once the home being written is
         }
 
         var chosen = settings.AllocationStrategy.Allocate(shardId, requester, candidates);
@@ -161,11 +207,18 @@ internal sealed partial class ShardCoordinator(string typeName, ShardingSettings
             throw new InvalidOperationException($"The allocation strategy of '{typeName}' chose {chosen} for shard {shardId}, which is not one of the regions it was given.");
         }
 
+        _allocating[shardId] = chosen;
+        var written = WriteAsync(() => store.SetHomeAsync(typeName, shardId, chosen.ToString(), CancellationToken.None).AsTask());
         RunTask(async () =>
         {
             try
             {
-                await store.SetHomeAsync(typeName, shardId, chosen.ToString(), CancellationToken.None);
+                await written;
+            }
+            catch (Exception exception)
+            {
+                Log.StoreFailed(Context.Logger, exception, typeName, $"writing the home of shard {shardId}");
+                return; // who waits asks again
             }
             finally
             {
@@ -188,37 +241,40 @@ internal sealed partial class ShardCoordinator(string typeName, ShardingSettings
 
             AcknowledgeLeft();
         });
-        return true;
+    }
+
+    /// <summary>Runs a store write after every write decided before it (off the actor).</summary>
+    private Task WriteAsync(Func<Task> write)
+    {
+        var next = _storeWrites.ContinueWith(_ => write(), CancellationToken.None, TaskContinuationOptions.None, TaskScheduler.Default).Unwrap();
+        _storeWrites = next;
+        return next;
     }
 
     /// <summary>
     /// With remembered entities every shard keeps running without a message: tell each shard's home
-    /// region (which starts it), and allocate those without a home.
+    /// region (which starts it if it does not run), and allocate those without a home.
     /// </summary>
     private void StartRemembered()
     {
-        if (!settings.RememberEntities)
+        if (!settings.RememberEntities || !_loaded)
         {
             return;
         }
 
         foreach (var shardId in _keepRunning)
         {
-            if (_moving.ContainsKey(shardId) || _waiting.ContainsKey(shardId) || _announced.Contains(shardId))
+            if (_moving.ContainsKey(shardId) || _allocating.ContainsKey(shardId))
             {
                 continue;
             }
 
             if (!_homes.TryGetValue(shardId, out var address))
             {
-                if (Allocate(shardId, Context.System.Address))
-                {
-                    _announced.Add(shardId);
-                }
+                Allocate(shardId, Context.System.Address);
             }
             else if (_regions.TryGetValue(address, out var region) && !_leaving.Contains(address))
             {
-                _announced.Add(shardId);
                 region.Tell(new ShardHome(shardId, region), Self);
             }
         }
@@ -232,41 +288,11 @@ internal sealed partial class ShardCoordinator(string typeName, ShardingSettings
         Context.System.TimeProvider.GetElapsedTime(_startedAt) < settings.HandOffTimeout
         && cluster.Members.Any(m => m.Address.Equals(address) && m.Status <= MemberStatus.Leaving);
 
-    private void Wait(string shardId, IActorRef requester)
-    {
-        if (!_waiting.TryGetValue(shardId, out var requesters))
-        {
-            _waiting[shardId] = requesters = [];
-        }
-
-        if (!requesters.Contains(requester))
-        {
-            requesters.Add(requester);
-        }
-    }
-
-    private void AnswerWaiting()
-    {
-        foreach (var (shardId, requesters) in _waiting.ToList())
-        {
-            if (_moving.ContainsKey(shardId))
-            {
-                continue;
-            }
-
-            _waiting.Remove(shardId);
-            foreach (var requester in requesters)
-            {
-                Answer(shardId, requester);
-            }
-        }
-    }
-
-    /// <summary>Every hosting region that may get shards, with the shards it has (those moving excluded).</summary>
+    /// <summary>Every hosting region that may get shards, with the shards it has or is getting (those moving excluded).</summary>
     private Dictionary<Address, IReadOnlyList<string>> Current()
     {
         var current = _regions.Keys.Where(a => !_leaving.Contains(a)).ToDictionary(a => a, _ => new List<string>());
-        foreach (var (shardId, address) in _homes)
+        foreach (var (shardId, address) in _homes.Concat(_allocating))
         {
             if (!_moving.ContainsKey(shardId) && current.TryGetValue(address, out var shards))
             {
@@ -279,6 +305,11 @@ internal sealed partial class ShardCoordinator(string typeName, ShardingSettings
 
     private void OnTick()
     {
+        if (!_loaded)
+        {
+            return;
+        }
+
         var clock = Context.System.TimeProvider;
         foreach (var (shardId, move) in _moving.ToList())
         {
@@ -297,10 +328,9 @@ internal sealed partial class ShardCoordinator(string typeName, ShardingSettings
         }
 
         MoveAwayFromLeaving();
-        if (_moving.Count == 0)
+        if (_moving.Count == 0 && _allocating.Count == 0)
         {
-            var current = Current();
-            foreach (var shardId in settings.AllocationStrategy.Rebalance(current, [.. _moving.Keys]))
+            foreach (var shardId in settings.AllocationStrategy.Rebalance(Current(), [.. _moving.Keys]))
             {
                 StartMove(shardId);
             }
@@ -345,7 +375,6 @@ internal sealed partial class ShardCoordinator(string typeName, ShardingSettings
         Log.Moving(Context.Logger, typeName, shardId, address);
         var move = new Move(from, [.. _regions.Values, .. _proxies], Context.System.TimeProvider.GetTimestamp());
         _moving[shardId] = move;
-        _announced.Remove(shardId);
         foreach (var region in move.Acks)
         {
             region.Tell(new BeginHandOff(shardId), Self);
@@ -399,38 +428,33 @@ internal sealed partial class ShardCoordinator(string typeName, ShardingSettings
     private void MovedOut(string shardId)
     {
         _homes.Remove(shardId);
-        _announced.Remove(shardId);
         if (Current().Count == 0)
         {
             Forget([shardId]);
             return;
         }
 
-        _ = Allocate(shardId, Context.System.Address);
+        Allocate(shardId, Context.System.Address);
     }
 
-    /// <summary>Forgets the homes of <paramref name="shardIds"/> in the store, then answers who waits (they are allocated again).</summary>
+    /// <summary>Forgets the homes of <paramref name="shardIds"/> (here at once, in the store in order), then answers who waits: they are allocated again.</summary>
     private void Forget(List<string> shardIds)
     {
-        if (shardIds.Count == 0)
+        foreach (var shardId in shardIds)
         {
-            AnswerWaiting();
-            return;
+            _homes.Remove(shardId);
         }
 
-        RunTask(async () =>
+        if (shardIds.Count > 0)
         {
-            await store.RemoveHomesAsync(typeName, shardIds, CancellationToken.None);
-            foreach (var shardId in shardIds)
-            {
-                _homes.Remove(shardId);
-                _announced.Remove(shardId);
-            }
+            var logger = Context.Logger;
+            _ = WriteAsync(() => store.RemoveHomesAsync(typeName, shardIds, CancellationToken.None).AsTask())
+                .ContinueWith(t => Log.StoreFailed(logger, t.Exception!, typeName, "forgetting shard homes"), CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted, TaskScheduler.Default);
+        }
 
-            AnswerWaiting();
-            StartRemembered();
-            AcknowledgeLeft();
-        });
+        AnswerWaiting();
+        StartRemembered();
+        AcknowledgeLeft();
     }
 
     private sealed class Move(IActorRef from, HashSet<IActorRef> acks, long started)
@@ -473,5 +497,8 @@ internal sealed partial class ShardCoordinator(string typeName, ShardingSettings
 
         [LoggerMessage(6, LogLevel.Warning, "Sharding {TypeName}: {Node} did not confirm the handoff of shard {ShardId} in time; the shard stays there")]
         public static partial void HandOffGaveUp(ILogger logger, string typeName, string shardId, Address node);
+
+        [LoggerMessage(7, LogLevel.Warning, "Sharding {TypeName}: the shard store failed {Operation}; trying again")]
+        public static partial void StoreFailed(ILogger logger, Exception exception, string typeName, string operation);
     }
 }

@@ -35,6 +35,9 @@ internal sealed partial class ShardRegion(
 
     private IActorRef Coordinator => _coordinator ?? coordinatorProxy;
 
+    /// <summary>A shard that fails stops; the next message for it starts it again (under its lease).</summary>
+    protected override SupervisorStrategy SupervisorStrategy => SupervisorStrategy.Stopping;
+
     protected override void PreStart()
     {
         Register();
@@ -54,6 +57,7 @@ internal sealed partial class ShardRegion(
         }
 
         metrics.Buffered(-dropped);
+        metrics.Dropped(dropped);
         metrics.Dispose();
     }
 
@@ -82,11 +86,7 @@ internal sealed partial class ShardRegion(
 
                 break;
             case Retry:
-                if (_coordinator is null)
-                {
-                    Register();
-                }
-
+                Register(); // again and again: a coordinator that lost its memory learns of this region
                 AskForBufferedHomes();
                 break;
             case ShardHome home:
@@ -137,7 +137,7 @@ internal sealed partial class ShardRegion(
         }
     }
 
-    private void Register() => coordinatorProxy.Tell(new RegisterRegion(Self, Hosting && _leaveRequester is null), Self);
+    private void Register() => Coordinator.Tell(new RegisterRegion(Self, Hosting && _leaveRequester is null), Self);
 
     private void AskForBufferedHomes()
     {
@@ -170,7 +170,7 @@ internal sealed partial class ShardRegion(
             return;
         }
 
-        if (_homes.TryGetValue(shardId, out var home))
+        if (_homes.TryGetValue(shardId, out var home) && !(ReferenceEquals(home, Self) && _handingOff.ContainsKey(shardId)))
         {
             if (ReferenceEquals(home, Self))
             {
@@ -191,7 +191,7 @@ internal sealed partial class ShardRegion(
 
         if (buffer.Count >= settings.BufferSize)
         {
-            metrics.Dropped();
+            metrics.Dropped(1);
             Context.System.DeadLetters.Tell(new DeadLetter(message, sender, Self), sender);
             return;
         }
@@ -228,16 +228,24 @@ internal sealed partial class ShardRegion(
             }
         }
 
-        if (_buffers.Remove(home.ShardId, out var buffer))
-        {
-            metrics.Buffered(-buffer.Count);
-            while (buffer.TryDequeue(out var item))
-            {
-                Deliver(item.Message, item.Sender);
-            }
+        Flush(home.ShardId);
+    }
 
-            ReplyIfLeft();
+    /// <summary>Delivers what waits for a shard whose home is known now (it waits on while its old self here stops).</summary>
+    private void Flush(string shardId)
+    {
+        if ((_homes.TryGetValue(shardId, out var home) && ReferenceEquals(home, Self) && _handingOff.ContainsKey(shardId)) || !_buffers.Remove(shardId, out var buffer))
+        {
+            return;
         }
+
+        metrics.Buffered(-buffer.Count);
+        while (buffer.TryDequeue(out var item))
+        {
+            Deliver(item.Message, item.Sender);
+        }
+
+        ReplyIfLeft();
     }
 
     private IActorRef LocalShard(string shardId)
@@ -259,10 +267,19 @@ internal sealed partial class ShardRegion(
         if (_handingOff.Remove(shardId, out var requester))
         {
             requester.Tell(new ShardStopped(shardId), Self);
+            if (_homes.TryGetValue(shardId, out var next) && ReferenceEquals(next, Self))
+            {
+                // It came back here while the old one stopped: start it again for what waits.
+                Flush(shardId);
+                if (settings.RememberEntities)
+                {
+                    LocalShard(shardId);
+                }
+            }
         }
         else if (_homes.TryGetValue(shardId, out var home) && ReferenceEquals(home, Self))
         {
-            _homes.Remove(shardId); // it lost its lease: ask again on the next message
+            _homes.Remove(shardId); // it failed or lost its lease: ask again on the next message
         }
 
         ReplyIfLeft();

@@ -7,7 +7,7 @@ namespace Recall.Cluster.Sharding;
 /// <param name="Shards">Shards running on this node now.</param>
 /// <param name="Entities">Entities running on this node now.</param>
 /// <param name="Buffered">Messages waiting in this region for a shard's home now.</param>
-/// <param name="Dropped">Messages this region or its shards turned into dead letters because a buffer was full, since it started.</param>
+/// <param name="Dropped">Messages this region or its shards turned into dead letters since it started: a buffer was full, or they still waited when it stopped.</param>
 public sealed record ShardingStatistics(int Shards, int Entities, int Buffered, long Dropped);
 
 /// <summary>
@@ -19,7 +19,7 @@ internal sealed class ShardingMetrics : IDisposable
     public const string MeterName = "Recall.Cluster.Sharding";
 
     private static readonly Meter Meter = new(MeterName);
-    private static readonly Counter<long> DroppedMessages = Meter.CreateCounter<long>("recall.sharding.dropped", "{message}", "Messages turned into dead letters because a shard's buffer was full");
+    private static readonly Counter<long> DroppedMessages = Meter.CreateCounter<long>("recall.sharding.dropped", "{message}", "Messages turned into dead letters because a buffer was full or still waited when a region or shard stopped");
     private static readonly Histogram<double> StartDuration = Meter.CreateHistogram<double>("recall.sharding.shard.start.duration", "s", "From a shard's creation on its home until it held its lease and ran");
     private static readonly Histogram<double> HandOffDuration = Meter.CreateHistogram<double>("recall.sharding.handoff.duration", "s", "From the coordinator's decision to move a shard until its old home confirmed it stopped");
     private static readonly List<ShardingMetrics> Live = [];
@@ -71,10 +71,13 @@ internal sealed class ShardingMetrics : IDisposable
 
     public void Buffered(int change) => Interlocked.Add(ref _buffered, change);
 
-    public void Dropped()
+    public void Dropped(int messages)
     {
-        Interlocked.Increment(ref _dropped);
-        DroppedMessages.Add(1, _tags);
+        if (messages > 0)
+        {
+            Interlocked.Add(ref _dropped, messages);
+            DroppedMessages.Add(messages, _tags);
+        }
     }
 
     public void HandedOff(TimeSpan took) => HandOffDuration.Record(took.TotalSeconds, _tags);

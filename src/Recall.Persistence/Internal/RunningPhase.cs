@@ -187,9 +187,9 @@ internal sealed class RunningPhase(EventSourcedRuntime runtime)
             return;
         }
 
-        if (runtime.Persistence.IsDraining)
+        if (runtime.Persistence.IsDraining || _stopWhenWritten)
         {
-            // A graceful shutdown waits for the writes in flight; it must not be given new ones.
+            // A graceful shutdown (or stop) waits for the writes in flight; it must not be given new ones.
             var envelope = runtime.Cell.CurrentEnvelope;
             runtime.Cell.System.DeadLetters.Tell(new DeadLetter(command, envelope.Sender, runtime.Cell.Self), envelope.Sender);
             return;
