@@ -87,6 +87,18 @@ public sealed class Counter(string entityId, EntityLog log) : PersistentActor
     }
 }
 
+[EventType("sharding-test.typed-add")]
+public sealed record TypedAdd(string EntityId, IReplyTo<long> ReplyTo);
+
+/// <summary>A typed entity: each TypedAdd persists "added" and replies with the count.</summary>
+public sealed class TypedCounter(string id) : EventSourcedActor<TypedAdd, string, long>(PersistenceId.Of("typed-counter", id), 0)
+{
+    protected override Effect<string, long> OnCommand(long state, TypedAdd command) =>
+        Effect.Persist("added").ThenReply(command.ReplyTo, count => count);
+
+    protected override long OnEvent(long state, string @event) => state + 1;
+}
+
 [Collection(Timing.Collection)]
 public sealed class ShardingTests
 {
@@ -155,6 +167,37 @@ public sealed class ShardingTests
         }
 
         Assert.All(entities, e => Assert.Equal(1, log.Starts(e)));
+    }
+
+    [Fact]
+    public async Task Typed_entities_are_sharded_the_same_way()
+    {
+        var (cluster, journal) = NewCluster();
+        await using var _c = cluster;
+        var extractor = new TypedExtractor();
+        var regions = new List<IActorRef>();
+        for (var i = 0; i < 2; i++)
+        {
+            regions.Add((await cluster.NodeAsync("t" + i)).Sharding().Start("typed-counter", id => Props.Create(() => new TypedCounter(id)), extractor, Fast()));
+        }
+
+        foreach (var region in regions)
+        {
+            Assert.Equal(regions.IndexOf(region) + 1L, await region.Ask<long>(reply => new TypedAdd("typed-1", reply), AskTimeout));
+        }
+
+        var stored = new List<object>();
+        await foreach (var e in journal.ReplayAsync("typed-counter|typed-1", 1, long.MaxValue, long.MaxValue, default))
+        {
+            stored.Add(e.Payload);
+        }
+
+        Assert.Equal(["added", "added"], stored);
+    }
+
+    private sealed class TypedExtractor() : HashCodeMessageExtractor(12)
+    {
+        public override string? EntityId(object message) => (message as TypedAdd)?.EntityId;
     }
 
     [Fact]
