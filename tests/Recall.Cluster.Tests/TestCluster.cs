@@ -23,7 +23,7 @@ internal sealed class TestCluster(ILeaseStore leases, IJournal? journal = null, 
     public IReadOnlyList<ActorSystem> Nodes => _nodes;
 
     /// <summary>A node that has joined the cluster.</summary>
-    public async Task<ActorSystem> NodeAsync(string name, ILeaseStore? ownView = null, Action<ClusterOptions>? configure = null)
+    public async Task<ActorSystem> NodeAsync(string name, ILeaseStore? ownView = null, Action<ClusterOptions>? configure = null, Action<ActorSystemOptions>? system = null)
     {
         var node = ActorSystem.Create(name, o =>
         {
@@ -36,6 +36,8 @@ internal sealed class TestCluster(ILeaseStore leases, IJournal? journal = null, 
             {
                 o.UsePersistence(p => p.UseJournal(journal));
             }
+
+            system?.Invoke(o);
 
             o.UseCluster(c =>
             {

@@ -1,4 +1,6 @@
 using System.Text;
+using System.Text.Json.Serialization;
+using Recall.Persistence.Serialization;
 
 namespace Recall.Cluster.Sharding;
 
@@ -18,10 +20,15 @@ public interface IMessageExtractor
     object Unwrap(object message);
 }
 
-/// <summary>A message to the sharded entity <paramref name="EntityId"/>, for types whose messages do not name their entity.</summary>
+/// <summary>
+/// A message to the sharded entity <paramref name="EntityId"/>, for types whose messages do not name
+/// their entity. Between nodes the message travels with its manifest (its type needs one, as every
+/// remote message does).
+/// </summary>
 /// <param name="EntityId">The entity.</param>
 /// <param name="Message">What the entity receives.</param>
-public sealed record ShardingEnvelope(string EntityId, object Message);
+[EventType("recall.sharding.envelope.v1")]
+public sealed record ShardingEnvelope(string EntityId, [property: JsonConverter(typeof(PayloadJsonConverter))] object Message);
 
 /// <summary>
 /// The default extractor: a fixed number of shards, the shard of an entity the stable hash of its

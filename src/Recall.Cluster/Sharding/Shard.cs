@@ -142,7 +142,7 @@ internal sealed partial class Shard : Actor
                 PassivateIdle();
                 break;
             case RestartRemembered restart when _ready && !_handingOff && _remembered.Contains(restart.EntityId) && !_entities.ContainsKey(restart.EntityId):
-                StartEntity(restart.EntityId);
+                Launch(restart.EntityId);
                 break;
             case RestartRemembered:
                 break;
@@ -212,7 +212,7 @@ internal sealed partial class Shard : Actor
         Log.Started(Context.Logger, _typeName, _shardId, Context.System.Address, token, _remembered.Count);
         foreach (var id in _remembered)
         {
-            StartEntity(id);
+            Launch(id);
         }
 
         _metrics.Buffered(-_pending.Count);
@@ -278,7 +278,7 @@ internal sealed partial class Shard : Actor
             _recent.Remove(entity.Recent);
             _recent.AddLast(entity.Recent);
             entity.LastUsed = Context.System.TimeProvider.GetTimestamp();
-            entity.Ref.Tell(_extractor.Unwrap(message), sender);
+            Tell(entity, message, sender);
             return;
         }
 
@@ -288,7 +288,17 @@ internal sealed partial class Shard : Actor
             return;
         }
 
-        StartEntity(id).Ref.Tell(_extractor.Unwrap(message), sender);
+        Tell(Launch(id), message, sender);
+    }
+
+    /// <summary>Gives the entity what the message carries; a <see cref="StartEntity"/> only started it.</summary>
+    private void Tell(Entity entity, object message, IActorRef? sender)
+    {
+        var payload = _extractor.Unwrap(message);
+        if (payload is not StartEntity)
+        {
+            entity.Ref.Tell(payload, sender);
+        }
     }
 
     /// <summary>Writes a new entity's id before it starts; messages for it wait in order meanwhile.</summary>
@@ -320,10 +330,10 @@ internal sealed partial class Shard : Actor
                 return;
             }
 
-            var entity = StartEntity(id);
+            var entity = Launch(id);
             foreach (var (m, s) in waiting)
             {
-                entity.Ref.Tell(_extractor.Unwrap(m), s);
+                Tell(entity, m, s);
             }
         });
     }
@@ -346,7 +356,7 @@ internal sealed partial class Shard : Actor
         Context.System.DeadLetters.Tell(new DeadLetter(message, sender, Self), sender);
     }
 
-    private Entity StartEntity(string id)
+    private Entity Launch(string id)
     {
         if (_settings.MaxActiveEntitiesPerShard is { } max)
         {
@@ -379,7 +389,7 @@ internal sealed partial class Shard : Actor
         }
 
         entity.Stopping = true;
-        entity.Ref.Tell(stopMessage ?? GracefulStop.Instance, Self);
+        entity.Ref.Tell(stopMessage ?? _settings.StopMessage, Self);
         var id = _ids[entity.Ref];
         Timers.StartSingleTimer(("force-stop", id), new ForceStop(id, entity.Ref), _settings.HandOffTimeout);
     }

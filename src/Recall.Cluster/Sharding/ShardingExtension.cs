@@ -16,6 +16,9 @@ public sealed class ShardingExtension
 
     internal ShardingExtension(ActorSystem system) => _system = system;
 
+    /// <summary>The system this belongs to.</summary>
+    public ActorSystem System => _system;
+
     /// <summary>
     /// Starts the entity type <paramref name="typeName"/> on this node: its region (the returned ref:
     /// send it messages for any entity, from any node), and a part in its coordinator singleton.

@@ -35,12 +35,21 @@ public sealed class ShardingSettings
     /// </summary>
     public bool RememberEntities { get; set; }
 
+    /// <summary>
+    /// What a shard sends an entity to stop it on handoff and passivation (unless the entity named its
+    /// own in <see cref="Passivate"/>). An entity that has not stopped after <see cref="HandOffTimeout"/>
+    /// is stopped at once. Default <see cref="Recall.Actors.GracefulStop"/>: a persistent entity first
+    /// finishes the writes it started.
+    /// </summary>
+    public object StopMessage { get; set; } = Recall.Actors.GracefulStop.Instance;
+
     /// <summary>How often a shard whose lease is held elsewhere (its old home has not let go yet) tries again, and how soon a remembered entity that stopped is started again. Default 1 s.</summary>
     public TimeSpan RetryInterval { get; set; } = TimeSpan.FromSeconds(1);
 
     internal void Validate(string typeName)
     {
         ArgumentNullException.ThrowIfNull(AllocationStrategy, $"ShardingSettings.AllocationStrategy of '{typeName}'");
+        ArgumentNullException.ThrowIfNull(StopMessage, $"ShardingSettings.StopMessage of '{typeName}'");
         if (RebalanceInterval <= TimeSpan.Zero || HandOffTimeout <= TimeSpan.Zero || RetryInterval <= TimeSpan.Zero)
         {
             throw new ArgumentException($"ShardingSettings of '{typeName}': RebalanceInterval ({RebalanceInterval}), HandOffTimeout ({HandOffTimeout}) and RetryInterval ({RetryInterval}) must be positive.");
@@ -51,6 +60,18 @@ public sealed class ShardingSettings
             throw new ArgumentException($"ShardingSettings of '{typeName}': BufferSize ({BufferSize}) and MaxActiveEntitiesPerShard ({MaxActiveEntitiesPerShard}) must be at least 1, PassivateIdleAfter ({PassivateIdleAfter}) positive or null.");
         }
     }
+}
+
+/// <summary>
+/// Starts an entity without giving it a message: send it as the message for the entity
+/// (<c>new ShardingEnvelope(id, StartEntity.Instance)</c>, or wrapped as your extractor expects).
+/// The entity does not receive it. Sharded daemon processes keep their workers running with it.
+/// </summary>
+[Recall.Persistence.Serialization.EventType("recall.sharding.start-entity.v1")]
+public sealed record StartEntity
+{
+    /// <summary>An instance (all are alike).</summary>
+    public static StartEntity Instance { get; } = new();
 }
 
 /// <summary>Sent by an entity to its parent (<c>Context.Parent.Tell(new Passivate())</c>) to be stopped: messages that arrive meanwhile wait and start it again. A remembered entity is forgotten.</summary>
