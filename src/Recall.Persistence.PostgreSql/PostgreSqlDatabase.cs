@@ -24,7 +24,13 @@ internal sealed class PostgreSqlDatabase : IAsyncDisposable
     private Task? _schemaReady;
     private int _references = 1;
 
-    public PostgreSqlDatabase(PostgreSqlStoreOptions options, bool checkSchema = true)
+    /// <summary>The pool of a store whose calls are few and short (the cluster's members, leases and shards): two read and two write connections, whatever the options say.</summary>
+    public const int SmallPool = 2;
+
+    /// <param name="options">The store's settings.</param>
+    /// <param name="checkSchema">Whether the first call checks (and may create) the schema.</param>
+    /// <param name="smallPool">A pool of <see cref="SmallPool"/> read and write connections instead of the options' sizes.</param>
+    public PostgreSqlDatabase(PostgreSqlStoreOptions options, bool checkSchema = true, bool smallPool = false)
     {
         ArgumentNullException.ThrowIfNull(options);
         var builder = options.Validate();
@@ -55,10 +61,11 @@ internal sealed class PostgreSqlDatabase : IAsyncDisposable
         // A notification channel is an identifier of at most 63 bytes; schema names are ASCII. Two
         // schemas whose names differ only beyond that share a channel, which only costs wake-ups.
         Channel = ("recall_" + options.Schema)[..Math.Min(63, 7 + options.Schema.Length)];
-        builder.MaxPoolSize = options.MaxReadConnections + options.MaxWriteConnections;
+        var reads = smallPool ? SmallPool : options.MaxReadConnections;
+        builder.MaxPoolSize = reads + (smallPool ? SmallPool : options.MaxWriteConnections);
         builder.MinPoolSize = Math.Min(builder.MinPoolSize, builder.MaxPoolSize);
         _source = NpgsqlDataSource.Create(builder.ConnectionString);
-        _readSlots = new SemaphoreSlim(options.MaxReadConnections, options.MaxReadConnections);
+        _readSlots = new SemaphoreSlim(reads, reads);
     }
 
     public PostgreSqlStoreOptions Options { get; }

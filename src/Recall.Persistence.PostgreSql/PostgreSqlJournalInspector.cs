@@ -93,16 +93,19 @@ public sealed class PostgreSqlJournalInspector : IAsyncDisposable
         return [.. newestFirst.Reverse()];
     }
 
+    /// <summary>Whether the schema has the table <paramref name="table"/> (older versions lack the cluster's).</summary>
+    private async Task<bool> ExistsAsync(string table, CancellationToken cancellationToken) =>
+        (await ReadAsync(
+            "SELECT to_regclass($1) IS NOT NULL",
+            command => command.Parameters.AddWithValue($"{_database.Schema}.{table}"),
+            reader => reader.GetBoolean(0),
+            cancellationToken))[0];
+
     /// <summary>The cluster's leases in the schema, by name (none in a schema of version 2 or older).</summary>
     /// <exception cref="PostgreSqlStoreException">The query failed; the message names the server.</exception>
     public async Task<IReadOnlyList<Leases.LeaseRecord>> LeasesAsync(CancellationToken cancellationToken = default)
     {
-        var exists = await ReadAsync(
-            "SELECT to_regclass($1) IS NOT NULL",
-            command => command.Parameters.AddWithValue($"{_database.Schema}.cluster_leases"),
-            reader => reader.GetBoolean(0),
-            cancellationToken);
-        if (!exists[0])
+        if (!await ExistsAsync("cluster_leases", cancellationToken))
         {
             return [];
         }
@@ -117,12 +120,7 @@ public sealed class PostgreSqlJournalInspector : IAsyncDisposable
     /// <summary>The shards of cluster sharding: home and remembered entities (none in a schema without the tables).</summary>
     public async Task<IReadOnlyList<Sharding.ShardSummary>> ShardsAsync(CancellationToken cancellationToken = default)
     {
-        var exists = await ReadAsync(
-            "SELECT to_regclass($1) IS NOT NULL",
-            command => command.Parameters.AddWithValue($"{_database.Schema}.cluster_shards"),
-            reader => reader.GetBoolean(0),
-            cancellationToken);
-        if (!exists[0])
+        if (!await ExistsAsync("cluster_shards", cancellationToken))
         {
             return [];
         }
@@ -137,12 +135,7 @@ public sealed class PostgreSqlJournalInspector : IAsyncDisposable
     /// <summary>The cluster's members, by address (none in a schema without the table).</summary>
     public async Task<IReadOnlyList<Membership.MemberRecord>> MembersAsync(CancellationToken cancellationToken = default)
     {
-        var exists = await ReadAsync(
-            "SELECT to_regclass($1) IS NOT NULL",
-            command => command.Parameters.AddWithValue($"{_database.Schema}.cluster_members"),
-            reader => reader.GetBoolean(0),
-            cancellationToken);
-        if (!exists[0])
+        if (!await ExistsAsync("cluster_members", cancellationToken))
         {
             return [];
         }

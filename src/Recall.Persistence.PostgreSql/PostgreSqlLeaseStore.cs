@@ -20,7 +20,7 @@ public sealed class PostgreSqlLeaseStore : ILeaseStore, IAsyncDisposable
     /// <summary>Opens the lease store in the schema of <paramref name="options"/>; the schema is checked (and created when allowed) on first use.</summary>
     public PostgreSqlLeaseStore(PostgreSqlStoreOptions options)
     {
-        _database = new PostgreSqlDatabase(options);
+        _database = new PostgreSqlDatabase(options, smallPool: true); // few, short statements: four connections at most
         var s = _database.Schema;
         _acquireSql = $"""
             INSERT INTO {s}.cluster_leases AS l (name, holder, token, expires_at) VALUES ($1, $2, 1, clock_timestamp() + $3)

@@ -21,7 +21,7 @@ public sealed class PostgreSqlMembershipStore : IMembershipStore, IAsyncDisposab
     /// <summary>Opens the membership store in the schema of <paramref name="options"/>; the schema is checked (and created when allowed) on first use.</summary>
     public PostgreSqlMembershipStore(PostgreSqlStoreOptions options)
     {
-        _database = new PostgreSqlDatabase(options);
+        _database = new PostgreSqlDatabase(options, smallPool: true); // few, short statements: four connections at most
         var s = _database.Schema;
 
         // One row per address. The same incarnation joining again keeps its state (a retried join);

@@ -21,7 +21,7 @@ public sealed class PostgreSqlShardStore : IShardStore, IAsyncDisposable
     /// <summary>Opens the shard store in the schema of <paramref name="options"/>; the schema is checked (and created when allowed) on first use.</summary>
     public PostgreSqlShardStore(PostgreSqlStoreOptions options)
     {
-        _database = new PostgreSqlDatabase(options);
+        _database = new PostgreSqlDatabase(options, smallPool: true); // few, short statements: four connections at most
         var s = _database.Schema;
         _readHomesSql = $"SELECT type_name, shard_id, node FROM {s}.cluster_shards WHERE $1::text IS NULL OR type_name = $1 ORDER BY type_name, shard_id";
         _setHomeSql = $"INSERT INTO {s}.cluster_shards (type_name, shard_id, node) VALUES ($1, $2, $3) ON CONFLICT (type_name, shard_id) DO UPDATE SET node = excluded.node";

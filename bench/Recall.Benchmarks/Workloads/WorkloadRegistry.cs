@@ -30,7 +30,7 @@ internal static class WorkloadRegistry
         // Opt-in: node processes on loopback sharing the store for members, leases and shards.
         new Cluster.FailoverTime(options),
         new Cluster.ShardingThroughput(options),
-        new Cluster.RebalanceTime(options),
+        new Cluster.RebalanceTime(),
         new Cluster.ShardFailoverTime(options),
     ];
 }

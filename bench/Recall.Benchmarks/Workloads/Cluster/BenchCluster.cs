@@ -19,6 +19,8 @@ internal sealed class BenchCluster : IAsyncDisposable
     private readonly ClusterStore _store;
     private readonly string? _folder;
     private IAsyncDisposable[] _driverStores = [];
+    private int _shards = ShardCounterExtractor.DefaultShards;
+    private readonly System.Collections.Concurrent.ConcurrentQueue<string> _warnings = new();
 
     private readonly string _workload;
 
@@ -32,7 +34,8 @@ internal sealed class BenchCluster : IAsyncDisposable
 
     public ActorSystem Driver { get; private set; } = null!;
 
-    public static async Task<BenchCluster> StartAsync(RunContext context, string workload, int nodes)
+    /// <summary>Starts <paramref name="nodes"/> node processes whose sharded counter has <paramref name="shards"/> shards, and the driver.</summary>
+    public static async Task<BenchCluster> StartAsync(RunContext context, string workload, int nodes, int shards = ShardCounterExtractor.DefaultShards)
     {
         BenchCluster cluster;
         if (context.Store == "postgres")
@@ -50,6 +53,7 @@ internal sealed class BenchCluster : IAsyncDisposable
         {
             for (var i = 0; i < nodes; i++)
             {
+                cluster._shards = shards;
                 await cluster.StartNodeAsync();
             }
 
@@ -74,7 +78,7 @@ internal sealed class BenchCluster : IAsyncDisposable
     public async Task<string> StartNodeAsync()
     {
         var start = new ProcessStartInfo(Remote.RemoteSession.DotnetHost()) { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var argument in new[] { typeof(FailoverTime).Assembly.Location, "--role", "cluster-node", "--port", FreePort().ToString(CultureInfo.InvariantCulture) }.Concat(_store.Arguments()))
+        foreach (var argument in new[] { typeof(FailoverTime).Assembly.Location, "--role", "cluster-node", "--port", FreePort().ToString(CultureInfo.InvariantCulture) }.Concat(_store.Arguments()).Concat(["--shards", _shards.ToString(CultureInfo.InvariantCulture)]))
         {
             start.ArgumentList.Add(argument);
         }
@@ -89,6 +93,16 @@ internal sealed class BenchCluster : IAsyncDisposable
 
         var address = line[(ClusterNode.Ready.Length + 1)..].Trim();
         _nodes[address] = process;
+
+        // What the node logs (warnings and errors, on stderr) is kept to be shown after the run;
+        // read at once, so that a full pipe never blocks the node.
+        _ = Task.Run(async () =>
+        {
+            while (await process.StandardError.ReadLineAsync() is { } warning)
+            {
+                _warnings.Enqueue($"{address}: {warning}");
+            }
+        });
         return address;
     }
 
@@ -136,7 +150,11 @@ internal sealed class BenchCluster : IAsyncDisposable
             Directory.Delete(_folder, recursive: true);
         }
 
-        _context.Log($"{_workload}: {_nodes.Count} node processes stopped");
+        _context.Log($"{_workload}: {_nodes.Count} node processes stopped; {_warnings.Count} lines of warnings from them{(_warnings.IsEmpty ? "" : ", the first:")}");
+        foreach (var warning in _warnings.Take(20))
+        {
+            _context.Log("  " + warning);
+        }
     }
 
     private static int FreePort()

@@ -1,4 +1,5 @@
 using System.Globalization;
+using Microsoft.Extensions.Logging;
 using Recall.Actors;
 using Recall.Cluster;
 using Recall.Cluster.Sharding;
@@ -66,8 +67,12 @@ internal sealed record ClusterStore(string Store, string Target, string? Schema)
             case "postgres":
                 persistence.UsePostgreSql(o =>
                 {
+                    // Four processes must fit a server's default max_connections (100): 12 for each
+                    // node's journal, 4 for each of the cluster's stores.
                     o.ConnectionString = Target;
                     o.Schema = Schema!;
+                    o.MaxReadConnections = 8;
+                    o.MaxWriteConnections = 4;
                 });
                 break;
             case "sqlite":
@@ -83,7 +88,7 @@ internal sealed record ClusterStore(string Store, string Target, string? Schema)
 /// <summary>
 /// A node of the cluster workloads: this program started by the driver as <c>dotnet
 /// Recall.Benchmarks.dll --role cluster-node --port P --store memory|sqlite|postgres --target FILE|CONNSTR
-/// [--schema S]</c>. It joins the cluster with the default timing (heartbeat 1 s, DownAfter 5 s,
+/// [--schema S] [--shards N]</c>. It joins the cluster with the default timing (heartbeat 1 s, DownAfter 5 s,
 /// 5 s leases, singleton retry 1 s), takes part in the singleton <c>probe</c>, hosts the sharded
 /// <see cref="ShardCounter"/> entities, prints
 /// <c>@@READY &lt;address&gt;</c> and leaves on <c>quit</c> or end of input.
@@ -111,12 +116,18 @@ internal static class ClusterNode
 
         var where = new ClusterStore(store, target, values.GetValueOrDefault("--schema"));
         IAsyncDisposable[] stores = [];
-        var system = ActorSystem.Create("bench", o => o.UsePersistence(where.UseJournal).UseCluster(c => stores = where.Use(c.Listen("127.0.0.1", port))));
+        var system = ActorSystem.Create("bench", o =>
+        {
+            // Warnings and errors to stderr, which the driver shows after the run.
+            o.LoggerFactory = LoggerFactory.Create(b => b.AddConsole(c => c.LogToStandardErrorThreshold = LogLevel.Trace).SetMinimumLevel(LogLevel.Warning));
+            o.UsePersistence(where.UseJournal).UseCluster(c => stores = where.Use(c.Listen("127.0.0.1", port)));
+        });
         try
         {
             await system.Cluster().JoinAsync();
             system.Cluster().StartSingleton("probe", Props.Create(() => new ProbeSingleton()));
-            system.Sharding().Start(ShardCounter.TypeName, id => Props.Create(() => new ShardCounter(id)), new ShardCounterExtractor());
+            var shards = values.TryGetValue("--shards", out var shardsText) ? int.Parse(shardsText, CultureInfo.InvariantCulture) : ShardCounterExtractor.DefaultShards;
+            system.Sharding().Start(ShardCounter.TypeName, id => Props.Create(() => new ShardCounter(id)), new ShardCounterExtractor(shards));
             Console.Out.WriteLine($"{Ready} {system.Address}");
             Console.Out.Flush();
             var input = Task.Run(() =>
@@ -146,9 +157,11 @@ internal sealed record Bump(string Entity);
 [EventType("bench.sharding.bumped")]
 internal sealed record Bumped(string Entity, string Node, long Count);
 
-/// <summary>The sharded entities' extractor: 100 shards.</summary>
-internal sealed class ShardCounterExtractor() : HashCodeMessageExtractor(100)
+/// <summary>The sharded entities' extractor: 100 shards unless the workload says otherwise.</summary>
+internal sealed class ShardCounterExtractor(int shards = ShardCounterExtractor.DefaultShards) : HashCodeMessageExtractor(shards)
 {
+    public const int DefaultShards = 100;
+
     public override string? EntityId(object message) => (message as Bump)?.Entity;
 }
 
