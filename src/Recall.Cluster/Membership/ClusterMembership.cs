@@ -352,6 +352,17 @@ internal sealed partial class ClusterMembership : IAsyncDisposable
             }
 
             PublishMembers();
+
+            // Every round again for members that are out: a ref to them read later (from a message
+            // or a store) opens a connection that never learned which run it is for; it is given up
+            // here instead of retrying for ever (and watchers of such refs get Terminated).
+            foreach (var member in _view.Values)
+            {
+                if (member.Status >= MemberStatus.Removed && !gone.Any(g => g.Address == member.Address))
+                {
+                    gone.Add((member.Address, member.Incarnation, member.Status == MemberStatus.Down ? "the cluster marked it down" : "it left the cluster", true));
+                }
+            }
         }
 
         var remoting = _system.TryGetExtension<RemotingExtension>();

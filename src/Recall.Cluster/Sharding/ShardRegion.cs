@@ -219,6 +219,10 @@ internal sealed partial class ShardRegion(
                 LocalShard(home.ShardId); // its remembered entities run without a message
             }
         }
+        else if (!cluster.Members.Any(m => m.Address.Equals(home.Region.Path.Address) && m.Status < Recall.Persistence.Membership.MemberStatus.Removed))
+        {
+            return; // an answer given before the coordinator learned that node is gone: ask again later
+        }
         else
         {
             _homes[home.ShardId] = home.Region;

@@ -176,7 +176,7 @@ public sealed partial class Lease : IAsyncDisposable
         var held = await StopRenewingAsync();
         if (held is not null)
         {
-            Lose("released");
+            Lose(Released);
             await _store.ReleaseAsync(Name, Holder, held.FencingToken, cancellationToken);
         }
     }
@@ -316,6 +316,8 @@ public sealed partial class Lease : IAsyncDisposable
         }
     }
 
+    private const string Released = "released";
+
     private void Lose(string reason)
     {
         CancellationTokenSource lost;
@@ -326,7 +328,14 @@ public sealed partial class Lease : IAsyncDisposable
                 return;
             }
 
-            Log.Lost(_logger, Name, Holder, _held.FencingToken, reason);
+            if (reason == Released)
+            {
+                Log.Released(_logger, Name, Holder, _held.FencingToken);
+            }
+            else
+            {
+                Log.Lost(_logger, Name, Holder, _held.FencingToken, reason);
+            }
             _held = null;
             _renewing = null;
             lost = _lost;
@@ -342,6 +351,9 @@ public sealed partial class Lease : IAsyncDisposable
 
         [LoggerMessage(2, LogLevel.Warning, "Lease {Name}: {Holder} lost it (token {Token}): {Reason}")]
         public static partial void Lost(ILogger logger, string name, string holder, long token, string reason);
+
+        [LoggerMessage(4, LogLevel.Information, "Lease {Name}: {Holder} released it (token {Token})")]
+        public static partial void Released(ILogger logger, string name, string holder, long token);
 
         [LoggerMessage(3, LogLevel.Warning, "Lease {Name}: renewing for {Holder} failed; retrying until it must count as lost")]
         public static partial void RenewFailed(ILogger logger, Exception exception, string name, string holder);

@@ -150,11 +150,13 @@ internal sealed class BenchCluster : IAsyncDisposable
             Directory.Delete(_folder, recursive: true);
         }
 
-        _context.Log($"{_workload}: {_nodes.Count} node processes stopped; {_warnings.Count} lines of warnings from them{(_warnings.IsEmpty ? "" : ", the first:")}");
-        foreach (var warning in _warnings.Take(20))
+        var warnings = Path.Combine(Path.GetTempPath(), $"recall-bench-{_workload}-{DateTime.UtcNow:yyyyMMdd-HHmmss}.log");
+        if (!_warnings.IsEmpty)
         {
-            _context.Log("  " + warning);
+            await File.WriteAllLinesAsync(warnings, _warnings);
         }
+
+        _context.Log($"{_workload}: {_nodes.Count} node processes stopped; {_warnings.Count} lines of warnings from them{(_warnings.IsEmpty ? "" : " in " + warnings)}");
     }
 
     private static int FreePort()

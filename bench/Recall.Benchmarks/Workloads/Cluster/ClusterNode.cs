@@ -119,7 +119,9 @@ internal static class ClusterNode
         var system = ActorSystem.Create("bench", o =>
         {
             // Warnings and errors to stderr, which the driver shows after the run.
-            o.LoggerFactory = LoggerFactory.Create(b => b.AddConsole(c => c.LogToStandardErrorThreshold = LogLevel.Trace).SetMinimumLevel(LogLevel.Warning));
+            // RECALL_BENCH_NODE_LOG_LEVEL (e.g. Debug) shows more, to find out why a run failed.
+            var level = Enum.TryParse<LogLevel>(Environment.GetEnvironmentVariable("RECALL_BENCH_NODE_LOG_LEVEL"), out var chosen) ? chosen : LogLevel.Warning;
+            o.LoggerFactory = LoggerFactory.Create(b => b.AddConsole(c => c.LogToStandardErrorThreshold = LogLevel.Trace).SetMinimumLevel(level));
             o.UsePersistence(where.UseJournal).UseCluster(c => stores = where.Use(c.Listen("127.0.0.1", port)));
         });
         try
