@@ -59,7 +59,7 @@ public sealed class FailoverTests(ITestOutputHelper output) : IDisposable
         var b = await _nodes.StartAsync("b", file, mode: "ticker");
         await EventuallyAsync(() => HasRenewed(file, b.Address)); // b runs its heartbeat rounds
 
-        await NodeProcesses.PauseOutsideWritesAsync(a.Process, file); // a long GC pause, a frozen VM: a's singleton is still "running"
+        Assert.True(await NodeProcesses.PauseOutsideWritesAsync(a.Process, file)); // a long GC pause, a frozen VM: a's singleton is still "running"
         try
         {
             await EventuallyAsync(() => Ticks(file).Any(t => t.Node == b.Address));

@@ -36,11 +36,16 @@ internal sealed class NodeProcesses(double seconds) : IDisposable
     /// process frozen inside a write transaction would stop every writer of the file (a limit of
     /// SQLite shared by processes, not of the cluster), so a pause that caught one is undone and tried again.
     /// </summary>
-    public static async Task PauseOutsideWritesAsync(Process process, string file)
+    /// <returns>False when the process exited before it could be paused (a node that counted itself out).</returns>
+    public static async Task<bool> PauseOutsideWritesAsync(Process process, string file)
     {
         for (var attempt = 0; attempt < 50; attempt++)
         {
-            Signal(process, "STOP");
+            if (!Signal(process, "STOP"))
+            {
+                return false;
+            }
+
             await Task.Delay(20); // the signal is delivered by now
             using (var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={file};Pooling=False;Default Timeout=1"))
             {
@@ -50,7 +55,7 @@ internal sealed class NodeProcesses(double seconds) : IDisposable
                 try
                 {
                     command.ExecuteNonQuery();
-                    return;
+                    return true;
                 }
                 catch (Microsoft.Data.Sqlite.SqliteException exception) when (exception.SqliteErrorCode == 5)
                 {
@@ -58,18 +63,30 @@ internal sealed class NodeProcesses(double seconds) : IDisposable
                 }
             }
 
-            Signal(process, "CONT");
+            if (!Signal(process, "CONT"))
+            {
+                return false;
+            }
+
             await Task.Delay(20);
         }
 
         Assert.Fail("the node could not be paused outside a write in 50 attempts");
+        return false;
     }
 
-    public static void Signal(Process process, string signal)
+    /// <summary>Sends <paramref name="signal"/>; false when the process had exited already.</summary>
+    public static bool Signal(Process process, string signal)
     {
         using var kill = Process.Start("kill", ["-" + signal, process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
         kill.WaitForExit();
+        if (kill.ExitCode != 0 && process.HasExited)
+        {
+            return false;
+        }
+
         Assert.Equal(0, kill.ExitCode);
+        return true;
     }
 
     /// <summary>Starts a node process (mode "ticker" or "shards", or none) and waits for its ready line; <paramref name="isolated"/> runs it in its own network namespace.</summary>
