@@ -106,7 +106,9 @@ public sealed class FailoverTests(ITestOutputHelper output) : IDisposable
         Assert.True(!a.Process.HasExited || a.Process.ExitCode == 3, $"a exited with {(a.Process.HasExited ? a.Process.ExitCode : 0)}");
         var count = Ticks(file).Count;
         await EventuallyAsync(() => Ticks(file).Count >= count + 5); // b goes on
-        foreach (var node in new[] { b, a }.Where(n => !n.Process.HasExited))
+        // a first: were b to leave first, a (still a member) would rightly take the singleton over,
+        // with a newer token, and write after b.
+        foreach (var node in new[] { a, b }.Where(n => !n.Process.HasExited))
         {
             await node.Process.StandardInput.WriteLineAsync("quit");
             await node.Process.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
