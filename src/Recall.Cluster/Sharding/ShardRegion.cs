@@ -170,7 +170,7 @@ internal sealed partial class ShardRegion(
             return;
         }
 
-        if (_homes.TryGetValue(shardId, out var home) && !(ReferenceEquals(home, Self) && _handingOff.ContainsKey(shardId)))
+        if (_homes.TryGetValue(shardId, out var home) && !WaitsForOldSelf(shardId))
         {
             if (ReferenceEquals(home, Self))
             {
@@ -238,7 +238,7 @@ internal sealed partial class ShardRegion(
     /// <summary>Delivers what waits for a shard whose home is known now (it waits on while its old self here stops).</summary>
     private void Flush(string shardId)
     {
-        if ((_homes.TryGetValue(shardId, out var home) && ReferenceEquals(home, Self) && _handingOff.ContainsKey(shardId)) || !_buffers.Remove(shardId, out var buffer))
+        if (WaitsForOldSelf(shardId) || !_buffers.Remove(shardId, out var buffer))
         {
             return;
         }
@@ -251,6 +251,10 @@ internal sealed partial class ShardRegion(
 
         ReplyIfLeft();
     }
+
+    /// <summary>The shard's home is here again while its old self here still stops: its messages wait.</summary>
+    private bool WaitsForOldSelf(string shardId) =>
+        _homes.TryGetValue(shardId, out var home) && ReferenceEquals(home, Self) && _handingOff.ContainsKey(shardId);
 
     private IActorRef LocalShard(string shardId)
     {
