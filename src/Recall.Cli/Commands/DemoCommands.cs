@@ -5,19 +5,27 @@ using Spectre.Console.Cli;
 
 namespace Recall.Cli.Commands;
 
-/// <summary><c>recall demo</c> (wallets crash and recover) and <c>recall demo-kernel</c> (plain actors crash and heal).</summary>
+/// <summary><c>recall demo</c> (wallets crash and recover), <c>recall demo cluster</c> (a node is killed, its wallets move) and <c>recall demo-kernel</c> (plain actors crash and heal).</summary>
 internal sealed class DemoModule : ICommandModule
 {
     public int Order => 10;
 
     public void Register(IConfigurator app)
     {
-        app.AddCommand<DemoCommand>("demo")
-            .WithDescription("Event-sourced wallets take commands, crash, and recover exactly what was acknowledged (SQLite by default).")
-            .WithExample("demo")
-            .WithExample("demo", "--kill")
-            .WithExample("demo", "--db", "wallets.db")
-            .WithExample("demo", "--postgres", "\"Host=db;Database=shop;Username=app\"", "--kill");
+        app.AddBranch("demo", demo =>
+        {
+            demo.SetDescription("Event-sourced wallets take commands, crash, and recover exactly what was acknowledged (SQLite by default); `demo cluster` runs them sharded on three node processes and kills one.");
+            demo.SetDefaultCommand<DemoCommand>();
+            demo.AddExample("demo");
+            demo.AddExample("demo", "--kill");
+            demo.AddExample("demo", "--db", "wallets.db");
+            demo.AddExample("demo", "--postgres", "\"Host=db;Database=shop;Username=app\"", "--kill");
+            demo.AddExample("demo", "cluster");
+            demo.AddCommand<ClusterDemoCommand>("cluster")
+                .WithDescription("Three node processes host sharded wallets; one is killed with SIGKILL, its wallets recover on the others, it comes back and the shards rebalance; every balance is checked.")
+                .WithExample("demo", "cluster")
+                .WithExample("demo", "cluster", "--postgres", "\"Host=db;Database=shop;Username=app\"");
+        });
         app.AddCommand<DemoKernelCommand>("demo-kernel")
             .WithDescription("A supervised pipeline of plain actors that crashes and heals.");
     }
@@ -62,6 +70,56 @@ internal sealed class DemoCommand(IAnsiConsole console) : AsyncCommand<DemoSetti
         return settings.Child
             ? await WalletDemo.RunChildAsync(store)
             : await WalletDemo.RunAsync(store, settings.Kill, console);
+    }
+}
+
+/// <summary>Settings of <c>recall demo cluster</c>.</summary>
+internal sealed class ClusterDemoSettings : CommandSettings
+{
+    /// <summary>The SQLite file of the cluster.</summary>
+    [CommandOption("--db <FILE>")]
+    [Description("The SQLite file of journal, members, leases and shard homes (replaced on every run; default recall-cluster-demo.db)")]
+    public string? Db { get; set; }
+
+    /// <summary>Keep everything in PostgreSQL.</summary>
+    [CommandOption("--postgres [CONNECTION]")]
+    [Description("Keep everything in PostgreSQL, schema recall_cluster_demo (replaced on every run): an Npgsql connection string (default: the RECALL_POSTGRES environment variable)")]
+    public FlagValue<string>? Postgres { get; set; }
+
+    /// <summary>Where the nodes' warnings and errors go.</summary>
+    [CommandOption("--log <FILE>")]
+    [Description("Where the nodes' warnings and errors go (replaced on every run; default: the --db file's name ending in .log, else recall-cluster-demo.log)")]
+    public string? Log { get; set; }
+
+    /// <summary>Run as one node process of the demo.</summary>
+    [CommandOption("--node", IsHidden = true)]
+    public bool Node { get; set; }
+
+    /// <summary>The node process's port.</summary>
+    [CommandOption("--port <PORT>", IsHidden = true)]
+    public int Port { get; set; }
+
+    /// <inheritdoc />
+    public override ValidationResult Validate() =>
+        Postgres is { IsSet: true } && Db is not null
+            ? ValidationResult.Error("Give either --db or --postgres, not both.")
+            : ValidationResult.Success();
+}
+
+/// <summary><c>recall demo cluster</c>.</summary>
+internal sealed class ClusterDemoCommand(IAnsiConsole console) : AsyncCommand<ClusterDemoSettings>
+{
+    /// <summary>The PostgreSQL schema of the cluster demo.</summary>
+    public const string Schema = "recall_cluster_demo";
+
+    /// <inheritdoc />
+    public override async Task<int> ExecuteAsync(CommandContext context, ClusterDemoSettings settings, CancellationToken cancellationToken)
+    {
+        var db = Path.GetFullPath(settings.Db ?? "recall-cluster-demo.db");
+        var store = DemoStore.Create(db, settings.Postgres?.IsSet == true, settings.Postgres?.Value, Schema);
+        return settings.Node
+            ? await ClusterDemoNode.RunAsync(store, settings.Port)
+            : await ClusterDemo.RunAsync(store, console, Path.GetFullPath(settings.Log ?? Path.ChangeExtension(db, ".log")), cancellationToken);
     }
 }
 

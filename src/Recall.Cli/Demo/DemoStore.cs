@@ -1,5 +1,9 @@
 using Npgsql;
+using Recall.Cluster;
 using Recall.Persistence;
+using Recall.Persistence.Leases;
+using Recall.Persistence.Membership;
+using Recall.Persistence.Sharding;
 using Recall.Persistence.PostgreSql;
 using Recall.Persistence.Sqlite;
 
@@ -20,6 +24,9 @@ internal abstract class DemoStore
     /// <summary>When an event counts as stored.</summary>
     public abstract string Durability { get; }
 
+    /// <summary>The arguments of <c>recall journal</c> or <c>recall cluster</c> that read this store.</summary>
+    public abstract string InspectArguments { get; }
+
     /// <summary>The arguments that give the child process (--kill) the same store.</summary>
     public abstract IReadOnlyList<string> ChildArguments { get; }
 
@@ -28,7 +35,7 @@ internal abstract class DemoStore
     /// RECALL_POSTGRES; without it the SQLite file <paramref name="db"/>.
     /// </summary>
     /// <exception cref="CliException">--postgres without a connection string and without RECALL_POSTGRES.</exception>
-    public static DemoStore Create(string db, bool postgres, string? connectionString)
+    public static DemoStore Create(string db, bool postgres, string? connectionString, string schema = PostgreSqlSchemaName)
     {
         if (!postgres)
         {
@@ -41,7 +48,7 @@ internal abstract class DemoStore
             throw new CliException("--postgres needs a connection string (--postgres \"Host=...;Database=...;Username=...\") or RECALL_POSTGRES set to one.", RecallApp.UsageError);
         }
 
-        return new PostgreSql(connectionString);
+        return new PostgreSql(connectionString, schema);
     }
 
     /// <summary>Chooses the store in the persistence settings.</summary>
@@ -49,6 +56,21 @@ internal abstract class DemoStore
 
     /// <summary>Checks the store can be used before the demo starts: null when it can, else what is wrong.</summary>
     public virtual Task<string?> PrepareAsync() => Task.FromResult<string?>(null);
+
+    /// <summary>Removes everything an earlier run stored (the SQLite file, or the schema), then prepares the store.</summary>
+    public abstract Task<string?> ResetAsync();
+
+    /// <summary>Keeps the cluster's members, leases and shard homes in this store; returns the stores, to read and to dispose after the system.</summary>
+    public ClusterStores UseCluster(ClusterOptions cluster)
+    {
+        ArgumentNullException.ThrowIfNull(cluster);
+        var stores = CreateClusterStores();
+        cluster.UseMembershipStore(stores.Members).UseLeaseStore(stores.Leases).UseShardStore(stores.Shards);
+        return stores;
+    }
+
+    /// <summary>New membership, lease and shard stores on this store.</summary>
+    public abstract ClusterStores CreateClusterStores();
 
     private sealed class Sqlite(string path) : DemoStore
     {
@@ -60,10 +82,29 @@ internal abstract class DemoStore
 
         public override IReadOnlyList<string> ChildArguments => ["--db", path];
 
+        public override string InspectArguments => path.Contains(' ', StringComparison.Ordinal) ? $"\"{path}\"" : path;
+
         public override PersistenceOptions Use(PersistenceOptions options) => options.UseSqlite(path);
+
+        public override Task<string?> ResetAsync()
+        {
+            Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+            foreach (var file in new[] { path, path + "-wal", path + "-shm" })
+            {
+                File.Delete(file);
+            }
+
+            return PrepareAsync();
+        }
+
+        public override ClusterStores CreateClusterStores()
+        {
+            var file = new SqliteStoreOptions { Path = path };
+            return new ClusterStores(new SqliteMembershipStore(file), new SqliteLeaseStore(file), new SqliteShardStore(file));
+        }
     }
 
-    private sealed class PostgreSql(string connectionString) : DemoStore
+    private sealed class PostgreSql(string connectionString, string schema) : DemoStore
     {
         public override string Name => "PostgreSQL";
 
@@ -72,13 +113,15 @@ internal abstract class DemoStore
             get
             {
                 var builder = new NpgsqlConnectionStringBuilder(connectionString);
-                return $"schema {PostgreSqlSchemaName} of database {builder.Database ?? builder.Username} on {builder.Host}:{builder.Port}";
+                return $"schema {schema} of database {builder.Database ?? builder.Username} on {builder.Host}:{builder.Port}";
             }
         }
 
         public override string Durability => "an event is acknowledged only after its transaction committed";
 
         public override IReadOnlyList<string> ChildArguments => ["--postgres", connectionString];
+
+        public override string InspectArguments => $"--postgres \"{RecallApp.OneLine(connectionString)}\" --schema {schema}";
 
         public override PersistenceOptions Use(PersistenceOptions options) => options.UsePostgreSql(Configure);
 
@@ -99,10 +142,53 @@ internal abstract class DemoStore
             }
         }
 
+        public override async Task<string?> ResetAsync()
+        {
+            try
+            {
+                await using var connection = new NpgsqlConnection(connectionString);
+                await connection.OpenAsync();
+                await using var drop = new NpgsqlCommand($"DROP SCHEMA IF EXISTS \"{schema}\" CASCADE", connection);
+                await drop.ExecuteNonQueryAsync();
+            }
+            catch (Exception exception) when (exception is NpgsqlException or ArgumentException)
+            {
+                return exception.Message;
+            }
+
+            return await PrepareAsync();
+        }
+
+        public override ClusterStores CreateClusterStores()
+        {
+            var options = new PostgreSqlStoreOptions();
+            Configure(options);
+            return new ClusterStores(new PostgreSqlMembershipStore(options), new PostgreSqlLeaseStore(options), new PostgreSqlShardStore(options));
+        }
+
         private void Configure(PostgreSqlStoreOptions options)
         {
             options.ConnectionString = connectionString;
-            options.Schema = PostgreSqlSchemaName;
+            options.Schema = schema;
+
+            // Four processes of the cluster demo must fit a server's default max_connections.
+            options.MaxReadConnections = 4;
+            options.MaxWriteConnections = 4;
+        }
+    }
+}
+
+/// <summary>The stores a cluster node keeps its members, leases and shard homes in; disposed after its actor system.</summary>
+internal sealed record ClusterStores(IMembershipStore Members, ILeaseStore Leases, IShardStore Shards) : IAsyncDisposable
+{
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var store in new object[] { Members, Leases, Shards })
+        {
+            if (store is IAsyncDisposable disposable)
+            {
+                await disposable.DisposeAsync();
+            }
         }
     }
 }
