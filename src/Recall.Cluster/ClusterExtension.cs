@@ -1,5 +1,7 @@
 using System.Collections.Concurrent;
+using Microsoft.Extensions.Logging;
 using Recall.Actors;
+using Recall.Cluster.Dashboard;
 using Recall.Cluster.Membership;
 using Recall.Persistence.Leases;
 using Recall.Remoting;
@@ -11,12 +13,13 @@ namespace Recall.Cluster;
 /// its identity as a lease holder, and the singletons it takes part in. Reach it with
 /// <c>system.Cluster()</c>.
 /// </summary>
-public sealed class ClusterExtension : IAsyncDisposable
+public sealed partial class ClusterExtension : IAsyncDisposable
 {
     private readonly ConcurrentDictionary<string, Lease> _leases = new(StringComparer.Ordinal);
     private readonly ConcurrentBag<IActorRef> _managers = [];
     private readonly ConcurrentQueue<Func<Task>> _leaveSteps = new();
     private readonly ClusterMembership _membership;
+    private DashboardServer? _dashboard;
 
     internal ClusterExtension(ActorSystem system, ClusterOptions options)
     {
@@ -62,7 +65,19 @@ public sealed class ClusterExtension : IAsyncDisposable
     /// the same address to lose it. Calling it again once joined does nothing.
     /// </summary>
     /// <exception cref="ClusterJoinException">The store failed (its message says why), or another node is live at this address.</exception>
-    public Task JoinAsync(CancellationToken cancellationToken = default) => _membership.JoinAsync(cancellationToken);
+    /// <exception cref="InvalidOperationException">The dashboard (<see cref="ClusterOptions.UseDashboard"/>) could not listen on its port.</exception>
+    public async Task JoinAsync(CancellationToken cancellationToken = default)
+    {
+        await _membership.JoinAsync(cancellationToken);
+        if (Options.Dashboard is { } dashboard && _dashboard is null)
+        {
+            _dashboard = await DashboardServer.StartAsync(dashboard, new ClusterDashboardSource(this), System.LoggerFactory, cancellationToken);
+            Log.DashboardListening(System.LoggerFactory.CreateLogger("Recall.Cluster"), _dashboard.Address, dashboard.Token is null ? "read-only" : "actions with its token");
+        }
+    }
+
+    /// <summary>Where this node serves the dashboard (<see cref="ClusterOptions.UseDashboard"/>), once it joined; null otherwise.</summary>
+    public Uri? DashboardAddress => _dashboard?.Address;
 
     /// <summary>
     /// Leaves the cluster: writes Leaving, hands the shards here over to other nodes (their entities
@@ -156,6 +171,11 @@ public sealed class ClusterExtension : IAsyncDisposable
     /// <summary>Releases the leases this node holds, after its actors stopped (another node takes over at once), then writes that it left.</summary>
     public async ValueTask DisposeAsync()
     {
+        if (_dashboard is not null)
+        {
+            await _dashboard.DisposeAsync();
+        }
+
         foreach (var lease in _leases.Values)
         {
             try
@@ -187,6 +207,12 @@ public sealed class ClusterExtension : IAsyncDisposable
     /// <summary>The path the singleton has on the node at <paramref name="address"/>.</summary>
     internal static ActorPath SingletonPath(Address address, string singleton) =>
         ActorPath.Root(address).Child("system").Child(ManagerName(singleton)).Child(singleton);
+
+    private static partial class Log
+    {
+        [LoggerMessage(20, LogLevel.Information, "Cluster: dashboard at {Address} ({Mode})")]
+        public static partial void DashboardListening(ILogger logger, Uri address, string mode);
+    }
 }
 
 /// <summary>Turns the cluster on for an actor system, and reaches it afterwards.</summary>

@@ -90,6 +90,23 @@ public sealed class ClusterOptions
         return this;
     }
 
+    /// <summary>The dashboard this node serves once it joined (<see cref="UseDashboard"/>), or null (the default): none.</summary>
+    public Dashboard.DashboardOptions? Dashboard { get; set; }
+
+    /// <summary>
+    /// Serves the cluster dashboard from this node on <paramref name="port"/> (on 127.0.0.1 unless
+    /// <paramref name="configure"/> sets <see cref="Dashboard.DashboardOptions.Host"/>): members, shards, leases,
+    /// projections and dead letters, live. Read-only unless a token is configured.
+    /// </summary>
+    public ClusterOptions UseDashboard(int port, Action<Dashboard.DashboardOptions>? configure = null)
+    {
+        var dashboard = new Dashboard.DashboardOptions { Port = port };
+        configure?.Invoke(dashboard);
+        dashboard.Validate();
+        Dashboard = dashboard;
+        return this;
+    }
+
     /// <summary>Keeps leases in <paramref name="store"/>.</summary>
     public ClusterOptions UseLeaseStore(ILeaseStore store)
     {

@@ -91,6 +91,11 @@ internal sealed class ClusterDemoSettings : CommandSettings
     [Description("Where the nodes' warnings and errors go (replaced on every run; default: the --db file's name ending in .log, else recall-cluster-demo.log)")]
     public string? Log { get; set; }
 
+    /// <summary>Serve the cluster dashboard from the client.</summary>
+    [CommandOption("--dashboard <PORT>")]
+    [Description("Serve the live cluster dashboard on http://127.0.0.1:PORT from the demo's client member (on a terminal, the demo then waits for Enter before the cluster stops)")]
+    public int? Dashboard { get; set; }
+
     /// <summary>Run as one node process of the demo.</summary>
     [CommandOption("--node", IsHidden = true)]
     public bool Node { get; set; }
@@ -101,9 +106,9 @@ internal sealed class ClusterDemoSettings : CommandSettings
 
     /// <inheritdoc />
     public override ValidationResult Validate() =>
-        Postgres is { IsSet: true } && Db is not null
-            ? ValidationResult.Error("Give either --db or --postgres, not both.")
-            : ValidationResult.Success();
+        Postgres is { IsSet: true } && Db is not null ? ValidationResult.Error("Give either --db or --postgres, not both.")
+        : Dashboard is < 0 or > 65535 ? ValidationResult.Error($"--dashboard must be a port (0 to 65535), not {Dashboard}.")
+        : ValidationResult.Success();
 }
 
 /// <summary><c>recall demo cluster</c>.</summary>
@@ -119,7 +124,7 @@ internal sealed class ClusterDemoCommand(IAnsiConsole console) : AsyncCommand<Cl
         var store = DemoStore.Create(db, settings.Postgres?.IsSet == true, settings.Postgres?.Value, Schema);
         return settings.Node
             ? await ClusterDemoNode.RunAsync(store, settings.Port)
-            : await ClusterDemo.RunAsync(store, console, Path.GetFullPath(settings.Log ?? Path.ChangeExtension(db, ".log")), cancellationToken);
+            : await ClusterDemo.RunAsync(store, console, Path.GetFullPath(settings.Log ?? Path.ChangeExtension(db, ".log")), settings.Dashboard, cancellationToken);
     }
 }
 

@@ -45,9 +45,11 @@ internal sealed class ClusterDemo : IAsyncDisposable
     private Table? _checkTable;
     private bool _left;
     private readonly StreamWriter _log;
+    private readonly int? _dashboard;
 
-    private ClusterDemo(DemoStore store, IAnsiConsole console, string log)
+    private ClusterDemo(DemoStore store, IAnsiConsole console, string log, int? dashboard)
     {
+        _dashboard = dashboard;
         _log = new StreamWriter(log, append: false) { AutoFlush = true };
         _store = store;
         _console = console;
@@ -58,8 +60,9 @@ internal sealed class ClusterDemo : IAsyncDisposable
     /// <param name="store">Where the cluster keeps everything.</param>
     /// <param name="console">Where the progress goes.</param>
     /// <param name="log">The file for the nodes' warnings and errors (replaced).</param>
+    /// <param name="dashboard">The port of the dashboard the client serves, or null for none.</param>
     /// <param name="cancellationToken">Stops the demo.</param>
-    public static async Task<int> RunAsync(DemoStore store, IAnsiConsole console, string log, CancellationToken cancellationToken)
+    public static async Task<int> RunAsync(DemoStore store, IAnsiConsole console, string log, int? dashboard, CancellationToken cancellationToken)
     {
         console.Write(new Rule($"[bold]Recall cluster demo[/]: {NodeCount} nodes, sharded wallets on {store.Name}").LeftJustified());
         console.MarkupLine($"store: [blue]{Markup.Escape(store.Location)}[/] (journal, members, leases and shard homes; replaced on every run)");
@@ -70,8 +73,14 @@ internal sealed class ClusterDemo : IAsyncDisposable
         }
 
         console.MarkupLine($"node warnings and errors: [blue]{Markup.Escape(log)}[/]");
-        await using var demo = new ClusterDemo(store, console, log);
+        await using var demo = new ClusterDemo(store, console, log, dashboard);
         var result = demo._live ? await demo.RunLiveAsync(cancellationToken) : await demo.RunPhasesAsync(cancellationToken);
+        if (dashboard is not null && demo._live)
+        {
+            console.MarkupLine($"the dashboard stays at [blue]{demo._client?.Cluster().DashboardAddress}[/]: press Enter to stop the cluster");
+            await Task.Run(Console.ReadLine, cancellationToken);
+        }
+
         var clock = Stopwatch.StartNew();
         var killed = await demo.LeaveAsync();
         console.MarkupLine(killed == 0
@@ -106,10 +115,21 @@ internal sealed class ClusterDemo : IAsyncDisposable
         await Task.WhenAll(Enumerable.Range(1, NodeCount).Select(i => StartNodeAsync(new DemoNode($"node-{i}", FreePort()))));
         _client = ActorSystem.Create("demo", o => o
             .UsePersistence(p => _store.Use(p).Events.RegisterAssemblyOf<ClusterWallet>())
-            .UseCluster(c => _clientStores = _store.UseCluster(c.Listen("127.0.0.1", 0))));
+            .UseCluster(c =>
+            {
+                _clientStores = _store.UseCluster(c.Listen("127.0.0.1", 0));
+                if (_dashboard is { } port)
+                {
+                    c.UseDashboard(port);
+                }
+            }));
         await _client.Cluster().JoinAsync(cancellationToken);
         var region = _client.Sharding().StartProxy(ClusterWallet.TypeName, new ClusterWalletExtractor());
         Say($"this process joined as a client ({_client.Address}); it hosts no shards");
+        if (_client.Cluster().DashboardAddress is { } page)
+        {
+            Say($"the dashboard: [blue]{page}[/]");
+        }
 
         _phase = "commands flow";
         Say($"{WalletCount} wallets take numbered commands: one at a time each, sent again until acknowledged (a wallet applies each number once)");

@@ -74,7 +74,7 @@ internal sealed partial class Shard : Actor
     {
         _lost.Dispose();
         Context.System.TryGetExtension<PersistenceExtension>()?.ClearFencingToken(Self.Path);
-        _metrics.ShardStopped(_ready, _entities.Count);
+        _metrics.ShardStopped(_shardId, _ready, _entities.Count);
         var dropped = 0;
         foreach (var (message, sender) in _pending.Concat(_entities.Values.SelectMany(e => e.Waiting)).Concat(_adding.Values.SelectMany(q => q)))
         {
@@ -208,7 +208,7 @@ internal sealed partial class Shard : Actor
         }
 
         _ready = true;
-        _metrics.ShardStarted(Context.System.TimeProvider.GetElapsedTime(_acquireStarted));
+        _metrics.ShardStarted(_shardId, Context.System.TimeProvider.GetElapsedTime(_acquireStarted));
         Log.Started(Context.Logger, _typeName, _shardId, Context.System.Address, token, _remembered.Count);
         foreach (var id in _remembered)
         {
@@ -377,7 +377,7 @@ internal sealed partial class Shard : Actor
         var entity = new Entity(actor, _recent.AddLast(id), Context.System.TimeProvider.GetTimestamp());
         _entities[id] = entity;
         _ids[actor] = id;
-        _metrics.EntityStarted();
+        _metrics.EntityStarted(_shardId);
         return entity;
     }
 
@@ -416,7 +416,7 @@ internal sealed partial class Shard : Actor
         var entity = _entities[id];
         _entities.Remove(id);
         _recent.Remove(entity.Recent);
-        _metrics.EntityStopped();
+        _metrics.EntityStopped(_shardId);
         if (_handingOff)
         {
             foreach (var (message, sender) in entity.Waiting)

@@ -131,6 +131,9 @@ internal sealed partial class ShardRegion(
             case GetStatistics:
                 Sender?.Tell(metrics.Snapshot(), Self);
                 break;
+            case GetShardEntities:
+                Sender?.Tell(new ShardEntities(metrics.EntitiesPerShard()), Self);
+                break;
             default:
                 Deliver(message, Sender);
                 break;

@@ -38,6 +38,9 @@ public sealed class ShardingExtension
     public IActorRef StartProxy(string typeName, IMessageExtractor extractor, ShardingSettings? settings = null) =>
         StartRegion(typeName, null, extractor, settings);
 
+    /// <summary>The entity types started on this node (as regions or proxies).</summary>
+    internal IReadOnlyCollection<string> TypeNames => [.. _regions.Keys.Order(StringComparer.Ordinal)];
+
     /// <summary>The region of <paramref name="typeName"/> started on this node.</summary>
     /// <exception cref="InvalidOperationException">The type was not started here.</exception>
     public IActorRef Region(string typeName) =>

@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 
@@ -25,6 +26,7 @@ internal sealed class ShardingMetrics : IDisposable
     private static readonly List<ShardingMetrics> Live = [];
 
     private readonly TagList _tags;
+    private readonly ConcurrentDictionary<string, int> _entitiesPerShard = new(StringComparer.Ordinal);
     private int _shards;
     private int _entities;
     private int _buffered;
@@ -48,15 +50,20 @@ internal sealed class ShardingMetrics : IDisposable
 
     public ShardingStatistics Snapshot() => new(Volatile.Read(ref _shards), Volatile.Read(ref _entities), Volatile.Read(ref _buffered), Interlocked.Read(ref _dropped));
 
-    public void ShardStarted(TimeSpan waited)
+    /// <summary>The entities of each shard running here now (shards without entities count 0).</summary>
+    public IReadOnlyDictionary<string, int> EntitiesPerShard() => new Dictionary<string, int>(_entitiesPerShard, StringComparer.Ordinal);
+
+    public void ShardStarted(string shardId, TimeSpan waited)
     {
         Interlocked.Increment(ref _shards);
+        _entitiesPerShard.TryAdd(shardId, 0);
         StartDuration.Record(waited.TotalSeconds, _tags);
     }
 
     /// <summary>A shard stopped; <paramref name="entitiesLeft"/> of its entities were still counted (they stopped with it).</summary>
-    public void ShardStopped(bool wasRunning, int entitiesLeft)
+    public void ShardStopped(string shardId, bool wasRunning, int entitiesLeft)
     {
+        _entitiesPerShard.TryRemove(shardId, out _);
         if (wasRunning)
         {
             Interlocked.Decrement(ref _shards);
@@ -65,9 +72,20 @@ internal sealed class ShardingMetrics : IDisposable
         Interlocked.Add(ref _entities, -entitiesLeft);
     }
 
-    public void EntityStarted() => Interlocked.Increment(ref _entities);
+    public void EntityStarted(string shardId)
+    {
+        Interlocked.Increment(ref _entities);
+        _entitiesPerShard.AddOrUpdate(shardId, 1, (_, count) => count + 1);
+    }
 
-    public void EntityStopped() => Interlocked.Decrement(ref _entities);
+    public void EntityStopped(string shardId)
+    {
+        Interlocked.Decrement(ref _entities);
+        if (_entitiesPerShard.TryGetValue(shardId, out var count))
+        {
+            _entitiesPerShard[shardId] = Math.Max(0, count - 1); // only its shard writes its count
+        }
+    }
 
     public void Buffered(int change) => Interlocked.Add(ref _buffered, change);
 

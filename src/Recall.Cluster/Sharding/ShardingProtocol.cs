@@ -52,3 +52,11 @@ internal sealed class RegionHandedOff
 {
     public static readonly RegionHandedOff Instance = new();
 }
+
+/// <summary>Asks a region (of any node) for the entities of each shard it runs now, for the dashboard.</summary>
+[EventType("recall.sharding.get-shard-entities.v1")]
+internal sealed record GetShardEntities;
+
+/// <summary>The answer to <see cref="GetShardEntities"/>: shard id to running entities.</summary>
+[EventType("recall.sharding.shard-entities.v1")]
+internal sealed record ShardEntities(IReadOnlyDictionary<string, int> Entities);
