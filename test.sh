@@ -3,6 +3,8 @@
 # Starts a throwaway PostgreSQL (initdb into a temp folder, pg_ctl on a free loopback port) when its
 # server binaries are installed and RECALL_POSTGRES is not already set, and stops it on exit.
 # Without PostgreSQL its tests are skipped loudly; with RECALL_REQUIRE_POSTGRES=1 that is a failure.
+# The same for Chromium (/usr/bin/chromium or RECALL_CHROMIUM), which the dashboard's browser test
+# drives through Playwright, with RECALL_REQUIRE_BROWSER=1.
 set -uo pipefail
 cd "$(dirname "$0")"
 
@@ -67,6 +69,18 @@ if [ -z "${RECALL_POSTGRES:-}" ]; then
     echo "## Install PostgreSQL (initdb, pg_ctl) or set RECALL_POSTGRES.          ##"
     echo "##########################################################################"
   fi
+fi
+
+if [ ! -x "${RECALL_CHROMIUM:-/usr/bin/chromium}" ]; then
+  if [ "${RECALL_REQUIRE_BROWSER:-0}" = 1 ]; then
+    echo "test.sh: Chromium is required (RECALL_REQUIRE_BROWSER=1) but ${RECALL_CHROMIUM:-/usr/bin/chromium} is missing" >&2
+    echo "0 passed, 1 failed"
+    exit 1
+  fi
+  echo "##########################################################################"
+  echo "## Chromium not found: the dashboard's browser test is SKIPPED.         ##"
+  echo "## apt-get install chromium, or set RECALL_CHROMIUM to a Chromium.      ##"
+  echo "##########################################################################"
 fi
 
 log=$(mktemp "${TMPDIR:-/tmp}/recall-test.XXXXXX")
