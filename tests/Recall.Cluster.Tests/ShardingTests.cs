@@ -292,6 +292,42 @@ public sealed class ShardingTests
     }
 
     [Fact]
+    public async Task When_every_node_leaves_at_once_each_stops_its_shards_itself_instead_of_waiting_for_a_coordinator()
+    {
+        var log = new EntityLog();
+        var (cluster, journal) = NewCluster();
+        await using var _c = cluster;
+
+        // A handoff timeout far beyond the wait below: a leave that waited for a coordinator that can
+        // run nowhere (every member leaving) would take twice that.
+        var settings = Fast(s => s.HandOffTimeout = TimeSpan.FromSeconds(60));
+        var nodes = new List<ActorSystem>();
+        IActorRef? region = null;
+        foreach (var name in new[] { "x", "y", "z" })
+        {
+            var node = await cluster.NodeAsync(name);
+            nodes.Add(node);
+            region = StartCounters(node, log, settings);
+        }
+
+        var entities = Enumerable.Range(0, 30).Select(i => "all" + i).ToList();
+        await Wait.UntilAsync(async () =>
+        {
+            await Task.WhenAll(entities.Select(e => region!.Ask<Counted>(new Add(e), AskTimeout)));
+            return (await Task.WhenAll(nodes.Select(n => n.Sharding().StatisticsAsync("counter")))).All(s => s.Shards > 0);
+        }, "every node runs shards");
+        var counts = await Task.WhenAll(entities.Select(e => StoredCountAsync(journal, e)));
+
+        await Task.WhenAll(nodes.Select(n => n.Cluster().LeaveAsync())).WaitAsync(TimeSpan.FromSeconds(60));
+
+        // Every shard lease was released (none waits to expire), and the entities stopped after their writes.
+        var leases = await cluster.Nodes[0].Cluster().Leases.ReadAllAsync(default);
+        Assert.DoesNotContain(leases, l => l.Name.StartsWith("shard:counter:", StringComparison.Ordinal) && l.ExpiresAt > DateTimeOffset.UtcNow);
+        Assert.Equal(counts, await Task.WhenAll(entities.Select(e => StoredCountAsync(journal, e))));
+        log.AssertOneRunAtATime();
+    }
+
+    [Fact]
     public async Task A_node_that_stops_has_its_entities_answer_elsewhere_with_their_history()
     {
         var log = new EntityLog();

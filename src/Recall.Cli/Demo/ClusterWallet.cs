@@ -16,7 +16,7 @@ internal sealed record ChangeWallet(string Wallet, long Number, int Coins);
 [EventType("demo.cluster.changed-ack.v1")]
 internal sealed record WalletAck(string Wallet, long Number, bool Applied, int Balance, string Node);
 
-/// <summary>Asks a wallet for its balance; the answer is a <see cref="WalletAck"/> of its last applied command.</summary>
+/// <summary>Asks a wallet for its balance; the answer is a <see cref="WalletAck"/> with the number of its last applied (stored) command.</summary>
 [EventType("demo.cluster.read.v1")]
 internal sealed record ReadWallet(string Wallet);
 

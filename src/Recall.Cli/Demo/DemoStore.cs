@@ -70,7 +70,7 @@ internal abstract class DemoStore
     }
 
     /// <summary>New membership, lease and shard stores on this store.</summary>
-    public abstract ClusterStores CreateClusterStores();
+    protected abstract ClusterStores CreateClusterStores();
 
     private sealed class Sqlite(string path) : DemoStore
     {
@@ -97,7 +97,7 @@ internal abstract class DemoStore
             return PrepareAsync();
         }
 
-        public override ClusterStores CreateClusterStores()
+        protected override ClusterStores CreateClusterStores()
         {
             var file = new SqliteStoreOptions { Path = path };
             return new ClusterStores(new SqliteMembershipStore(file), new SqliteLeaseStore(file), new SqliteShardStore(file));
@@ -159,7 +159,7 @@ internal abstract class DemoStore
             return await PrepareAsync();
         }
 
-        public override ClusterStores CreateClusterStores()
+        protected override ClusterStores CreateClusterStores()
         {
             var options = new PostgreSqlStoreOptions();
             Configure(options);

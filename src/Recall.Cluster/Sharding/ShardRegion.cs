@@ -24,7 +24,7 @@ internal sealed partial class ShardRegion(
     private readonly Dictionary<string, Queue<(object Message, IActorRef? Sender)>> _buffers = new(StringComparer.Ordinal);
     private readonly Dictionary<string, IActorRef> _shards = new(StringComparer.Ordinal);
     private readonly Dictionary<IActorRef, string> _shardIds = [];
-    private readonly Dictionary<string, IActorRef> _handingOff = new(StringComparer.Ordinal); // shard → who asked
+    private readonly Dictionary<string, IActorRef?> _handingOff = new(StringComparer.Ordinal); // shard → who asked (null: this region itself)
     private readonly HashSet<IActorRef> _watchedRegions = [];
     private IActorRef? _coordinator;
     private IActorRef? _leaveRequester;
@@ -88,6 +88,7 @@ internal sealed partial class ShardRegion(
             case Retry:
                 Register(); // again and again: a coordinator that lost its memory learns of this region
                 AskForBufferedHomes();
+                StopShardsIfNoOneCanMoveThem();
                 break;
             case ShardHome home:
                 LearnHome(home);
@@ -277,7 +278,7 @@ internal sealed partial class ShardRegion(
         _shards.Remove(shardId);
         if (_handingOff.Remove(shardId, out var requester))
         {
-            requester.Tell(new ShardStopped(shardId), Self);
+            requester?.Tell(new ShardStopped(shardId), Self);
             if (_homes.TryGetValue(shardId, out var next) && ReferenceEquals(next, Self))
             {
                 // It came back here while the old one stopped: start it again for what waits.
@@ -305,6 +306,34 @@ internal sealed partial class ShardRegion(
         }
     }
 
+    /// <summary>
+    /// Leaving while every other node that could run the coordinator is leaving or gone (the whole
+    /// cluster stops): no coordinator can move the shards here, so they stop here, their entities
+    /// after their writes, and their leases are released; the next coordinator finds their homes on
+    /// a node that is no longer a member and allocates them again.
+    /// </summary>
+    private void StopShardsIfNoOneCanMoveThem()
+    {
+        if (_leaveRequester is null || _leaveAcknowledged
+            || cluster.Members.Any(m => !m.Address.Equals(Context.System.Address) && m.Status == Recall.Persistence.Membership.MemberStatus.Up && (settings.Role is null || m.HasRole(settings.Role))))
+        {
+            return;
+        }
+
+        Log.StoppingWithoutCoordinator(Context.Logger, typeName, Context.System.Address, _shards.Count);
+        _leaveAcknowledged = true;
+        foreach (var (shardId, shard) in _shards)
+        {
+            _homes.Remove(shardId);
+            if (_handingOff.TryAdd(shardId, null))
+            {
+                shard.Tell(HandOffShard.Instance, Self);
+            }
+        }
+
+        ReplyIfLeft();
+    }
+
     private void ReplyIfLeft()
     {
         // Left once no shard runs here and every message kept here went on to its new home.
@@ -322,6 +351,9 @@ internal sealed partial class ShardRegion(
 
     private static partial class Log
     {
+        [LoggerMessage(4, LogLevel.Information, "Sharding {TypeName}: {Node} leaves and no other member could move its shards; its {Shards} shards stop here")]
+        public static partial void StoppingWithoutCoordinator(ILogger logger, string typeName, Address node, int shards);
+
         [LoggerMessage(1, LogLevel.Debug, "Sharding {TypeName}: the region on {Node} registered with the coordinator on {Coordinator}")]
         public static partial void Registered(ILogger logger, string typeName, Address node, Address coordinator);
 

@@ -1,4 +1,5 @@
 using Recall.Actors;
+using Recall.Persistence.Membership;
 
 namespace Recall.Cluster.Singleton;
 
@@ -105,7 +106,15 @@ internal sealed class SingletonProxy(string name, ClusterExtension cluster) : Ac
             return null;
         }
 
-        var path = ClusterExtension.SingletonPath(ClusterExtension.AddressOfHolder(record.Holder), name);
+        // A holder that is no longer a member (it left or is down; its lease row stays until another
+        // node takes it) is not asked: that would only open a connection to a node that is gone.
+        var holder = ClusterExtension.AddressOfHolder(record.Holder);
+        if (!holder.Equals(cluster.System.Address) && !cluster.Members.Any(m => m.Address.Equals(holder) && m.Status <= MemberStatus.Leaving))
+        {
+            return null;
+        }
+
+        var path = ClusterExtension.SingletonPath(holder, name);
         if (current is not null && current.Path.Equals(path))
         {
             return current;
