@@ -8,7 +8,7 @@ public sealed class BenchOptions
     /// <summary>The workloads to run (case-insensitive); empty means all.</summary>
     public HashSet<string> Workloads { get; } = new(StringComparer.OrdinalIgnoreCase);
 
-    /// <summary>The stores to run on (case-insensitive): none, memory, sqlite, postgres; empty means all.</summary>
+    /// <summary>The stores to run on (case-insensitive): none, memory, sqlite, postgres (see <see cref="KnownStore"/>); empty means all.</summary>
     public HashSet<string> Stores { get; } = new(StringComparer.OrdinalIgnoreCase);
 
     /// <summary>Measured runs per workload × store. Default 3.</summary>
@@ -58,7 +58,7 @@ public sealed class BenchOptions
                     break;
                 case "--store":
                 case "--stores":
-                    options.Stores.UnionWith(Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+                    options.Stores.UnionWith(Value().Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(StoreName));
                     break;
                 case "--runs":
                     options.Runs = PositiveInt(args[i], Value(), allowZero: false);
@@ -92,6 +92,26 @@ public sealed class BenchOptions
 
         return options;
     }
+
+    /// <summary>
+    /// The store's name as the workloads use it: none, memory, sqlite or postgres (<c>postgresql</c>, as
+    /// hosting configuration spells it, is the same store); any case. Null when it names no store.
+    /// </summary>
+    public static string? KnownStore(string name)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        return name.ToLowerInvariant() switch
+        {
+            "none" or "memory" or "sqlite" or "postgres" => name.ToLowerInvariant(),
+            "postgresql" => "postgres",
+            _ => null,
+        };
+    }
+
+    /// <summary>The message for a name that is not a store.</summary>
+    public static string NotAStore(string name) => $"--store '{name}' is not a store: none, memory, sqlite or postgres (postgresql also works)";
+
+    private static string StoreName(string name) => KnownStore(name) ?? throw new ArgumentException(NotAStore(name));
 
     private static int PositiveInt(string flag, string value, bool allowZero)
     {

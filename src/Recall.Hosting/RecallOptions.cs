@@ -34,7 +34,8 @@ public sealed class RecallOptions
     public string SystemName { get; set; } = "recall";
 
     /// <summary>
-    /// The store (<c>Recall:Store</c>: <c>memory</c>, <c>sqlite</c> or <c>postgresql</c>), or null
+    /// The store (<c>Recall:Store</c>: <c>memory</c>, <c>sqlite</c> or <c>postgresql</c>, also spelt
+    /// <c>postgres</c> as the <c>recall</c> tool does; any case), or null
     /// (the default) when configuration does not choose one: then the system has persistence only
     /// if <see cref="UsePersistence"/> configures it.
     /// </summary>

@@ -46,9 +46,10 @@ public static class RecallServiceCollectionExtensions
     private static RecallBuilder Add(IServiceCollection services, IConfiguration? configuration, Action<RecallOptions>? configure)
     {
         var options = services.AddOptions<RecallOptions>();
+        var section = configuration is IConfigurationSection named ? named.Path : configuration is null ? "Recall" : "";
         if (configuration is not null)
         {
-            options.Bind(configuration, binder => binder.ErrorOnUnknownConfiguration = true);
+            options.Configure(o => RecallConfiguration.Bind(configuration, o, section));
         }
 
         if (configure is not null)
@@ -57,7 +58,6 @@ public static class RecallServiceCollectionExtensions
         }
 
         options.ValidateOnStart();
-        var section = configuration is IConfigurationSection named ? named.Path : configuration is null ? "Recall" : "";
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RecallOptions>>(new RecallOptionsValidator(section)));
         services.TryAddSingleton(ActorSystemFactory.Create);
         services.TryAddSingleton(provider => new ActorRegistry(

@@ -15,6 +15,16 @@ public sealed class BenchCommandTests
     }
 
     [Fact]
+    public async Task A_store_is_named_postgres_or_postgresql_and_a_wrong_name_lists_the_valid_ones()
+    {
+        var wrong = await Cli.RunAsync("bench", "--workload", "persist-seq", "--store", "sqlite,mysql", "--runs", "1", "--warmups", "0", "--scale-down", "1000");
+        Assert.Equal(RecallApp.UsageError, wrong.ExitCode);
+        Assert.Equal(["recall: --store 'mysql' is not a store: none, memory, sqlite or postgres (postgresql also works). (see --help)"], wrong.ErrorLines);
+
+        Assert.Equal(["postgres", "sqlite"], Recall.Benchmarks.BenchOptions.Parse(["--store", "PostgreSQL,postgres,SQLite"]).Stores.Order());
+    }
+
+    [Fact]
     public async Task The_postgres_store_without_a_connection_string_is_reported_as_skipped()
     {
         if (Environment.GetEnvironmentVariable("RECALL_BENCH_POSTGRES") is { Length: > 0 })

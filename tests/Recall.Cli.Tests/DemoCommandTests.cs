@@ -15,6 +15,7 @@ public sealed class DemoCommandTests : IDisposable
         Assert.True(result.ExitCode == 0, result.Output + result.Error);
         Assert.Contains("every wallet recovered exactly what was acknowledged", result.Output, StringComparison.Ordinal);
         Assert.Contains(_journal.Path, result.Output, StringComparison.Ordinal);
+        Assert.Contains($"next: recall demo --kill --db {_journal.Path}", result.Output, StringComparison.Ordinal);
 
         // the file it wrote is a journal the inspection commands read
         var ids = await Cli.RunAsync("journal", "ids", _journal.Path);
@@ -28,6 +29,8 @@ public sealed class DemoCommandTests : IDisposable
 
         Assert.True(result.ExitCode == 0, result.Output + result.Error);
         Assert.Contains("killed it with SIGKILL after", result.Output, StringComparison.Ordinal);
+        Assert.Contains("durable does not mean acknowledged", result.Output, StringComparison.Ordinal);
+        Assert.Contains("next: recall demo cluster", result.Output, StringComparison.Ordinal);
         Assert.Contains("every wallet recovered exactly what was acknowledged", result.Output, StringComparison.Ordinal);
     }
 

@@ -270,6 +270,31 @@ public sealed class HostingTests
     }
 
     [Theory]
+    [InlineData("postgresql")]
+    [InlineData("postgres")]
+    [InlineData("PostgreSQL")]
+    public void The_store_is_named_postgresql_or_postgres_in_any_case(string name)
+    {
+        var builder = NewBuilder(("Recall:Store", name), ("Recall:PostgreSql:ConnectionString", "Host=localhost;Database=shop;Username=app"));
+        builder.Services.AddRecall(builder.Configuration.GetSection("Recall"));
+        using var host = builder.Build();
+
+        Assert.Equal(RecallStore.PostgreSql, host.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<RecallOptions>>().Value.Store);
+    }
+
+    [Fact]
+    public async Task A_wrong_store_name_is_refused_in_one_line_that_names_the_valid_ones()
+    {
+        var builder = NewBuilder(("Recall:Store", "postgress"));
+        builder.Services.AddRecall(builder.Configuration.GetSection("Recall"));
+        using var host = builder.Build();
+
+        var error = await Assert.ThrowsAnyAsync<Exception>(() => host.StartAsync());
+
+        Assert.Equal("Recall:Store is 'postgress', which is not a store: use memory, sqlite or postgresql (postgres also works).", error.Message);
+    }
+
+    [Theory]
     [InlineData(null, "Recall:PostgreSql:ConnectionString")]
     [InlineData("Host=", "Recall:PostgreSql:ConnectionString")]
     [InlineData("Host=localhost;Unknown Keyword=1", "Recall:PostgreSql:ConnectionString")]

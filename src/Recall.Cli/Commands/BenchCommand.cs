@@ -28,7 +28,7 @@ internal sealed class BenchSettings : CommandSettings
 
     /// <summary>The stores to run on.</summary>
     [CommandOption("-s|--store <NAMES>")]
-    [Description("Stores to run on: none, memory, sqlite, postgres; comma-separated or repeated (default: all)")]
+    [Description("Stores to run on: none, memory, sqlite, postgres (or postgresql); comma-separated or repeated (default: all)")]
     public string[] Stores { get; set; } = [];
 
     /// <summary>The PostgreSQL server of the postgres store.</summary>
@@ -61,6 +61,7 @@ internal sealed class BenchSettings : CommandSettings
         Runs < 1 ? ValidationResult.Error("--runs must be at least 1.")
         : Warmups < 0 ? ValidationResult.Error("--warmups must not be negative.")
         : ScaleDown < 1 ? ValidationResult.Error("--scale-down must be at least 1.")
+        : Stores.SelectMany(Split).FirstOrDefault(s => BenchOptions.KnownStore(s) is null) is { } wrong ? ValidationResult.Error(BenchOptions.NotAStore(wrong) + ".")
         : ValidationResult.Success();
 
     /// <summary>The harness options these settings stand for.</summary>
@@ -68,7 +69,7 @@ internal sealed class BenchSettings : CommandSettings
     {
         var options = new BenchOptions { Runs = Runs, Warmups = Warmups, ScaleDown = ScaleDown, ListOnly = List };
         options.Workloads.UnionWith(Workloads.SelectMany(Split));
-        options.Stores.UnionWith(Stores.SelectMany(Split));
+        options.Stores.UnionWith(Stores.SelectMany(Split).Select(s => BenchOptions.KnownStore(s)!));
         if (Postgres is not null)
         {
             options.Postgres = Postgres;

@@ -27,6 +27,9 @@ internal abstract class DemoStore
     /// <summary>The arguments of <c>recall journal</c> or <c>recall cluster</c> that read this store.</summary>
     public abstract string InspectArguments { get; }
 
+    /// <summary>The arguments of <c>recall demo</c> that choose this store again (empty for the default file), each after a space.</summary>
+    public abstract string DemoArguments { get; }
+
     /// <summary>The arguments that give the child process (--kill) the same store.</summary>
     public abstract IReadOnlyList<string> ChildArguments { get; }
 
@@ -84,6 +87,8 @@ internal abstract class DemoStore
 
         public override string InspectArguments => path.Contains(' ', StringComparison.Ordinal) ? $"\"{path}\"" : path;
 
+        public override string DemoArguments => System.IO.Path.GetFileName(path) == "recall-demo.db" && System.IO.Path.GetDirectoryName(path) == Directory.GetCurrentDirectory() ? "" : " --db " + InspectArguments;
+
         public override PersistenceOptions Use(PersistenceOptions options) => options.UseSqlite(path);
 
         public override Task<string?> ResetAsync()
@@ -122,6 +127,8 @@ internal abstract class DemoStore
         public override IReadOnlyList<string> ChildArguments => ["--postgres", connectionString];
 
         public override string InspectArguments => $"--postgres \"{RecallApp.OneLine(connectionString)}\" --schema {schema}";
+
+        public override string DemoArguments => $" --postgres \"{RecallApp.OneLine(connectionString)}\"";
 
         public override PersistenceOptions Use(PersistenceOptions options) => options.UsePostgreSql(Configure);
 

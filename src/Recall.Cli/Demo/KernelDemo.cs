@@ -45,6 +45,7 @@ internal static class KernelDemo
         output.WriteLine($"  expected: {parsed} stored, sum {expected}");
         var healed = ledger.Sum == expected && ledger.Count == parsed;
         output.WriteLine(healed ? "  healed:   yes, every valid record stored exactly once" : "  healed:   NO");
+        output.WriteLine("next: recall demo (event-sourced wallets crash and recover from their journal)");
         return healed ? 0 : 1;
     }
 

@@ -74,7 +74,9 @@ internal static class WalletDemo
         console.Write(table);
         console.MarkupLine("[bold]2.[/] crash: the actor system is gone, and with it every balance held in memory");
         var recovered = await WithSpinnerAsync(console, "recovering from the journal", () => RecoverAsync(store));
-        return Report(console, expected.ToDictionary(p => p.Key, p => (IReadOnlySet<int>)new HashSet<int> { p.Value }), recovered, "expected");
+        var verdict = Report(console, expected.ToDictionary(p => p.Key, p => (IReadOnlySet<int>)new HashSet<int> { p.Value }), recovered, "expected");
+        console.MarkupLine($"next: [blue]recall demo --kill{Markup.Escape(store.DemoArguments)}[/] kills the process with SIGKILL instead; [blue]recall journal events {Markup.Escape(store.InspectArguments)} wallet-alice[/] shows one wallet's events");
+        return verdict;
     }
 
     private static async Task<int> KillAndRecoverAsync(DemoStore store, IReadOnlyDictionary<string, int> start, IAnsiConsole console)
@@ -125,8 +127,13 @@ internal static class WalletDemo
         }
 
         console.Write(table);
+        console.MarkupLine("   A wallet may recover one command more than it acknowledged: that command's event was already");
+        console.MarkupLine("   durable in the journal when the process died, before its answer was printed. Acknowledged means");
+        console.MarkupLine("   durable; durable does not mean acknowledged. Any other balance would be a lost or invented write.");
         var recovered = await WithSpinnerAsync(console, "recovering from the journal", () => RecoverAsync(store));
-        return Report(console, possible, recovered, "acknowledged");
+        var verdict = Report(console, possible, recovered, "acknowledged");
+        console.MarkupLine("next: [blue]recall demo cluster[/] runs the wallets sharded on three node processes and kills one");
+        return verdict;
     }
 
     private static int Report(IAnsiConsole console, Dictionary<string, IReadOnlySet<int>> expected, Recovered recovered, string expectedLabel)
