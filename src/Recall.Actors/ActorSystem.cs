@@ -183,11 +183,21 @@ public sealed partial class ActorSystem : IAsyncDisposable
 
     internal ActorPath TempPath(string name) => ActorPath.Root(Address).Child("temp").Child(name);
 
-    internal void PublishDeadLetter(DeadLetter letter)
+    /// <summary>
+    /// Counts and logs an undeliverable message. When it was asked (its sender is an ask's reply
+    /// ref, not a reply to one), the ask fails at once with <see cref="AskUndeliveredException"/>
+    /// naming the recipient and <paramref name="reason"/>, instead of waiting for its timeout.
+    /// </summary>
+    internal void PublishDeadLetter(DeadLetter letter, string? reason = null)
     {
         if (letter.Message is TracedMessage traced)
         {
             letter = letter with { Message = traced.Message };
+        }
+
+        if (letter.Sender is PromiseActorRef promise && !ReferenceEquals(letter.Recipient, promise))
+        {
+            promise.Fail(new AskUndeliveredException(letter.Recipient.Path, letter.Message.GetType(), reason ?? ReasonOf(letter.Recipient)));
         }
 
         var count = Interlocked.Increment(ref _deadLetterCount);
@@ -201,6 +211,13 @@ public sealed partial class ActorSystem : IAsyncDisposable
             }
         }
     }
+
+    private static string ReasonOf(IActorRef recipient) => recipient switch
+    {
+        LocalActorRef { Cell.IsTerminated: true } => "the actor has stopped",
+        LocalActorRef => "the actor is stopping",
+        _ => "no actor lives at that path, or its node is gone",
+    };
 
     internal void OnRootTerminated() => _ = FinishTerminationAsync();
 

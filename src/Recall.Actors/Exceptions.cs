@@ -22,6 +22,32 @@ public sealed class AskTimeoutException : TimeoutException
     public TimeSpan Timeout { get; }
 }
 
+/// <summary>
+/// An ask's message could not be delivered (it became a dead letter): the recipient has stopped,
+/// never existed, or its node is gone. The ask fails at once with this instead of waiting for its
+/// timeout.
+/// </summary>
+public sealed class AskUndeliveredException : Exception
+{
+    /// <summary>Creates the exception for <paramref name="messageType"/> sent to <paramref name="recipient"/>.</summary>
+    public AskUndeliveredException(ActorPath recipient, Type messageType, string reason)
+        : base($"Ask of {messageType.Name} to {recipient} failed at once: the message was not delivered because {reason}.")
+    {
+        Recipient = recipient;
+        MessageType = messageType;
+        Reason = reason;
+    }
+
+    /// <summary>Where the message went.</summary>
+    public ActorPath Recipient { get; }
+
+    /// <summary>The type of the message that was asked.</summary>
+    public Type MessageType { get; }
+
+    /// <summary>Why it was not delivered, e.g. "the actor has stopped" or the failure that stopped it.</summary>
+    public string Reason { get; }
+}
+
 /// <summary>An actor name is empty, malformed, or already taken by a sibling.</summary>
 public sealed class InvalidActorNameException(string message) : ArgumentException(message);
 

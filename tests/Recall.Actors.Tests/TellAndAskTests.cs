@@ -220,4 +220,54 @@ public sealed class TellAndAskTests : IAsyncLifetime
         Assert.StartsWith("recall://test/temp/ask-", asker.Path.ToString(), StringComparison.Ordinal);
         Assert.Equal(before + 1, _system.DeadLetterCount); // the second reply had nowhere to go
     }
+
+    /// <summary>Throws on "crash"; stopped by its parent's strategy.</summary>
+    private sealed class Crasher : Actor
+    {
+        protected override void Receive(object message) => throw new InvalidOperationException("the ledger is closed");
+    }
+
+    /// <summary>Supervises a <see cref="Crasher"/> that it stops on any failure.</summary>
+    private sealed class StoppingParent : Actor
+    {
+        protected override SupervisorStrategy SupervisorStrategy => SupervisorStrategy.Stopping;
+
+        private IActorRef? _child;
+
+        protected override void PreStart() => _child = Context.Spawn(Props.Create(() => new Crasher()), "crasher");
+
+        protected override void Receive(object message) => Sender.Tell(_child!, Self);
+    }
+
+    [Fact]
+    public async Task An_ask_to_a_stopped_actor_fails_at_once_naming_it_instead_of_timing_out()
+    {
+        var responder = _system.Spawn(Props.Create(() => new Responder()), "gone");
+        var watcher = new TestProbe(_system);
+        watcher.Watch(responder);
+        _system.Stop(responder);
+        await watcher.ExpectTerminatedAsync(responder);
+
+        // The fake clock never moves: only the dead letter can end this ask.
+        var error = await Assert.ThrowsAsync<AskUndeliveredException>(() => responder.Ask<object>(new Question("hello?"), TimeSpan.FromSeconds(5)).WaitAsync(TimeSpan.FromSeconds(30)));
+
+        Assert.Equal(responder.Path, error.Recipient);
+        Assert.Equal(typeof(Question), error.MessageType);
+        Assert.Equal($"Ask of Question to {responder.Path} failed at once: the message was not delivered because the actor has stopped.", error.Message);
+    }
+
+    [Fact]
+    public async Task An_ask_to_an_actor_its_parent_stopped_after_a_failure_says_which_failure()
+    {
+        var parent = _system.Spawn(Props.Create(() => new StoppingParent()), "parent");
+        var crasher = await parent.Ask<IActorRef>("your child?", TimeSpan.FromSeconds(5)).WaitAsync(TimeSpan.FromSeconds(30));
+        var watcher = new TestProbe(_system);
+        watcher.Watch(crasher);
+        crasher.Tell("crash", null);
+        await watcher.ExpectTerminatedAsync(crasher);
+
+        var error = await Assert.ThrowsAsync<AskUndeliveredException>(() => crasher.Ask<object>("are you there?", TimeSpan.FromSeconds(5)).WaitAsync(TimeSpan.FromSeconds(30)));
+
+        Assert.Equal("it failed with InvalidOperationException: the ledger is closed", error.Reason);
+    }
 }

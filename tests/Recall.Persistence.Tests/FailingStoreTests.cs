@@ -209,6 +209,28 @@ public sealed class FailingStoreTests
         await watcher.ExpectTerminatedAsync(actor);
     }
 
+    [Fact]
+    public async Task An_ask_to_a_persistent_actor_whose_recovery_failed_fails_at_once_saying_so()
+    {
+        await using var h = PersistenceHarness.Create();
+        h.Journal.Fail(StoreOperation.ReadHighestSequenceNumber, "fs-ask", times: 1);
+        var actor = h.Spawn("fs-ask");
+        var watcher = new TestProbe(h.System);
+        watcher.Watch(actor);
+
+        // Sent while it recovers (kept until recovery ends), then after it stopped: neither waits for the 60 s timeout.
+        var during = actor.Ask<object>(new Cmd("during"), TimeSpan.FromSeconds(60));
+        await watcher.ExpectTerminatedAsync(actor);
+        var after = actor.Ask<object>(new Cmd("after"), TimeSpan.FromSeconds(60));
+
+        foreach (var ask in new[] { during, after })
+        {
+            var error = await Assert.ThrowsAsync<AskUndeliveredException>(() => ask.WaitAsync(TimeSpan.FromSeconds(30)));
+            Assert.StartsWith("its recovery failed: ", error.Reason, StringComparison.Ordinal);
+            Assert.Contains("fs-ask", error.Reason, StringComparison.Ordinal);
+        }
+    }
+
     [Theory]
     [InlineData(true)]
     [InlineData(false)]

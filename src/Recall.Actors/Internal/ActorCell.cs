@@ -77,6 +77,13 @@ internal sealed partial class ActorCell : IActorContext, IThreadPoolWorkItem
 
     public bool IsTerminated => _state == CellState.Terminated;
 
+    /// <summary>Why the actor stopped, when it did not stop by request (it failed, its recovery failed); said to asks whose message it could not take.</summary>
+    internal string? StopReason
+    {
+        get => Volatile.Read(ref _extras)?.StopReason;
+        set => EnsureExtras().StopReason = value;
+    }
+
     internal ChildRestartRecord RestartRecord => EnsureExtras().RestartRecord;
 
     public IReadOnlyCollection<IActorRef> Children
@@ -468,6 +475,7 @@ internal sealed partial class ActorCell : IActorContext, IThreadPoolWorkItem
         if (_parent is null)
         {
             Log.ActorFailed(_system.Logger, exception, Self.Path, _current.Message?.GetType().Name ?? "(none)", Directive.Stop);
+            StopReason ??= $"it failed with {exception.GetType().Name}: {exception.Message}";
             BeginTerminate();
             return;
         }
@@ -505,6 +513,7 @@ internal sealed partial class ActorCell : IActorContext, IThreadPoolWorkItem
                 child.SendSystem(new Recreate(failed.Cause));
                 break;
             case Directive.Stop:
+                child.StopReason ??= $"it failed with {failed.Cause.GetType().Name}: {failed.Cause.Message}";
                 Stop(child.Self);
                 break;
             default:
@@ -697,7 +706,7 @@ internal sealed partial class ActorCell : IActorContext, IThreadPoolWorkItem
             {
                 foreach (var envelope in stash.TakeAll())
                 {
-                    _system.PublishDeadLetter(new DeadLetter(envelope.Message, envelope.Sender, Self));
+                    _system.PublishDeadLetter(new DeadLetter(envelope.Message, envelope.Sender, Self), StopReason);
                 }
             }
         }
@@ -709,12 +718,12 @@ internal sealed partial class ActorCell : IActorContext, IThreadPoolWorkItem
         while (unstashed is { Count: > 0 })
         {
             var envelope = unstashed.Dequeue();
-            _system.PublishDeadLetter(new DeadLetter(envelope.Message, envelope.Sender, Self));
+            _system.PublishDeadLetter(new DeadLetter(envelope.Message, envelope.Sender, Self), StopReason);
         }
 
         while (_mailbox.TryDequeue(out var envelope))
         {
-            _system.PublishDeadLetter(new DeadLetter(envelope.Message, envelope.Sender, Self));
+            _system.PublishDeadLetter(new DeadLetter(envelope.Message, envelope.Sender, Self), StopReason);
         }
     }
 
@@ -1079,6 +1088,8 @@ internal sealed partial class ActorCell : IActorContext, IThreadPoolWorkItem
         public int ReceiveTimeoutGeneration;
         public ITimer? ReceiveTimeoutTimer;
         public object? FailedMessage;
+
+        public string? StopReason;
         public Exception? RecreateCause;
         public readonly ChildRestartRecord RestartRecord = new();
     }

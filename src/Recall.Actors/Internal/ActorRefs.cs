@@ -67,6 +67,9 @@ internal sealed class PromiseActorRef(ActorSystem system, ActorPath path) : IInt
     /// <summary>The ask stopped waiting (timeout or cancellation): a late reply becomes a dead letter.</summary>
     public void Abandon() => _reply.TrySetCanceled();
 
+    /// <summary>The asked message could not be delivered: the ask fails at once.</summary>
+    public void Fail(Exception cause) => _reply.TrySetException(cause);
+
     public void Tell(object message, IActorRef? sender)
     {
         ArgumentNullException.ThrowIfNull(message);

@@ -79,9 +79,11 @@ internal sealed partial class EventSourcedRuntime
     public void Receive(object message) => Running.Receive(message);
 
     /// <summary>Stops the actor: after a failure it cannot recover from (persist or recovery failure), or on a <see cref="GracefulStop"/> once its writes are handled.</summary>
-    public void Stop()
+    /// <param name="reason">Why it stops when it is a failure (told to asks whose message it cannot take), null for a requested stop.</param>
+    public void Stop(string? reason = null)
     {
         IsStopping = true;
+        Cell.StopReason ??= reason;
         Cell.Stop(Cell.Self);
     }
 

@@ -68,7 +68,7 @@ internal static class RecoveryPhase
             finally
             {
                 // Even if the hook throws, the actor stops: its state is unknown.
-                runtime.Stop();
+                runtime.Stop($"its recovery failed: {failure.Message}");
             }
 
             return;

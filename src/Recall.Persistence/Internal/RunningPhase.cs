@@ -163,7 +163,7 @@ internal sealed class RunningPhase(EventSourcedRuntime runtime)
         while (stash is { Count: > 0 })
         {
             var envelope = stash.Dequeue();
-            runtime.Cell.System.DeadLetters.Tell(new DeadLetter(envelope.Message, envelope.Sender, runtime.Cell.Self), envelope.Sender);
+            runtime.Cell.System.PublishDeadLetter(new DeadLetter(envelope.Message, envelope.Sender, runtime.Cell.Self), runtime.Cell.StopReason);
         }
     }
 
@@ -466,7 +466,7 @@ internal sealed class RunningPhase(EventSourcedRuntime runtime)
         _pending?.Clear();
         _pendingStashing = 0;
         AbandonWrites(cause);
-        runtime.Stop();
+        runtime.Stop($"a write failed ({cause.GetType().Name}: {cause.Message})");
     }
 
     private Invocation? FirstPersisted()

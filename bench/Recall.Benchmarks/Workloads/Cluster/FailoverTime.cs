@@ -63,7 +63,7 @@ internal sealed class FailoverTime(BenchOptions options) : IWorkload
                     return here.Node;
                 }
             }
-            catch (AskTimeoutException)
+            catch (Exception exception) when (exception is AskTimeoutException or AskUndeliveredException)
             {
                 // not moved yet
             }
