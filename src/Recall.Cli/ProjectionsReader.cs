@@ -77,9 +77,9 @@ internal static class ProjectionsReader
             var journal = new Journal(connection, null, "journal", "journal_tags", Sqlite: true);
             return (path, await MeasureAllAsync(journal, projections, time, cancellationToken));
         }
-        catch (FileNotFoundException)
+        catch (FileNotFoundException exception)
         {
-            throw new CliException($"Database file '{path}' does not exist.");
+            throw new CliException(exception.Message);
         }
         catch (SqliteException exception)
         {

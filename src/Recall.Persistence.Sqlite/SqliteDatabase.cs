@@ -27,6 +27,11 @@ internal sealed class SqliteDatabase : IAsyncDisposable
         options.Validate();
         Options = options;
         Path = System.IO.Path.GetFullPath(options.Path);
+        if (Directory.Exists(Path))
+        {
+            throw new SqliteStoreException($"'{Path}' is a directory, not a database file: name the SQLite file in it (SqliteStoreOptions.Path).");
+        }
+
         if ((options.ReadOnly || !options.CreateIfMissing) && !File.Exists(Path))
         {
             throw new SqliteStoreException($"Database file '{Path}' does not exist.");

@@ -18,6 +18,11 @@ public sealed class SqliteJournalInspector : IDisposable
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         Path = System.IO.Path.GetFullPath(path);
+        if (Directory.Exists(Path))
+        {
+            throw new SqliteStoreException($"'{Path}' is a directory, not a database file: name the SQLite file in it.");
+        }
+
         if (!File.Exists(Path))
         {
             throw new SqliteStoreException($"Database file '{Path}' does not exist.");

@@ -12,13 +12,15 @@ namespace Recall.Projections;
 public static class ProjectionsInspector
 {
     /// <summary>The projections of the SQLite file at <paramref name="path"/>, by name and key; empty when the file has no offsets table.</summary>
-    /// <exception cref="FileNotFoundException">The file does not exist.</exception>
+    /// <exception cref="FileNotFoundException">The file does not exist (or is a directory; the message says which).</exception>
     public static Task<IReadOnlyList<StoredProjection>> ReadSqliteAsync(string path, CancellationToken cancellationToken = default)
     {
         var database = new SqliteProjectionDatabase(path);
         if (!File.Exists(database.Path))
         {
-            throw new FileNotFoundException($"Database file '{database.Path}' does not exist.", database.Path);
+            throw new FileNotFoundException(
+                Directory.Exists(database.Path) ? $"'{database.Path}' is a directory, not a database file: name the SQLite file in it." : $"Database file '{database.Path}' does not exist.",
+                database.Path);
         }
 
         cancellationToken.ThrowIfCancellationRequested();

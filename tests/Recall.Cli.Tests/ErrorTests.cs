@@ -27,6 +27,27 @@ public sealed class ErrorTests
         Assert.DoesNotContain(" at Spectre.", line, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("journal", "ids")]
+    [InlineData("projections")]
+    [InlineData("cluster", "members")]
+    [InlineData("dashboard")]
+    public async Task A_directory_given_as_the_file_is_named_a_directory_not_a_missing_file(params string[] command)
+    {
+        var folder = Directory.CreateTempSubdirectory("recall-cli-dir-").FullName;
+        try
+        {
+            var result = await Cli.RunAsync([.. command, folder]);
+
+            Assert.Equal(1, result.ExitCode);
+            Assert.Equal([$"recall: '{folder}' is a directory, not a database file: name the SQLite file in it."], result.ErrorLines);
+        }
+        finally
+        {
+            Directory.Delete(folder);
+        }
+    }
+
     [Fact]
     public async Task An_unreachable_postgres_server_is_named_by_host_and_database_never_with_the_password()
     {
