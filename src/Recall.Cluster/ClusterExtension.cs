@@ -53,6 +53,10 @@ public sealed partial class ClusterExtension : IAsyncDisposable
     /// <summary>Whether this node is an Up member now.</summary>
     public bool IsUp => _membership.IsUp;
 
+    /// <summary>Whether <paramref name="address"/> is a member that may still act (Joining, Up or Leaving), as this node last read the members.</summary>
+    internal bool IsActiveMember(Address address) =>
+        Members.Any(m => m.Address.Equals(address) && m.Status <= Recall.Persistence.Membership.MemberStatus.Leaving);
+
     /// <summary>
     /// Member events: each enumeration starts with the current members (<see cref="MemberEvent.Previous"/>
     /// null), then yields every change in order until it is cancelled or the system terminates.

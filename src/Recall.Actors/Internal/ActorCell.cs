@@ -475,7 +475,7 @@ internal sealed partial class ActorCell : IActorContext, IThreadPoolWorkItem
         if (_parent is null)
         {
             Log.ActorFailed(_system.Logger, exception, Self.Path, _current.Message?.GetType().Name ?? "(none)", Directive.Stop);
-            StopReason ??= $"it failed with {exception.GetType().Name}: {exception.Message}";
+            StopReason ??= FailureReason(exception);
             BeginTerminate();
             return;
         }
@@ -513,7 +513,7 @@ internal sealed partial class ActorCell : IActorContext, IThreadPoolWorkItem
                 child.SendSystem(new Recreate(failed.Cause));
                 break;
             case Directive.Stop:
-                child.StopReason ??= $"it failed with {failed.Cause.GetType().Name}: {failed.Cause.Message}";
+                child.StopReason ??= FailureReason(failed.Cause);
                 Stop(child.Self);
                 break;
             default:
@@ -523,6 +523,8 @@ internal sealed partial class ActorCell : IActorContext, IThreadPoolWorkItem
                 break;
         }
     }
+
+    private static string FailureReason(Exception cause) => $"it failed with {cause.GetType().Name}: {cause.Message}";
 
     private void BeginRecreate(Exception cause)
     {

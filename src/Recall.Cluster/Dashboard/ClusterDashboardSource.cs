@@ -1,6 +1,5 @@
 using Recall.Actors;
 using Recall.Cluster.Sharding;
-using Recall.Persistence.Sharding;
 using Recall.Projections;
 
 namespace Recall.Cluster.Dashboard;
@@ -67,16 +66,19 @@ internal sealed class ClusterDashboardSource(ClusterExtension cluster) : IDashbo
             return [];
         }
 
-        var homes = await store.ReadHomesAsync(null, cancellationToken);
+        var homes = (await store.ReadHomesAsync(null, cancellationToken)).ToDictionary(h => (h.TypeName, h.ShardId), h => h.Node);
         var remembered = (await store.CountEntitiesAsync(null, cancellationToken)).ToDictionary(c => (c.TypeName, c.ShardId), c => c.Entities);
         var running = await RunningEntitiesAsync(members);
         return
         [
-            .. homes
-                .Select(h => new ShardSummary(h.TypeName, h.ShardId, h.Node, remembered.GetValueOrDefault((h.TypeName, h.ShardId))))
-                .Concat(remembered.Keys.Where(k => !homes.Any(h => h.TypeName == k.TypeName && h.ShardId == k.ShardId)).Select(k => new ShardSummary(k.TypeName, k.ShardId, null, remembered[k])))
-                .OrderBy(s => s.TypeName, StringComparer.Ordinal).ThenBy(s => s.ShardId.Length).ThenBy(s => s.ShardId, StringComparer.Ordinal)
-                .Select(s => DashboardShard.From(s, s.Node is { } node && running.TryGetValue((s.TypeName, node), out var perShard) ? perShard.GetValueOrDefault(s.ShardId) : null)),
+            .. homes.Keys.Union(remembered.Keys)
+                .OrderBy(k => k.TypeName, StringComparer.Ordinal).ThenBy(k => k.ShardId.Length).ThenBy(k => k.ShardId, StringComparer.Ordinal)
+                .Select(k =>
+                {
+                    var node = homes.GetValueOrDefault(k);
+                    int? entities = node is not null && running.TryGetValue((k.TypeName, node), out var perShard) ? perShard.GetValueOrDefault(k.ShardId) : null;
+                    return new DashboardShard(k.TypeName, k.ShardId, node, entities, remembered.GetValueOrDefault(k));
+                }),
         ];
     }
 

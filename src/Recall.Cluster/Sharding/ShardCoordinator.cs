@@ -1,6 +1,5 @@
 using Microsoft.Extensions.Logging;
 using Recall.Actors;
-using Recall.Persistence.Membership;
 using Recall.Persistence.Sharding;
 
 namespace Recall.Cluster.Sharding;
@@ -286,7 +285,7 @@ internal sealed partial class ShardCoordinator(string typeName, ShardingSettings
     /// </summary>
     private bool MayStillRegister(Address address) =>
         Context.System.TimeProvider.GetElapsedTime(_startedAt) < settings.HandOffTimeout
-        && cluster.Members.Any(m => m.Address.Equals(address) && m.Status <= MemberStatus.Leaving);
+        && cluster.IsActiveMember(address);
 
     /// <summary>Every hosting region that may get shards, with the shards it has or is getting (those moving excluded).</summary>
     private Dictionary<Address, IReadOnlyList<string>> Current()

@@ -1,5 +1,4 @@
 using Recall.Actors;
-using Recall.Persistence.Membership;
 
 namespace Recall.Cluster.Singleton;
 
@@ -109,7 +108,7 @@ internal sealed class SingletonProxy(string name, ClusterExtension cluster) : Ac
         // A holder that is no longer a member (it left or is down; its lease row stays until another
         // node takes it) is not asked: that would only open a connection to a node that is gone.
         var holder = ClusterExtension.AddressOfHolder(record.Holder);
-        if (!holder.Equals(cluster.System.Address) && !cluster.Members.Any(m => m.Address.Equals(holder) && m.Status <= MemberStatus.Leaving))
+        if (!holder.Equals(cluster.System.Address) && !cluster.IsActiveMember(holder))
         {
             return null;
         }
