@@ -185,7 +185,7 @@ public sealed partial class ActorSystem : IAsyncDisposable
 
     /// <summary>
     /// Counts and logs an undeliverable message. When it was asked (its sender is an ask's reply
-    /// ref, not a reply to one), the ask fails at once with <see cref="AskUndeliveredException"/>
+    /// ref, not a reply to one), the ask fails at once with <see cref="AskFailedException"/>
     /// naming the recipient and <paramref name="reason"/>, instead of waiting for its timeout.
     /// </summary>
     internal void PublishDeadLetter(DeadLetter letter, string? reason = null)
@@ -195,9 +195,9 @@ public sealed partial class ActorSystem : IAsyncDisposable
             letter = letter with { Message = traced.Message };
         }
 
-        if (letter.Sender is PromiseActorRef promise && !ReferenceEquals(letter.Recipient, promise))
+        if (!ReferenceEquals(letter.Recipient, letter.Sender))
         {
-            promise.Fail(new AskUndeliveredException(letter.Recipient.Path, letter.Message.GetType(), reason ?? ReasonOf(letter.Recipient)));
+            FailAsk(letter.Sender, letter.Recipient, letter.Message, "the message was not delivered: " + (reason ?? ReasonOf(letter.Recipient)));
         }
 
         var count = Interlocked.Increment(ref _deadLetterCount);
@@ -209,6 +209,19 @@ public sealed partial class ActorSystem : IAsyncDisposable
             {
                 Log.DeadLetterLimit(Logger, limit);
             }
+        }
+    }
+
+    /// <summary>
+    /// When <paramref name="sender"/> is an ask still waiting for its answer, fails it at once with
+    /// <see cref="AskFailedException"/> saying <paramref name="reason"/>; otherwise does nothing.
+    /// </summary>
+    internal static void FailAsk(IActorRef? sender, IActorRef recipient, object message, string reason, Exception? cause = null)
+    {
+        if (sender is PromiseActorRef promise && !promise.Reply.IsCompleted)
+        {
+            var type = message is TracedMessage traced ? traced.Message.GetType() : message.GetType();
+            promise.Fail(new AskFailedException(recipient.Path, type, reason, cause));
         }
     }
 

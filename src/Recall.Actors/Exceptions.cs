@@ -23,28 +23,36 @@ public sealed class AskTimeoutException : TimeoutException
 }
 
 /// <summary>
-/// An ask's message could not be delivered (it became a dead letter): the recipient has stopped,
-/// never existed, or its node is gone. The ask fails at once with this instead of waiting for its
-/// timeout.
+/// An ask cannot be answered any more, and fails at once instead of waiting for its timeout: its
+/// message was not delivered (the recipient has stopped, never existed, or its node is gone), the
+/// recipient failed while handling it, or it stopped before it answered (e.g. a persistent actor
+/// whose write failed). <see cref="Reason"/> says which; <see cref="Exception.InnerException"/> is
+/// the failure, when there was one.
 /// </summary>
-public sealed class AskUndeliveredException : Exception
+public sealed class AskFailedException : Exception
 {
-    /// <summary>Creates the exception for <paramref name="messageType"/> sent to <paramref name="recipient"/>.</summary>
-    public AskUndeliveredException(ActorPath recipient, Type messageType, string reason)
-        : base($"Ask of {messageType.Name} to {recipient} failed at once: the message was not delivered because {reason}.")
+    /// <summary>Creates the exception for <paramref name="messageType"/> asked of <paramref name="recipient"/>.</summary>
+    public AskFailedException(ActorPath recipient, Type messageType, string reason, Exception? innerException = null)
+        : base($"Ask of {messageType?.Name} to {recipient} failed at once: {reason}.", innerException)
     {
+        ArgumentNullException.ThrowIfNull(recipient);
+        ArgumentNullException.ThrowIfNull(messageType);
+        ArgumentException.ThrowIfNullOrWhiteSpace(reason);
         Recipient = recipient;
         MessageType = messageType;
         Reason = reason;
     }
 
-    /// <summary>Where the message went.</summary>
+    /// <summary>The actor that was asked.</summary>
     public ActorPath Recipient { get; }
 
     /// <summary>The type of the message that was asked.</summary>
     public Type MessageType { get; }
 
-    /// <summary>Why it was not delivered, e.g. "the actor has stopped" or the failure that stopped it.</summary>
+    /// <summary>
+    /// Why no answer will come, e.g. "the message was not delivered: the actor has stopped" or
+    /// "the actor failed handling it with InvalidOperationException: ...".
+    /// </summary>
     public string Reason { get; }
 }
 

@@ -249,11 +249,11 @@ public sealed class TellAndAskTests : IAsyncLifetime
         await watcher.ExpectTerminatedAsync(responder);
 
         // The fake clock never moves: only the dead letter can end this ask.
-        var error = await Assert.ThrowsAsync<AskUndeliveredException>(() => responder.Ask<object>(new Question("hello?"), TimeSpan.FromSeconds(5)).WaitAsync(TimeSpan.FromSeconds(30)));
+        var error = await Assert.ThrowsAsync<AskFailedException>(() => responder.Ask<object>(new Question("hello?"), TimeSpan.FromSeconds(5)).WaitAsync(TimeSpan.FromSeconds(30)));
 
         Assert.Equal(responder.Path, error.Recipient);
         Assert.Equal(typeof(Question), error.MessageType);
-        Assert.Equal($"Ask of Question to {responder.Path} failed at once: the message was not delivered because the actor has stopped.", error.Message);
+        Assert.Equal($"Ask of Question to {responder.Path} failed at once: the message was not delivered: the actor has stopped.", error.Message);
     }
 
     [Fact]
@@ -266,8 +266,21 @@ public sealed class TellAndAskTests : IAsyncLifetime
         crasher.Tell("crash", null);
         await watcher.ExpectTerminatedAsync(crasher);
 
-        var error = await Assert.ThrowsAsync<AskUndeliveredException>(() => crasher.Ask<object>("are you there?", TimeSpan.FromSeconds(5)).WaitAsync(TimeSpan.FromSeconds(30)));
+        var error = await Assert.ThrowsAsync<AskFailedException>(() => crasher.Ask<object>("are you there?", TimeSpan.FromSeconds(5)).WaitAsync(TimeSpan.FromSeconds(30)));
 
-        Assert.Equal("it failed with InvalidOperationException: the ledger is closed", error.Reason);
+        Assert.Equal("the message was not delivered: it failed with InvalidOperationException: the ledger is closed", error.Reason);
+    }
+
+    [Fact]
+    public async Task An_ask_whose_handler_throws_fails_at_once_with_that_exception_even_when_the_actor_restarts()
+    {
+        var crasher = _system.Spawn(Props.Create(() => new Crasher()), "restarting-crasher");
+
+        // The fake clock never moves: only the failure can end this ask.
+        var error = await Assert.ThrowsAsync<AskFailedException>(() => crasher.Ask<object>("crash", TimeSpan.FromSeconds(5)).WaitAsync(TimeSpan.FromSeconds(30)));
+
+        Assert.IsType<InvalidOperationException>(error.InnerException);
+        Assert.Equal("the actor failed handling it with InvalidOperationException: the ledger is closed", error.Reason);
+        Assert.Equal(crasher.Path, error.Recipient);
     }
 }

@@ -194,7 +194,7 @@ public sealed class FailoverTests(ITestOutputHelper output) : IDisposable
                     return here.Node;
                 }
             }
-            catch (Exception exception) when (exception is AskTimeoutException or AskUndeliveredException && DateTime.UtcNow < deadline)
+            catch (Exception exception) when (exception is AskTimeoutException or AskFailedException && DateTime.UtcNow < deadline)
             {
             }
 

@@ -152,7 +152,7 @@ public sealed class MembershipTests
                     break;
                 }
             }
-            catch (Exception exception) when (exception is AskTimeoutException or AskUndeliveredException)
+            catch (Exception exception) when (exception is AskTimeoutException or AskFailedException)
             {
             }
 

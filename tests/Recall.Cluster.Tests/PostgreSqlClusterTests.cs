@@ -60,7 +60,7 @@ public sealed class PostgreSqlClusterTests : IAsyncLifetime
             {
                 now = (await stayingProxy.Ask<Here>(new WhereAreYou(), TimeSpan.FromSeconds(2))).Node;
             }
-            catch (Exception exception) when (exception is AskTimeoutException or AskUndeliveredException)
+            catch (Exception exception) when (exception is AskTimeoutException or AskFailedException)
             {
             }
         }

@@ -75,7 +75,7 @@ public sealed class ShardingFailoverTests(ITestOutputHelper output) : IAsyncLife
             {
                 return await accounts.Ask<DepositAck>(new Deposit(account, commandId, 1), TimeSpan.FromSeconds(2), stop);
             }
-            catch (Exception exception) when (exception is AskTimeoutException or AskUndeliveredException)
+            catch (Exception exception) when (exception is AskTimeoutException or AskFailedException)
             {
             }
             catch (OperationCanceledException)

@@ -108,7 +108,7 @@ public sealed class SingletonTests
                 second = (await proxies[staying].Ask<Here>(new WhereAreYou(), TimeSpan.FromSeconds(2))).Node;
                 return second != first;
             }
-            catch (Exception exception) when (exception is AskTimeoutException or AskUndeliveredException)
+            catch (Exception exception) when (exception is AskTimeoutException or AskFailedException)
             {
                 return false; // sent to the old singleton as it stopped: lost, as remote messages may be
             }
@@ -139,7 +139,7 @@ public sealed class SingletonTests
             {
                 return (await otherProxy.Ask<Here>(new WhereAreYou(), TimeSpan.FromSeconds(2))).Node == other.Address.ToString();
             }
-            catch (Exception exception) when (exception is AskTimeoutException or AskUndeliveredException)
+            catch (Exception exception) when (exception is AskTimeoutException or AskFailedException)
             {
                 return false; // reached the old singleton as it stopped: lost, as remote messages may be
             }

@@ -77,7 +77,7 @@ public sealed class ConnectionLossTests(ITestOutputHelper output) : IAsyncLifeti
                         afterRestart.AddOrUpdate(ack.Id, 1, (_, n) => n + 1);
                     }
                 }
-                catch (Exception exception) when (exception is TimeoutException or AskUndeliveredException)
+                catch (Exception exception) when (exception is TimeoutException or AskFailedException)
                 {
                     // the counter is down (stopped, backing off, or recovering while the server is down)
                 }

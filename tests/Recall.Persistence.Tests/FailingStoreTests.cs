@@ -225,8 +225,8 @@ public sealed class FailingStoreTests
 
         foreach (var ask in new[] { during, after })
         {
-            var error = await Assert.ThrowsAsync<AskUndeliveredException>(() => ask.WaitAsync(TimeSpan.FromSeconds(30)));
-            Assert.StartsWith("its recovery failed: ", error.Reason, StringComparison.Ordinal);
+            var error = await Assert.ThrowsAsync<AskFailedException>(() => ask.WaitAsync(TimeSpan.FromSeconds(30)));
+            Assert.StartsWith("the message was not delivered: its recovery failed: ", error.Reason, StringComparison.Ordinal);
             Assert.Contains("fs-ask", error.Reason, StringComparison.Ordinal);
         }
     }

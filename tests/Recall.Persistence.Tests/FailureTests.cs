@@ -172,6 +172,41 @@ public sealed class FailureTests : IAsyncLifetime
         await _h.Log.ExpectNoMsgAsync();
         Assert.True(_h.System.DeadLetterCount > deadLetters);
     }
+
+    [Fact]
+    public async Task An_ask_waiting_on_a_write_that_fails_fails_at_once_with_the_store_error()
+    {
+        var (actor, _) = await _h.SpawnRecoveredAsync("f-8");
+        var stored = new IOException("disk gone");
+        _h.Journal.FailWrites("f-8", times: 1, exception: stored);
+
+        // The ask waits 60 s; only the failed write can end it sooner.
+        var ask = actor.Ask<Ack>(new Cmd("c1", Persist("e1")), TimeSpan.FromSeconds(60));
+
+        var error = await Assert.ThrowsAsync<AskFailedException>(() => ask.WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Same(stored, error.InnerException);
+        Assert.Equal("its write failed (IOException: disk gone) and the actor stopped", error.Reason);
+        Assert.Equal(typeof(Cmd), error.MessageType);
+        Assert.Equal(actor.Path, error.Recipient);
+    }
+
+    [Fact]
+    public async Task An_ask_waiting_on_a_write_fails_at_once_when_the_actor_is_stopped_before_the_store_answers()
+    {
+        var (actor, _) = await _h.SpawnRecoveredAsync("f-9");
+        var watcher = new TestProbe(_h.System);
+        watcher.Watch(actor);
+        _h.Journal.StallWrites("f-9", times: 1);
+        var ask = actor.Ask<Ack>(new Cmd("c1", Persist("e1")), TimeSpan.FromSeconds(60));
+        await _h.Journal.WaitForStalledAsync();
+
+        _h.System.Stop(actor);
+        await watcher.ExpectTerminatedAsync(actor);
+
+        var error = await Assert.ThrowsAsync<AskFailedException>(() => ask.WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Equal("the actor stopped before its write was answered, so the event may or may not be stored", error.Reason);
+        _h.Journal.ReleaseStalled();
+    }
 }
 
 public sealed record Secret(int Value);

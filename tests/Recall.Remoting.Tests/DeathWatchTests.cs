@@ -129,7 +129,7 @@ public sealed class DeathWatchTests
                 again = b.ResolveAsync($"{second.Address}/user/echo", TimeSpan.FromSeconds(2)).GetAwaiter().GetResult();
                 return again.Ask<Ping>(new Ping(2), TimeSpan.FromSeconds(2)).GetAwaiter().GetResult() == new Ping(2);
             }
-            catch (Exception exception) when (exception is ActorNotFoundException or AskTimeoutException or AskUndeliveredException)
+            catch (Exception exception) when (exception is ActorNotFoundException or AskTimeoutException or AskFailedException)
             {
                 return false;
             }

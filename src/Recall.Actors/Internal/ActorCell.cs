@@ -472,6 +472,12 @@ internal sealed partial class ActorCell : IActorContext, IThreadPoolWorkItem
             EnsureExtras().FailedMessage = _current.Message;
         }
 
+        if (_current.Message is not null)
+        {
+            // Whatever the supervisor decides, this message will not be answered by the handler that threw.
+            ActorSystem.FailAsk(_current.Sender, Self, _current.Message, $"the actor failed handling it with {exception.GetType().Name}: {exception.Message}", exception);
+        }
+
         if (_parent is null)
         {
             Log.ActorFailed(_system.Logger, exception, Self.Path, _current.Message?.GetType().Name ?? "(none)", Directive.Stop);

@@ -107,7 +107,7 @@ internal sealed class ClusterDashboardSource(ClusterExtension cluster) : IDashbo
             var answer = await region.Ask<ShardEntities>(new GetShardEntities(), AskTimeout);
             return ((type, address), answer.Entities);
         }
-        catch (Exception exception) when (exception is ActorNotFoundException or AskTimeoutException or AskUndeliveredException or FormatException)
+        catch (Exception exception) when (exception is ActorNotFoundException or AskTimeoutException or AskFailedException or FormatException)
         {
             return ((type, address), null); // a proxy-only member, or one that is going: its shards show no count
         }

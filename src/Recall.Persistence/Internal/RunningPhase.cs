@@ -147,6 +147,21 @@ internal sealed class RunningPhase(EventSourcedRuntime runtime)
     public void AbandonWrites(Exception? cause = null)
     {
         Volatile.Write(ref _inFlightRequests, 0);
+        if (_pending is { Count: > 0 } pending)
+        {
+            // Their handlers will not run in this incarnation: an ask waiting on one learns it now.
+            var reason = cause is null
+                ? "the actor stopped before its write was answered, so the event may or may not be stored"
+                : $"its write failed ({cause.GetType().Name}: {cause.Message}) and the actor stopped";
+            foreach (var invocation in pending)
+            {
+                ActorSystem.FailAsk(invocation.Origin.Sender, runtime.Cell.Self, invocation.Origin.Message ?? invocation.Event, reason, cause);
+            }
+
+            pending.Clear();
+        }
+
+        _pendingStashing = 0;
         while (_traces is not null && _traces.TryDequeue(out var trace))
         {
             if (trace.Activity is { } activity)
@@ -463,8 +478,6 @@ internal sealed class RunningPhase(EventSourcedRuntime runtime)
             runtime.Behavior.OnPersistFailure(cause, failed.Event, failed.SequenceNumber);
         }
 
-        _pending?.Clear();
-        _pendingStashing = 0;
         AbandonWrites(cause);
         runtime.Stop($"a write failed ({cause.GetType().Name}: {cause.Message})");
     }

@@ -63,7 +63,7 @@ internal sealed class FailoverTime(BenchOptions options) : IWorkload
                     return here.Node;
                 }
             }
-            catch (Exception exception) when (exception is AskTimeoutException or AskUndeliveredException)
+            catch (Exception exception) when (exception is AskTimeoutException or AskFailedException)
             {
                 // not moved yet
             }

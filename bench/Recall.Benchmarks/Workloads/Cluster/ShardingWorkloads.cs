@@ -144,7 +144,7 @@ internal sealed class RebalanceTime : IWorkload
                     await region.Ask<Bumped>(new Bump(entity), TimeSpan.FromMilliseconds(250), CancellationToken.None);
                     break;
                 }
-                catch (Exception exception) when (exception is AskTimeoutException or AskUndeliveredException)
+                catch (Exception exception) when (exception is AskTimeoutException or AskFailedException)
                 {
                     // moving: ask again
                 }
@@ -212,7 +212,7 @@ internal sealed class ShardFailoverTime(BenchOptions options) : IWorkload
                 Check.That(answer.Node != notAt, $"f0 answered from {notAt}, which was killed");
                 return answer;
             }
-            catch (Exception exception) when (exception is AskTimeoutException or AskUndeliveredException)
+            catch (Exception exception) when (exception is AskTimeoutException or AskFailedException)
             {
                 // not moved yet
             }
