@@ -1,5 +1,4 @@
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Recall.Actors;
 
@@ -17,8 +16,13 @@ public sealed class ActorSystemOptions
     /// <summary>The clock for timers, receive timeouts, asks and supervision windows. Default: the system clock.</summary>
     public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
 
-    /// <summary>Where the kernel and actors log. Default: nowhere.</summary>
-    public ILoggerFactory LoggerFactory { get; set; } = NullLoggerFactory.Instance;
+    /// <summary>
+    /// Where the kernel, the stores and actors log. Default: warnings and errors to standard error
+    /// (a <see cref="Recall.Diagnostics.TextLoggerFactory"/>), so that a failed recovery or a rejected event
+    /// is never silent. Give a factory from Microsoft.Extensions.Logging for more (hosting uses the
+    /// host's), or <c>NullLoggerFactory.Instance</c> for nothing.
+    /// </summary>
+    public ILoggerFactory LoggerFactory { get; set; } = new Recall.Diagnostics.TextLoggerFactory();
 
     /// <summary>The stash capacity of actors whose props set none. Default 100,000 messages.</summary>
     public int DefaultStashCapacity { get; set; } = 100_000;

@@ -112,8 +112,9 @@ internal sealed class NodeProcesses(double seconds) : IDisposable
 
         var process = Process.Start(start)!;
         _processes.Add(process);
+        var errors = DrainErrors(process);
         var line = await process.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(60));
-        Assert.True(line?.StartsWith("@@READY ", StringComparison.Ordinal), $"node {name} did not start: {line} {await ReadErrorAsync(process)}");
+        Assert.True(line?.StartsWith("@@READY ", StringComparison.Ordinal), $"node {name} did not start: {line} {await ReadErrorAsync(process, errors)}");
         var lines = new ConcurrentQueue<string>();
         _ = Task.Run(async () =>
         {
@@ -125,8 +126,35 @@ internal sealed class NodeProcesses(double seconds) : IDisposable
         return new Node(process, line!["@@READY ".Length..], lines);
     }
 
-    private static async Task<string> ReadErrorAsync(Process process) =>
-        process.HasExited ? await process.StandardError.ReadToEndAsync() : "";
+    /// <summary>
+    /// Reads the node's standard error as it comes (its log: a pipe nobody reads fills up and blocks
+    /// the node), keeping the last lines for a failure message.
+    /// </summary>
+    private static (Task Done, ConcurrentQueue<string> Lines) DrainErrors(Process process)
+    {
+        var lines = new ConcurrentQueue<string>();
+        var done = Task.Run(async () =>
+        {
+            while (await process.StandardError.ReadLineAsync() is { } line)
+            {
+                lines.Enqueue(line);
+                while (lines.Count > 200 && lines.TryDequeue(out _))
+                {
+                }
+            }
+        });
+        return (done, lines);
+    }
+
+    private static async Task<string> ReadErrorAsync(Process process, (Task Done, ConcurrentQueue<string> Lines) errors)
+    {
+        if (process.HasExited)
+        {
+            await errors.Done.WaitAsync(TimeSpan.FromSeconds(10));
+        }
+
+        return string.Join(Environment.NewLine, errors.Lines);
+    }
 
     public static int FreePort()
     {

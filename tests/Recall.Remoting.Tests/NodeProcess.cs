@@ -34,11 +34,25 @@ internal sealed class NodeProcess : IAsyncDisposable
         start.ArgumentList.Add(system);
         start.ArgumentList.Add(port.ToString(System.Globalization.CultureInfo.InvariantCulture));
         var process = Process.Start(start) ?? throw new InvalidOperationException("dotnet did not start");
+
+        // Its log goes to standard error: read it as it comes, or a full pipe would block the node.
+        var errors = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        var drained = Task.Run(async () =>
+        {
+            while (await process.StandardError.ReadLineAsync() is { } next)
+            {
+                errors.Enqueue(next);
+                while (errors.Count > 200 && errors.TryDequeue(out _))
+                {
+                }
+            }
+        });
         var ready = process.StandardOutput.ReadLineAsync();
         if (await Task.WhenAny(ready, Task.Delay(Nodes.Timeout * 3)) != ready || await ready is not { } line || !line.StartsWith("@@READY ", StringComparison.Ordinal))
         {
             process.Kill(entireProcessTree: true);
-            throw new InvalidOperationException($"The test node did not start: {await process.StandardError.ReadToEndAsync()}");
+            await drained.WaitAsync(TimeSpan.FromSeconds(10));
+            throw new InvalidOperationException($"The test node did not start: {string.Join(Environment.NewLine, errors)}");
         }
 
         var parts = line.Split(' ');

@@ -3,9 +3,11 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
+using Microsoft.Extensions.Logging;
 using Recall.Actors;
 using Recall.Cluster;
 using Recall.Cluster.Sharding;
+using Recall.Diagnostics;
 using Recall.Persistence;
 using Recall.Persistence.Membership;
 using Spectre.Console;
@@ -44,13 +46,13 @@ internal sealed class ClusterDemo : IAsyncDisposable
     private long _retries;
     private Table? _checkTable;
     private bool _left;
-    private readonly StreamWriter _log;
+    private readonly TextWriter _log;
     private readonly int? _dashboard;
 
     private ClusterDemo(DemoStore store, IAnsiConsole console, string log, int? dashboard)
     {
         _dashboard = dashboard;
-        _log = new StreamWriter(log, append: false) { AutoFlush = true };
+        _log = TextWriter.Synchronized(new StreamWriter(log, append: false) { AutoFlush = true });
         _store = store;
         _console = console;
         _live = console.Profile.Capabilities.Interactive;
@@ -113,16 +115,20 @@ internal sealed class ClusterDemo : IAsyncDisposable
     {
         Say($"starting {NodeCount} node processes (each: a member, its shards, its wallets' journal)");
         await Task.WhenAll(Enumerable.Range(1, NodeCount).Select(i => StartNodeAsync(new DemoNode($"node-{i}", FreePort()))));
-        _client = ActorSystem.Create("demo", o => o
-            .UsePersistence(p => _store.Use(p).Events.RegisterAssemblyOf<ClusterWallet>())
-            .UseCluster(c =>
-            {
-                _clientStores = _store.UseCluster(c.Listen("127.0.0.1", 0));
-                if (_dashboard is { } port)
+        _client = ActorSystem.Create("demo", o =>
+        {
+            // Its warnings (a node it talks to was killed) go to the log beside the nodes', not across the live display.
+            o.LoggerFactory = new TextLoggerFactory(LogLevel.Warning, _log);
+            o.UsePersistence(p => _store.Use(p).Events.RegisterAssemblyOf<ClusterWallet>())
+                .UseCluster(c =>
                 {
-                    c.UseDashboard(port);
-                }
-            }));
+                    _clientStores = _store.UseCluster(c.Listen("127.0.0.1", 0));
+                    if (_dashboard is { } port)
+                    {
+                        c.UseDashboard(port);
+                    }
+                });
+        });
         await _client.Cluster().JoinAsync(cancellationToken);
         var region = _client.Sharding().StartProxy(ClusterWallet.TypeName, new ClusterWalletExtractor());
         Say($"this process joined as a client ({_client.Address}); it hosts no shards");
@@ -336,10 +342,7 @@ internal sealed class ClusterDemo : IAsyncDisposable
             while (await process.StandardError.ReadLineAsync() is { } line)
             {
                 errors.Enqueue(line);
-                lock (_log)
-                {
-                    _log.WriteLine($"{DateTime.UtcNow:HH:mm:ss.fff} {node.Name}: {line}");
-                }
+                _log.WriteLine($"{DateTime.UtcNow:HH:mm:ss.fff} {node.Name}: {line}");
             }
         });
         var ready = await process.StandardOutput.ReadLineAsync().WaitAsync(Patience);

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging.Abstractions;
 using Recall.Actors;
 using Spectre.Console;
 
@@ -29,7 +30,8 @@ internal static class KernelDemo
 
         // The ledger stands in for a database; its writes fail at the 3rd and 5th attempt.
         var ledger = new Ledger(failingAttempts: [3, 5]);
-        await using var system = ActorSystem.Create("demo");
+        // The crashes are the point of this demo and it tells them itself: no log lines in between.
+        await using var system = ActorSystem.Create("demo", o => o.LoggerFactory = NullLoggerFactory.Instance);
         var done = new TaskCompletionSource<(int Parsed, int Rejected)>(TaskCreationOptions.RunContinuationsAsynchronously);
         var pipeline = system.Spawn(Props.Create(() => new Pipeline(Records.Length, ledger, Print, done)), "pipeline");
         foreach (var record in Records)

@@ -1,7 +1,6 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Recall.Actors;
 using Recall.Persistence;
@@ -18,7 +17,11 @@ internal static class ActorSystemFactory
         var contentRoot = services.GetService<IHostEnvironment>()?.ContentRootPath;
         return ActorSystem.Create(options.SystemName, system =>
         {
-            system.LoggerFactory = services.GetService<ILoggerFactory>() ?? NullLoggerFactory.Instance;
+            if (services.GetService<ILoggerFactory>() is { } loggerFactory)
+            {
+                system.LoggerFactory = loggerFactory;
+            }
+
             system.TimeProvider = services.GetService<TimeProvider>() ?? TimeProvider.System;
             system.AddExtension(_ => new ActorDependencyResolver(services));
             if (options.HasPersistence)
