@@ -147,7 +147,7 @@ public sealed class BackoffSupervisor : Actor
                 }
                 else
                 {
-                    Context.System.DeadLetters.Tell(new DeadLetter(message, Sender, Self), Sender);
+                    Context.System.PublishDeadLetter(new DeadLetter(message, Sender, Self), $"its child '{_options.ChildName}' is down and starts again after a backoff");
                 }
 
                 break;

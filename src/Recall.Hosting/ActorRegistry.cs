@@ -5,7 +5,7 @@ using Recall.Projections;
 namespace Recall.Hosting;
 
 /// <summary>
-/// The top-level actors registered with <see cref="RecallBuilder.AddActor{TActor}"/>, spawned
+/// The top-level actors registered with <see cref="RecallBuilder.AddActor{TActor}(string, object[])"/>, spawned
 /// under <c>/user</c> when the host starts (or when the registry is first resolved, if earlier).
 /// Inject it to get their refs: <c>registry.Get("wallets")</c>. Each is also a keyed
 /// <see cref="IActorRef"/> service: <c>[FromKeyedServices("wallets")] IActorRef wallets</c>.
@@ -18,10 +18,17 @@ public sealed class ActorRegistry
     {
         foreach (var registration in registrations)
         {
-            var actor = system.Spawn(registration.CreateProps(services), registration.Name);
+            var actor = system.Spawn(registration.Options.Apply(registration.Name, registration.CreateProps(services)), registration.Name);
             _actors.Add(registration.Name, (actor, registration.ActorType));
+            if (registration.Options.Critical)
+            {
+                Critical.Add(registration.Name, actor);
+            }
         }
     }
+
+    /// <summary>The actors whose end stops the host, by name.</summary>
+    internal Dictionary<string, IActorRef> Critical { get; } = new(StringComparer.Ordinal);
 
     /// <summary>The names of the registered actors.</summary>
     public IReadOnlyCollection<string> Names => _actors.Keys;
@@ -60,7 +67,7 @@ public sealed class ActorRegistry
 }
 
 /// <summary>A top-level actor to spawn at start: its name, its type when known, and how to make its props.</summary>
-internal sealed record ActorRegistration(string Name, Type? ActorType, Func<IServiceProvider, Props> CreateProps);
+internal sealed record ActorRegistration(string Name, Type? ActorType, HostedActorOptions Options, Func<IServiceProvider, Props> CreateProps);
 
 /// <summary>A projection <c>AddProjection</c> registered, started with the host.</summary>
 internal sealed record ProjectionRegistration(Func<IServiceProvider, Projection> Create);

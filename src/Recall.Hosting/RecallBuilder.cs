@@ -1,6 +1,7 @@
 using System.Diagnostics.CodeAnalysis;
 using Microsoft.Extensions.DependencyInjection;
 using Recall.Actors;
+using Recall.Persistence;
 using Recall.Projections;
 
 namespace Recall.Hosting;
@@ -17,29 +18,45 @@ public sealed class RecallBuilder
     /// Spawns a top-level actor named <paramref name="name"/> when the host starts, created by
     /// <see cref="ActorDependencyResolver"/>: its constructor's services come from the container,
     /// the rest from <paramref name="arguments"/>. Get its ref from <see cref="ActorRegistry"/> or
-    /// as the keyed service <c>[FromKeyedServices(name)] IActorRef</c>.
+    /// as the keyed service <c>[FromKeyedServices(name)] IActorRef</c>. A persistent actor runs
+    /// under a backoff supervisor that starts it again whenever it stops (see
+    /// <see cref="HostedActorOptions.Restart"/>).
     /// </summary>
     /// <exception cref="ArgumentException">The name is empty or already registered.</exception>
     public RecallBuilder AddActor<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicConstructors)] TActor>(string name, params object[] arguments)
+        where TActor : Actor =>
+        AddActor<TActor>(name, _ => { }, arguments);
+
+    /// <summary>
+    /// As <see cref="AddActor{TActor}(string, object[])"/>, with <paramref name="configure"/> changing
+    /// how the host keeps it alive (restart with backoff or not, the backoff, whether the host
+    /// stops when it is gone for good).
+    /// </summary>
+    /// <exception cref="ArgumentException">The name is empty or already registered, or the backoff settings are wrong.</exception>
+    public RecallBuilder AddActor<[DynamicallyAccessedMembers(DynamicallyAccessedMemberTypes.PublicConstructors)] TActor>(string name, Action<HostedActorOptions> configure, params object[] arguments)
         where TActor : Actor
     {
         CheckName(name);
+        ArgumentNullException.ThrowIfNull(configure);
         ArgumentNullException.ThrowIfNull(arguments);
-        return Add(new ActorRegistration(name, typeof(TActor), services => services.GetRequiredService<ActorSystem>().DependencyResolver().Props<TActor>(arguments)));
+        var options = new HostedActorOptions { Restart = IsPersistent(typeof(TActor)) };
+        configure(options);
+        return Add(new ActorRegistration(name, typeof(TActor), options, services => services.GetRequiredService<ActorSystem>().DependencyResolver().Props<TActor>(arguments)));
     }
 
     /// <summary>
     /// Spawns a top-level actor named <paramref name="name"/> when the host starts, with the props
-    /// <paramref name="props"/> makes; for example a persistent actor under a
-    /// <see cref="BackoffSupervisor"/>, with its child's props from
-    /// <c>services.GetRequiredService&lt;ActorSystem&gt;().DependencyResolver()</c>.
+    /// <paramref name="props"/> makes. It is not restarted with backoff unless
+    /// <paramref name="configure"/> sets <see cref="HostedActorOptions.Restart"/>.
     /// </summary>
-    /// <exception cref="ArgumentException">The name is empty or already registered.</exception>
-    public RecallBuilder AddActor(string name, Func<IServiceProvider, Props> props)
+    /// <exception cref="ArgumentException">The name is empty or already registered, or the backoff settings are wrong.</exception>
+    public RecallBuilder AddActor(string name, Func<IServiceProvider, Props> props, Action<HostedActorOptions>? configure = null)
     {
         CheckName(name);
         ArgumentNullException.ThrowIfNull(props);
-        return Add(new ActorRegistration(name, null, props));
+        var options = new HostedActorOptions();
+        configure?.Invoke(options);
+        return Add(new ActorRegistration(name, null, options, props));
     }
 
     /// <summary>
@@ -53,6 +70,19 @@ public sealed class RecallBuilder
         ArgumentNullException.ThrowIfNull(projection);
         Services.AddSingleton(new ProjectionRegistration(projection));
         return this;
+    }
+
+    private static bool IsPersistent(Type type)
+    {
+        for (var current = type; current is not null; current = current.BaseType)
+        {
+            if (current == typeof(PersistentActor) || (current.IsGenericType && current.GetGenericTypeDefinition() == typeof(EventSourcedActor<,,>)))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private void CheckName(string name)
@@ -71,6 +101,7 @@ public sealed class RecallBuilder
 
     private RecallBuilder Add(ActorRegistration registration)
     {
+        registration.Options.Validate(registration.Name);
         Services.AddSingleton(registration);
         var name = registration.Name;
         Services.AddKeyedSingleton<IActorRef>(name, (services, _) => services.GetRequiredService<ActorRegistry>().Get(name));

@@ -318,6 +318,124 @@ public sealed class HostingTests
         Assert.Throws<ArgumentException>(() => recall.AddActor("greeter", _ => Props.Create(() => new Greeter(new GreetingFormatter(), "Yo"))));
     }
 
+    [Fact]
+    public async Task A_persistent_actor_whose_database_is_not_up_at_start_comes_back_once_it_answers()
+    {
+        FailingJournal journal = null!;
+        var builder = NewBuilder();
+        builder.Services.AddRecall(o => o.UsePersistence(p => p
+            .UseJournal(s => journal = new FailingJournal(new InMemoryJournal(s)))))
+            .AddActor<Counter>("counter", o => o.MinBackoff = TimeSpan.FromMilliseconds(50));
+        using var host = builder.Build();
+        _ = host.Services.GetRequiredService<ActorSystem>(); // creates the journal
+        journal.Fail(StoreOperation.ReadHighestSequenceNumber, "counter", times: 2); // two recoveries fail
+        await host.StartAsync();
+        var counter = host.Services.GetRequiredService<ActorRegistry>().Get("counter");
+
+        var total = await EventuallyAsync(() => counter.Ask<int>(new Add(5), s_timeout));
+
+        Assert.Equal(5, total);
+        Assert.True(journal.CallCount(StoreOperation.ReadHighestSequenceNumber) >= 3, "recovered on the third start");
+        Assert.EndsWith("/user/counter", counter.Path.ToString(), StringComparison.Ordinal); // the supervisor, which forwards
+        await host.StopAsync();
+    }
+
+    [Fact]
+    public async Task Without_Restart_a_persistent_actor_whose_recovery_failed_stays_stopped()
+    {
+        FailingJournal journal = null!;
+        var builder = NewBuilder();
+        builder.Services.AddRecall(o => o.UsePersistence(p => p
+            .UseJournal(s => journal = new FailingJournal(new InMemoryJournal(s)))))
+            .AddActor<Counter>("counter", o => o.Restart = false);
+        using var host = builder.Build();
+        var system = host.Services.GetRequiredService<ActorSystem>();
+        journal.Fail(StoreOperation.ReadHighestSequenceNumber, "counter", times: 1);
+        var probe = new TestProbe(system);
+        await host.StartAsync();
+        var counter = host.Services.GetRequiredService<ActorRegistry>().Get("counter");
+        probe.Watch(counter);
+
+        await probe.ExpectTerminatedAsync(counter);
+        var error = await Assert.ThrowsAsync<AskFailedException>(() => counter.Ask<int>(new GetTotal(), s_timeout));
+        Assert.Contains("its recovery failed", error.Reason, StringComparison.Ordinal);
+        await host.StopAsync();
+    }
+
+    [Fact]
+    public async Task A_critical_actor_that_gives_up_stops_the_host_with_exit_code_1_and_a_normal_stop_does_not()
+    {
+        async Task<int> RunAsync(bool failing)
+        {
+            FailingJournal journal = null!;
+            var builder = NewBuilder();
+            builder.Services.AddRecall(o => o.UsePersistence(p => p
+                .UseJournal(s => journal = new FailingJournal(new InMemoryJournal(s)))))
+                .AddActor<Counter>("counter", o =>
+                {
+                    o.MinBackoff = TimeSpan.FromMilliseconds(20);
+                    o.MaxRestarts = 2;
+                    o.Critical = true;
+                });
+            using var host = builder.Build();
+            _ = host.Services.GetRequiredService<ActorSystem>();
+            if (failing)
+            {
+                journal.Fail(StoreOperation.ReadHighestSequenceNumber, "counter"); // every recovery fails
+            }
+
+            try
+            {
+                await host.StartAsync();
+                if (failing)
+                {
+                    await host.WaitForShutdownAsync().WaitAsync(s_timeout); // nobody stops it but the critical actor
+                }
+                else
+                {
+                    Assert.Equal(5, await host.Services.GetRequiredService<ActorRegistry>().Get("counter").Ask<int>(new Add(5), s_timeout));
+                    await host.StopAsync();
+                }
+
+                return Environment.ExitCode;
+            }
+            finally
+            {
+                Environment.ExitCode = 0;
+            }
+        }
+
+        Assert.Equal(1, await RunAsync(failing: true));
+        Assert.Equal(0, await RunAsync(failing: false));
+    }
+
+    [Fact]
+    public void Wrong_backoff_settings_are_refused_at_registration_naming_the_actor()
+    {
+        var recall = new ServiceCollection().AddRecall();
+
+        var error = Assert.Throws<ArgumentException>(() => recall.AddActor<Counter>("counter", o => o.MinBackoff = TimeSpan.Zero));
+
+        Assert.Contains("'counter'", error.Message, StringComparison.Ordinal);
+        Assert.Contains("MinBackoff", error.Message, StringComparison.Ordinal);
+    }
+
+    private static async Task<T> EventuallyAsync<T>(Func<Task<T>> attempt)
+    {
+        var deadline = DateTime.UtcNow + s_timeout;
+        while (true)
+        {
+            try
+            {
+                return await attempt();
+            }
+            catch (AskFailedException) when (DateTime.UtcNow < deadline)
+            {
+                await Task.Delay(20); // down between restarts
+            }
+        }
+    }
+
     private static async Task WaitUntilAsync(Func<bool> condition)
     {
         var deadline = DateTime.UtcNow + s_timeout;

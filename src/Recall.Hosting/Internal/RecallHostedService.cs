@@ -28,6 +28,11 @@ internal sealed partial class RecallHostedService(IServiceProvider services, IOp
         _system = services.GetRequiredService<ActorSystem>();
         var registry = services.GetRequiredService<ActorRegistry>(); // spawns the registered actors
         Log.Started(Logger, _system.Name, registry.Names.Count);
+        if (registry.Critical.Count > 0)
+        {
+            _system.SpawnSystemActor(Props.Create(() => new CriticalActorWatch(registry.Critical, OnCriticalActorGone)), "hosting-critical-actors");
+        }
+
         var registrations = services.GetServices<ProjectionRegistration>().ToList();
         if (registrations.Count > 0)
         {
@@ -42,6 +47,24 @@ internal sealed partial class RecallHostedService(IServiceProvider services, IOp
     }
 
     public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    /// <summary>A critical actor stopped for good: unless the host is stopping anyway, it stops with exit code 1.</summary>
+    private void OnCriticalActorGone(string name)
+    {
+        var lifetime = services.GetService<IHostApplicationLifetime>();
+        if (lifetime is null || lifetime.ApplicationStopping.IsCancellationRequested)
+        {
+            return;
+        }
+
+        Log.CriticalActorGone(Logger, name);
+        if (Environment.ExitCode == 0)
+        {
+            Environment.ExitCode = 1;
+        }
+
+        lifetime.StopApplication();
+    }
 
     public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
@@ -101,5 +124,30 @@ internal sealed partial class RecallHostedService(IServiceProvider services, IOp
 
         [LoggerMessage(5, LogLevel.Warning, "Actor system '{SystemName}' had not terminated when the host's shutdown timeout passed")]
         public static partial void TerminationCancelled(ILogger logger, string systemName);
+
+        [LoggerMessage(6, LogLevel.Critical, "Critical actor '{Name}' has stopped for good (no restarts left, or none configured); stopping the host with exit code 1")]
+        public static partial void CriticalActorGone(ILogger logger, string name);
+    }
+}
+
+/// <summary>Watches the critical registered actors and reports each one that stops.</summary>
+internal sealed class CriticalActorWatch(IReadOnlyDictionary<string, IActorRef> actors, Action<string> gone) : Actor
+{
+    /// <inheritdoc />
+    protected override void PreStart()
+    {
+        foreach (var actor in actors.Values)
+        {
+            Context.Watch(actor);
+        }
+    }
+
+    /// <inheritdoc />
+    protected override void Receive(object message)
+    {
+        if (message is Terminated terminated)
+        {
+            gone(actors.First(a => a.Value.Equals(terminated.Actor)).Key);
+        }
     }
 }
