@@ -46,4 +46,21 @@ if (runner.UnknownWorkloads is { Count: > 0 } unknown)
 }
 
 output.Log(runner.DescribeEnvironment());
-return await runner.RunAsync();
+
+// Ctrl+C abandons the run in progress (its actor systems are terminated, its node processes stopped): exit 130.
+using var cancellation = new CancellationTokenSource();
+Console.CancelKeyPress += (_, e) =>
+{
+    e.Cancel = true;
+    cancellation.Cancel();
+};
+
+try
+{
+    return await runner.RunAsync(cancellation.Token);
+}
+catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
+{
+    output.Log("cancelled");
+    return 130;
+}

@@ -20,15 +20,22 @@ public sealed class Runner
     private readonly IReadOnlyList<IWorkload> _workloads;
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private List<WeakReference> _previousSystems = [];
+    private CancellationToken _cancellation;
 
     /// <summary>A runner of the workloads <paramref name="options"/> selects, reporting to <paramref name="observer"/>.</summary>
     public Runner(BenchOptions options, IBenchObserver observer)
+        : this(options, observer, WorkloadRegistry.All(options))
+    {
+    }
+
+    /// <summary>A runner of the given workloads (tests).</summary>
+    internal Runner(BenchOptions options, IBenchObserver observer, IReadOnlyList<IWorkload> workloads)
     {
         ArgumentNullException.ThrowIfNull(options);
         ArgumentNullException.ThrowIfNull(observer);
         _options = options;
         _observer = observer;
-        _workloads = WorkloadRegistry.All(options);
+        _workloads = workloads;
     }
 
     /// <summary>
@@ -57,8 +64,10 @@ public sealed class Runner
     }
 
     /// <summary>Runs everything selected; returns the process exit code (0 only if every check passed, 2 when nothing was selected).</summary>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled: the run in progress is abandoned at once (its systems terminated, its clean-up run).</exception>
     public async Task<int> RunAsync(CancellationToken cancellationToken = default)
     {
+        _cancellation = cancellationToken;
         var failures = 0;
         var ran = 0;
         foreach (var (workload, store) in Select())
@@ -78,6 +87,7 @@ public sealed class Runner
             }
             catch (Exception exception)
             {
+                cancellationToken.ThrowIfCancellationRequested(); // not a failure of the workload: the user stopped it
                 failures++;
                 _observer.Failed(pair, exception);
             }
@@ -129,7 +139,7 @@ public sealed class Runner
             var preparation = new RunContext(_options, store, run: int.MinValue, Log);
             try
             {
-                await workload.PrepareAsync(preparation);
+                await workload.PrepareAsync(preparation).WaitAsync(_cancellation);
             }
             finally
             {
@@ -168,7 +178,9 @@ public sealed class Runner
         await CleanAsync();
         try
         {
-            return await workload.RunAsync(context);
+            // A workload need not watch for cancellation: the wait for it ends at once, and the
+            // systems it made are terminated below.
+            return await workload.RunAsync(context).WaitAsync(_cancellation);
         }
         finally
         {

@@ -9,4 +9,10 @@ Console.CancelKeyPress += (_, e) =>
     cancellation.Cancel();
 };
 
-return await RecallApp.RunAsync(args, AnsiConsole.Console, Console.Error, cancellation.Token);
+var console = AnsiConsole.Console;
+if (RecallApp.TableWidth(Environment.GetEnvironmentVariable("COLUMNS"), Console.IsOutputRedirected, () => Console.WindowWidth) is { } width)
+{
+    console.Profile.Width = width;
+}
+
+return await RecallApp.RunAsync(args, console, Console.Error, cancellation.Token);

@@ -53,6 +53,37 @@ internal static partial class RecallApp
     }
 
     /// <summary>
+    /// The width tables take, when it is not the terminal's own: <c>COLUMNS</c> when set to a
+    /// number; else, when the output is piped (to a file, <c>less</c>, <c>grep</c>), the width of
+    /// the terminal the tool runs in, if any; null to leave it to the console (a terminal's width,
+    /// or 80 columns with no terminal at all).
+    /// </summary>
+    /// <param name="columns">The <c>COLUMNS</c> variable.</param>
+    /// <param name="outputRedirected">Whether standard output is not a terminal.</param>
+    /// <param name="terminalWidth">Reads the terminal's width; 0 or an exception when there is none.</param>
+    internal static int? TableWidth(string? columns, bool outputRedirected, Func<int> terminalWidth)
+    {
+        if (int.TryParse(columns, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var width) && width > 0)
+        {
+            return width;
+        }
+
+        if (!outputRedirected)
+        {
+            return null;
+        }
+
+        try
+        {
+            return terminalWidth() is > 0 and var terminal ? terminal : null;
+        }
+        catch (Exception exception) when (exception is IOException or InvalidOperationException or PlatformNotSupportedException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
     /// Every command module of the tool, in help order. Found by reflection so that a new command is
     /// one new file; this is a command-line tool, not the runtime path of the library.
     /// </summary>

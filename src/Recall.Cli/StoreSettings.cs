@@ -69,3 +69,12 @@ internal class StoreSettings : CommandSettings
     {
     }
 }
+
+/// <summary>Settings of a command that lists rows read from a store: a table, or JSON lines with <c>--json</c>.</summary>
+internal class ListingSettings : StoreSettings
+{
+    /// <summary>JSON lines instead of a table.</summary>
+    [CommandOption("--json")]
+    [Description("Print JSON lines, one object per row (keys: the column names in snake case), instead of a table")]
+    public bool Json { get; set; }
+}

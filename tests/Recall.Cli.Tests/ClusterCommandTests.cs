@@ -60,7 +60,7 @@ public sealed class ClusterCommandTests : IDisposable
         Assert.Contains("42", up, StringComparison.Ordinal);
         Assert.Contains("Up", up, StringComparison.Ordinal);
         Assert.Contains("web, ledger", up, StringComparison.Ordinal);
-        Assert.Matches(@"\d+\.\d s", up);
+        Assert.Matches(@"│\s*\d+\.\d\s*│$", up.TrimEnd()); // heartbeat age (s), the last column
         var removed = Assert.Single(result.Output.Split('\n'), line => line.Contains("10.0.0.6:7400", StringComparison.Ordinal));
         Assert.Contains("Removed", removed, StringComparison.Ordinal);
     }
@@ -105,4 +105,26 @@ public sealed class ClusterCommandTests : IDisposable
     }
 
     public void Dispose() => _journal.Dispose();
+
+    [Fact]
+    public async Task Json_prints_one_object_per_member_and_nothing_when_there_are_none()
+    {
+        Assert.Equal("", (await Cli.RunAsync("cluster", "members", _journal.Path, "--json")).Output);
+        await using (var members = new SqliteMembershipStore(new SqliteStoreOptions { Path = _journal.Path }))
+        {
+            await members.TryJoinAsync("recall://shop@10.0.0.5:7400", 42, ["web", "ledger"], TimeSpan.FromMinutes(10), default);
+            await members.SetStatusAsync("recall://shop@10.0.0.5:7400", 42, MemberStatus.Up, default);
+        }
+
+        var result = await Cli.RunAsync("cluster", "members", _journal.Path, "--json");
+
+        Assert.True(result.ExitCode == 0, result.Error);
+        using var json = System.Text.Json.JsonDocument.Parse(Assert.Single(result.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries)));
+        var member = json.RootElement;
+        Assert.Equal("recall://shop@10.0.0.5:7400", member.GetProperty("address").GetString());
+        Assert.Equal("42", member.GetProperty("incarnation").GetString());
+        Assert.Equal("Up", member.GetProperty("status").GetString());
+        Assert.Equal(["web", "ledger"], member.GetProperty("roles").EnumerateArray().Select(r => r.GetString()));
+        Assert.InRange(member.GetProperty("heartbeat_age_s").GetDouble(), 0, 600);
+    }
 }

@@ -92,4 +92,18 @@ public sealed class ErrorTests
 
         Assert.DoesNotContain("--child", (await Cli.RunAsync("demo", "--help")).Output, StringComparison.Ordinal);
     }
+
+    [Theory]
+    [InlineData("132", false, 0, 132)] // COLUMNS wins
+    [InlineData("132", true, 90, 132)]
+    [InlineData(null, true, 173, 173)] // piped from a terminal: its width
+    [InlineData(null, true, 0, null)] // piped with no terminal: the console's default
+    [InlineData(null, false, 173, null)] // a terminal: the console measures it
+    [InlineData("wide", true, 100, 100)] // not a number: ignored
+    public void Tables_take_COLUMNS_or_the_terminal_width_when_piped(string? columns, bool piped, int terminal, int? expected) =>
+        Assert.Equal(expected, RecallApp.TableWidth(columns, piped, () => terminal));
+
+    [Fact]
+    public void With_no_terminal_to_measure_the_width_is_left_to_the_console() =>
+        Assert.Null(RecallApp.TableWidth(null, outputRedirected: true, () => throw new IOException("not a terminal")));
 }

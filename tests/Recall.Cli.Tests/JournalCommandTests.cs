@@ -128,4 +128,29 @@ public sealed class JournalCommandTests : IDisposable
 
         Assert.Equal(before, SHA256.HashData(File.ReadAllBytes(_journal.Path)));
     }
+
+    [Fact]
+    public async Task Json_prints_one_object_per_event_with_typed_values_and_no_table()
+    {
+        await _journal.WriteWalletsAsync(tag: "wallet");
+
+        var result = await Cli.RunAsync("journal", "tail", _journal.Path, "--json");
+
+        Assert.True(result.ExitCode == 0, result.Error);
+        var lines = result.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(3, lines.Length);
+        using var first = System.Text.Json.JsonDocument.Parse(lines[0]);
+        var e = first.RootElement;
+        Assert.Equal("wallet-alice", e.GetProperty("persistence_id").GetString());
+        Assert.Equal(1, e.GetProperty("seq").GetInt64());
+        Assert.Equal("wallet.balance-changed.v1", e.GetProperty("manifest").GetString());
+        Assert.Equal("{\"Coins\":10}", e.GetProperty("payload").GetString());
+        Assert.Equal(["wallet"], e.GetProperty("tags").EnumerateArray().Select(t => t.GetString()));
+        Assert.Equal(TimeSpan.Zero, e.GetProperty("timestamp_utc").GetDateTimeOffset().Offset);
+
+        var ids = await Cli.RunAsync("journal", "ids", _journal.Path, "--json");
+        Assert.Equal(
+            ["{\"persistence_id\":\"wallet-alice\",\"events\":2,\"highest_sequence_number\":2}", "{\"persistence_id\":\"wallet-bob\",\"events\":1,\"highest_sequence_number\":1}"],
+            ids.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries));
+    }
 }

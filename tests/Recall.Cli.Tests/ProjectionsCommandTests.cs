@@ -49,6 +49,16 @@ public sealed class ProjectionsCommandTests : IDisposable
         Assert.DoesNotContain(new string('x', 100), result.Output, StringComparison.Ordinal);
         Assert.DoesNotContain("Somewhere.Deep", result.Output, StringComparison.Ordinal);
         Assert.Contains("? feed (custom-feed): no events tagged 'custom-feed'", result.Output, StringComparison.Ordinal);
+
+        // The same as JSON lines: numbers as numbers, unknown as null, the whole error.
+        var json = await Cli.RunAsync("projections", _journal.Path, "--json");
+        var rows = json.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => System.Text.Json.JsonDocument.Parse(l).RootElement).ToList();
+        Assert.Equal(3, rows.Count);
+        var balances = rows.Single(r => r.GetProperty("name").GetString() == "balances");
+        Assert.Equal(("running", "1", 2L, 90.5), (balances.GetProperty("state").GetString(), balances.GetProperty("offset").GetString(), balances.GetProperty("lag_events").GetInt64(), balances.GetProperty("lag_time").GetDouble()));
+        var feed = rows.Single(r => r.GetProperty("name").GetString() == "feed");
+        Assert.Equal(System.Text.Json.JsonValueKind.Null, feed.GetProperty("lag_events").ValueKind);
+        Assert.Equal(longError, feed.GetProperty("last_error").GetString());
     }
 
     [Fact]

@@ -51,6 +51,11 @@ internal sealed class BenchSettings : CommandSettings
     [Description("Divide every workload's size by K (smoke tests only; never for recorded figures)")]
     public int ScaleDown { get; set; } = 1;
 
+    /// <summary>JSON lines instead of the progress display and the table.</summary>
+    [CommandOption("--json")]
+    [Description("Print the harness's JSON result lines (one per workload and store, as bench/Recall.Benchmarks prints them) instead of progress and a table")]
+    public bool Json { get; set; }
+
     /// <summary>List instead of running.</summary>
     [CommandOption("--list")]
     [Description("List the workloads and their stores instead of running them")]
@@ -89,16 +94,16 @@ internal sealed class BenchCommand(IAnsiConsole console) : AsyncCommand<BenchSet
     {
         var options = settings.ToOptions();
         var display = new ProgressDisplay();
-        var runner = new Runner(options, display);
+        var runner = new Runner(options, settings.Json ? new JsonLinesObserver(console.Profile.Out.Writer, TextWriter.Null) : display);
         if (options.ListOnly)
         {
-            var list = new Table().AddColumns("workload", "stores", "n");
+            var list = new Listing("workload", "stores", "n");
             foreach (var (name, stores, n) in runner.Workloads)
             {
-                list.AddRow(Markup.Escape(name), Markup.Escape(string.Join(", ", stores)), Number(n));
+                list.Add(Cell.Text(name), new(Markup.Escape(string.Join(", ", stores)), stores), new(Number(n), n));
             }
 
-            console.Write(list);
+            list.WriteTo(console, settings.Json);
             return 0;
         }
 
@@ -114,16 +119,31 @@ internal sealed class BenchCommand(IAnsiConsole console) : AsyncCommand<BenchSet
             throw new CliException("nothing selected: check --workload and --store (see 'recall bench --list')", RecallApp.UsageError);
         }
 
-        console.MarkupLine($"[grey]{Markup.Escape(runner.DescribeEnvironment())}[/]");
+        if (settings.Json)
+        {
+            return await runner.RunAsync(cancellationToken);
+        }
+
+        // Progress bars only on a terminal: piped output holds the table and the notes under it.
+        var environment = $"[grey]{Markup.Escape(runner.DescribeEnvironment())}[/]";
         var exitCode = 0;
-        await console.Progress()
-            .AutoClear(false)
-            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new SpinnerColumn())
-            .StartAsync(async progress =>
-            {
-                display.Attach(progress, runner.Selected);
-                exitCode = await runner.RunAsync(cancellationToken);
-            });
+        if (console.Profile.Capabilities.Interactive)
+        {
+            console.MarkupLine(environment);
+            await console.Progress()
+                .AutoClear(false)
+                .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new SpinnerColumn())
+                .StartAsync(async progress =>
+                {
+                    display.Attach(progress, runner.Selected);
+                    exitCode = await runner.RunAsync(cancellationToken);
+                });
+        }
+        else
+        {
+            exitCode = await runner.RunAsync(cancellationToken);
+            display.Notes.Add(environment);
+        }
 
         console.Write(display.ResultTable());
         foreach (var line in display.Notes)
@@ -160,7 +180,11 @@ internal sealed class BenchCommand(IAnsiConsole console) : AsyncCommand<BenchSet
 
         public void Started(BenchPair pair, int steps)
         {
-            var task = _tasks[pair];
+            if (!_tasks.TryGetValue(pair, out var task))
+            {
+                return;
+            }
+
             task.MaxValue = steps;
             task.Description = Label(pair, "preparing");
             task.StartTask();
@@ -168,25 +192,35 @@ internal sealed class BenchCommand(IAnsiConsole console) : AsyncCommand<BenchSet
 
         public void Stepped(BenchPair pair, string step)
         {
-            var task = _tasks[pair];
+            if (!_tasks.TryGetValue(pair, out var task))
+            {
+                return;
+            }
+
             task.Increment(1);
             task.Description = Label(pair, step);
         }
 
         public void Completed(BenchResult result)
         {
-            var task = _tasks[result.Pair];
-            task.Description = Label(result.Pair, $"[green]{Number(result.PerSecond)}/s[/]");
-            task.Value = task.MaxValue;
-            task.StopTask();
+            if (_tasks.TryGetValue(result.Pair, out var task))
+            {
+                task.Description = Label(result.Pair, $"[green]{Number(result.PerSecond)}/s[/]");
+                task.Value = task.MaxValue;
+                task.StopTask();
+            }
+
             _outcomes.Add((result.Pair, result, null));
         }
 
         public void Failed(BenchPair pair, Exception exception)
         {
-            var task = _tasks[pair];
-            task.Description = Label(pair, "[red]FAILED[/]");
-            task.StopTask();
+            if (_tasks.TryGetValue(pair, out var task))
+            {
+                task.Description = Label(pair, "[red]FAILED[/]");
+                task.StopTask();
+            }
+
             var message = exception is BenchCheckException ? exception.Message : $"{exception.GetType().Name}: {exception.Message}";
             _outcomes.Add((pair, null, message));
             Notes.Add($"[red]{Markup.Escape($"{pair.Workload}/{pair.Store} failed: {RecallApp.OneLine(message)}")}[/]");
@@ -194,9 +228,12 @@ internal sealed class BenchCommand(IAnsiConsole console) : AsyncCommand<BenchSet
 
         public void Skipped(BenchPair pair, string reason)
         {
-            var task = _tasks[pair];
-            task.Description = Label(pair, "[grey]skipped[/]");
-            task.StopTask();
+            if (_tasks.TryGetValue(pair, out var task))
+            {
+                task.Description = Label(pair, "[grey]skipped[/]");
+                task.StopTask();
+            }
+
             Notes.Add($"[grey]{Markup.Escape($"{pair.Workload}/{pair.Store} skipped: {reason}")}[/]");
         }
 

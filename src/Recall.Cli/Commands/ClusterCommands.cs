@@ -28,96 +28,115 @@ internal sealed class ClusterModule : ICommandModule
 }
 
 /// <summary><c>recall cluster leases</c>.</summary>
-internal sealed class ClusterLeasesCommand(IAnsiConsole console) : AsyncCommand<StoreSettings>
+internal sealed class ClusterLeasesCommand(IAnsiConsole console) : AsyncCommand<ListingSettings>
 {
     /// <inheritdoc />
-    public override async Task<int> ExecuteAsync(CommandContext context, StoreSettings settings, CancellationToken cancellationToken)
+    public override async Task<int> ExecuteAsync(CommandContext context, ListingSettings settings, CancellationToken cancellationToken)
     {
         var (location, leases) = await JournalOutput.ReadAsync(console, settings, async (journal, ct) => (journal.Location, await journal.LeasesAsync(ct)), cancellationToken);
         if (leases.Count == 0)
         {
-            console.WriteLine($"no leases in {location}");
+            if (!settings.Json)
+            {
+                console.WriteLine($"no leases in {location}");
+            }
+
             return 0;
         }
 
         var now = DateTimeOffset.UtcNow;
-        var table = new Table().AddColumns("lease", "holder", "fencing token", "expires (UTC)", "state");
+        var listing = new Listing("lease", "holder", "fencing token", "expires (UTC)", "state");
         foreach (var lease in leases)
         {
-            table.AddRow(
-                Markup.Escape(lease.Name),
-                Markup.Escape(lease.Holder),
-                lease.FencingToken.ToString(CultureInfo.InvariantCulture),
-                lease.ExpiresAt.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss.fff", CultureInfo.InvariantCulture),
-                lease.ExpiresAt > now ? "[green]held[/]" : "expired");
+            var held = lease.ExpiresAt > now;
+            listing.Add(
+                Cell.Text(lease.Name),
+                Cell.Text(lease.Holder),
+                Cell.Number(lease.FencingToken),
+                Cell.Time(lease.ExpiresAt),
+                new(held ? "[green]held[/]" : "expired", held ? "held" : "expired"));
         }
 
-        console.Write(table);
+        listing.WriteTo(console, settings.Json);
         return 0;
     }
 }
 
 /// <summary><c>recall cluster members</c>.</summary>
-internal sealed class ClusterMembersCommand(IAnsiConsole console) : AsyncCommand<StoreSettings>
+internal sealed class ClusterMembersCommand(IAnsiConsole console) : AsyncCommand<ListingSettings>
 {
     /// <inheritdoc />
-    public override async Task<int> ExecuteAsync(CommandContext context, StoreSettings settings, CancellationToken cancellationToken)
+    public override async Task<int> ExecuteAsync(CommandContext context, ListingSettings settings, CancellationToken cancellationToken)
     {
         var (location, members) = await JournalOutput.ReadAsync(console, settings, async (journal, ct) => (journal.Location, await journal.MembersAsync(ct)), cancellationToken);
         if (members.Count == 0)
         {
-            console.WriteLine($"no members in {location}");
+            if (!settings.Json)
+            {
+                console.WriteLine($"no members in {location}");
+            }
+
             return 0;
         }
 
         var now = DateTimeOffset.UtcNow;
-        var table = new Table().AddColumns("address", "incarnation", "status", "roles", "joined (UTC)", "heartbeat age");
+        var listing = new Listing("address", "incarnation", "status", "roles", "joined (UTC)", "heartbeat age (s)");
         foreach (var member in members)
         {
             var status = member.Status.ToString();
-            table.AddRow(
-                Markup.Escape(member.Address),
-                member.Incarnation.ToString(CultureInfo.InvariantCulture),
-                member.Status switch
+            double? age = member.IsLive ? Math.Round(Math.Max(0, (now - member.HeartbeatAt).TotalSeconds), 1) : null;
+            listing.Add(
+                Cell.Text(member.Address),
+                new(member.Incarnation.ToString(CultureInfo.InvariantCulture), member.Incarnation.ToString(CultureInfo.InvariantCulture)), // a string in JSON: it may exceed what a double holds exactly
+                new(member.Status switch
                 {
                     Persistence.Membership.MemberStatus.Up => $"[green]{status}[/]",
                     Persistence.Membership.MemberStatus.Down => $"[red]{status}[/]",
                     _ => status,
-                },
-                Markup.Escape(string.Join(", ", member.Roles)),
-                member.JoinedAt.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture),
-                member.IsLive ? $"{Math.Max(0, (now - member.HeartbeatAt).TotalSeconds):0.0} s" : "-");
+                }, status),
+                new(Markup.Escape(string.Join(", ", member.Roles)), member.Roles),
+                Cell.Time(member.JoinedAt),
+                new(age is { } seconds ? seconds.ToString("0.0", CultureInfo.InvariantCulture) : "-", age));
         }
 
-        console.Write(table);
+        listing.WriteTo(console, settings.Json);
         return 0;
     }
 }
 
 /// <summary><c>recall cluster shards</c>.</summary>
-internal sealed class ClusterShardsCommand(IAnsiConsole console) : AsyncCommand<StoreSettings>
+internal sealed class ClusterShardsCommand(IAnsiConsole console) : AsyncCommand<ListingSettings>
 {
     /// <inheritdoc />
-    public override async Task<int> ExecuteAsync(CommandContext context, StoreSettings settings, CancellationToken cancellationToken)
+    public override async Task<int> ExecuteAsync(CommandContext context, ListingSettings settings, CancellationToken cancellationToken)
     {
         var (location, shards) = await JournalOutput.ReadAsync(console, settings, async (journal, ct) => (journal.Location, await journal.ShardsAsync(ct)), cancellationToken);
         if (shards.Count == 0)
         {
-            console.WriteLine($"no shards in {location}");
+            if (!settings.Json)
+            {
+                console.WriteLine($"no shards in {location}");
+            }
+
             return 0;
         }
 
-        var table = new Table().AddColumns("type", "shard", "home", "remembered entities");
+        var listing = new Listing("type", "shard", "home", "remembered entities");
         foreach (var shard in shards)
         {
-            table.AddRow(
-                Markup.Escape(shard.TypeName),
-                Markup.Escape(shard.ShardId),
-                shard.Node is null ? "[yellow]none[/]" : Markup.Escape(shard.Node),
-                shard.RememberedEntities.ToString(CultureInfo.InvariantCulture));
+            listing.Add(
+                Cell.Text(shard.TypeName),
+                Cell.Text(shard.ShardId),
+                shard.Node is null ? new("[yellow]none[/]", null) : Cell.Text(shard.Node),
+                Cell.Number(shard.RememberedEntities));
         }
 
-        console.Write(table);
+        listing.WriteTo(console, settings.Json);
+        if (settings.Json)
+        {
+            return 0; // the shards per node follow from the lines
+        }
+
         var perNode = new Table().AddColumns("type", "home", "shards", "remembered entities");
         foreach (var group in shards.GroupBy(s => (s.TypeName, s.Node)))
         {

@@ -30,25 +30,25 @@ internal sealed class JournalModule : ICommandModule
 }
 
 /// <summary><c>recall journal ids</c>.</summary>
-internal sealed class JournalIdsCommand(IAnsiConsole console) : AsyncCommand<StoreSettings>
+internal sealed class JournalIdsCommand(IAnsiConsole console) : AsyncCommand<ListingSettings>
 {
     /// <inheritdoc />
-    public override async Task<int> ExecuteAsync(CommandContext context, StoreSettings settings, CancellationToken cancellationToken)
+    public override async Task<int> ExecuteAsync(CommandContext context, ListingSettings settings, CancellationToken cancellationToken)
     {
         var ids = await JournalOutput.ReadAsync(console, settings, (journal, ct) => journal.PersistenceIdsAsync(ct), cancellationToken);
-        var table = new Table().AddColumns("persistence id", "events", "highest sequence number");
+        var listing = new Listing("persistence id", "events", "highest sequence number");
         foreach (var (id, events, highest) in ids)
         {
-            table.AddRow(Markup.Escape(id), JournalOutput.Number(events), JournalOutput.Number(highest));
+            listing.Add(Cell.Text(id), Cell.Number(events), Cell.Number(highest));
         }
 
-        console.Write(table);
+        listing.WriteTo(console, settings.Json);
         return 0;
     }
 }
 
 /// <summary>Settings of <c>recall journal events</c>.</summary>
-internal sealed class JournalEventsSettings : StoreSettings
+internal sealed class JournalEventsSettings : ListingSettings
 {
     /// <summary>Whose events.</summary>
     [CommandArgument(1, "[PERSISTENCE-ID]")]
@@ -94,13 +94,13 @@ internal sealed class JournalEventsCommand(IAnsiConsole console) : AsyncCommand<
             throw new CliException($"no events for persistence id '{id}' in {location} (see 'recall journal ids')");
         }
 
-        console.Write(JournalOutput.EventTable(events, withId: false));
+        JournalOutput.EventListing(events, withId: false).WriteTo(console, settings.Json);
         return 0;
     }
 }
 
 /// <summary>Settings of <c>recall journal tail</c>.</summary>
-internal sealed class JournalTailSettings : StoreSettings
+internal sealed class JournalTailSettings : ListingSettings
 {
     /// <summary>How many events.</summary>
     [CommandArgument(1, "[COUNT]")]
@@ -137,7 +137,7 @@ internal sealed class JournalTailCommand(IAnsiConsole console) : AsyncCommand<Jo
     {
         var count = settings.CountOrDefault;
         var events = await JournalOutput.ReadAsync(console, settings, (journal, ct) => journal.TailAsync(count, ct), cancellationToken);
-        console.Write(JournalOutput.EventTable(events, withId: true));
+        JournalOutput.EventListing(events, withId: true).WriteTo(console, settings.Json);
         return 0;
     }
 }
@@ -170,32 +170,17 @@ internal static class JournalOutput
         return await console.Status().StartAsync($"reading {Markup.Escape(source)}", _ => read(cancellationToken));
     }
 
-    public static Table EventTable(IEnumerable<StoredEventRow> events, bool withId)
+    public static Listing EventListing(IEnumerable<StoredEventRow> events, bool withId)
     {
-        var table = new Table();
-        if (withId)
-        {
-            table.AddColumn("persistence id");
-        }
-
-        table.AddColumns("seq", "timestamp (UTC)", "manifest", "payload", "tags");
+        string[] columns = ["seq", "timestamp (UTC)", "manifest", "payload", "tags"];
+        var listing = new Listing(withId ? ["persistence id", .. columns] : columns);
         foreach (var e in events)
         {
-            var cells = new List<string>();
-            if (withId)
-            {
-                cells.Add(Markup.Escape(e.PersistenceId));
-            }
-
-            cells.Add(Number(e.SequenceNumber));
-            cells.Add(e.Timestamp.ToString("yyyy-MM-dd HH:mm:ss.fff", CultureInfo.InvariantCulture));
-            cells.Add(Markup.Escape(e.Manifest));
-            cells.Add(Markup.Escape(e.Payload));
-            cells.Add(Markup.Escape(string.Join(", ", e.Tags)));
-            table.AddRow([.. cells]);
+            Cell[] cells = [Cell.Number(e.SequenceNumber), Cell.Time(e.Timestamp), Cell.Text(e.Manifest), Cell.Text(e.Payload), new(Markup.Escape(string.Join(", ", e.Tags)), e.Tags)];
+            listing.Add(withId ? [Cell.Text(e.PersistenceId), .. cells] : cells);
         }
 
-        return table;
+        return listing;
     }
 
     public static string Number(long value) => value.ToString(CultureInfo.InvariantCulture);

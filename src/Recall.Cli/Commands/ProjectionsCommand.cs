@@ -18,22 +18,26 @@ internal sealed class ProjectionsModule : ICommandModule
 }
 
 /// <summary><c>recall projections</c>.</summary>
-internal sealed class ProjectionsCommand(IAnsiConsole console) : AsyncCommand<StoreSettings>
+internal sealed class ProjectionsCommand(IAnsiConsole console) : AsyncCommand<ListingSettings>
 {
     /// <summary>How much of a last error the table shows.</summary>
     internal const int ErrorWidth = 80;
 
     /// <inheritdoc />
-    public override async Task<int> ExecuteAsync(CommandContext context, StoreSettings settings, CancellationToken cancellationToken)
+    public override async Task<int> ExecuteAsync(CommandContext context, ListingSettings settings, CancellationToken cancellationToken)
     {
         var (location, rows) = await JournalOutput.ReadAsync(console, settings, ct => ProjectionsReader.ReadAsync(settings, TimeProvider.System, ct), cancellationToken);
         if (rows.Count == 0)
         {
-            console.WriteLine($"no projections in {location} (it has no recall_projection_offsets table, or the table is empty)");
+            if (!settings.Json)
+            {
+                console.WriteLine($"no projections in {location} (it has no recall_projection_offsets table, or the table is empty)");
+            }
+
             return 0;
         }
 
-        var table = new Table().AddColumns("name", "key", "state", "offset", "last event (UTC)", "lag (events)", "lag (time)", "updated (UTC)", "last error");
+        var listing = new Listing("name", "key", "state", "offset", "last event (UTC)", "lag (events)", "lag (time)", "updated (UTC)", "last error");
         var unknown = new List<string>();
         foreach (var (projection, lag) in rows)
         {
@@ -50,22 +54,25 @@ internal sealed class ProjectionsCommand(IAnsiConsole console) : AsyncCommand<St
                 unknown.Add($"{projection.Id}: {lag.Unknown}");
             }
 
-            table.AddRow(
-                Markup.Escape(projection.Id.Name),
-                Markup.Escape(projection.Id.Key),
-                State(projection.State),
-                OffsetText(projection.Offset),
-                projection.LastEventTimestamp is { } last ? Timestamp(last) : "-",
-                events,
-                Markup.Escape(time),
-                Timestamp(projection.UpdatedAt),
-                Markup.Escape(Shorten(projection.LastError)));
+            listing.Add(
+                Cell.Text(projection.Id.Name),
+                Cell.Text(projection.Id.Key),
+                new(State(projection.State), projection.State.ToString().ToLowerInvariant()),
+                new(OffsetText(projection.Offset), OffsetText(projection.Offset)),
+                Cell.Time(projection.LastEventTimestamp),
+                new(Markup.Escape(events), lag.Events), // JSON: null when unknown; a lower bound when "≥"
+                new(Markup.Escape(time), lag.Time?.TotalSeconds),
+                Cell.Time(projection.UpdatedAt),
+                new(Markup.Escape(Shorten(projection.LastError)), projection.LastError)); // JSON: the whole error
         }
 
-        console.Write(table);
-        foreach (var line in unknown)
+        listing.WriteTo(console, settings.Json);
+        if (!settings.Json)
         {
-            console.WriteLine($"? {line}; the time shown is the age of the last handled event");
+            foreach (var line in unknown)
+            {
+                console.WriteLine($"? {line}; the time shown is the age of the last handled event");
+            }
         }
 
         return 0;
@@ -104,8 +111,6 @@ internal sealed class ProjectionsCommand(IAnsiConsole console) : AsyncCommand<St
         offset == Persistence.Query.Offset.Start ? "-"
         : offset.Transaction == 0 ? Number(offset.Ordering)
         : $"{Number(offset.Transaction)}/{Number(offset.Ordering)}";
-
-    private static string Timestamp(DateTimeOffset value) => value.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss.fff", CultureInfo.InvariantCulture);
 
     private static string Number(long value) => value.ToString(CultureInfo.InvariantCulture);
 }
