@@ -3,6 +3,7 @@ using System.Globalization;
 using Microsoft.Data.Sqlite;
 using Npgsql;
 using Recall.Persistence.Query;
+using Recall.Persistence.Sqlite;
 using Recall.Projections;
 
 namespace Recall.Cli;
@@ -63,32 +64,22 @@ internal static class ProjectionsReader
     private static async Task<(string, IReadOnlyList<ProjectionRow>)> ReadSqliteAsync(string file, TimeProvider time, CancellationToken cancellationToken)
     {
         var path = Path.GetFullPath(file);
-        IReadOnlyList<StoredProjection> projections;
         try
         {
-            projections = await ProjectionsInspector.ReadSqliteAsync(path, cancellationToken);
+            // One connection for the offsets and the lag, writing nothing beside the file.
+            await using var connection = SqliteReadOnlyConnection.Open(path);
+            var projections = ProjectionsInspector.ReadSqlite(connection);
             if (projections.Count == 0)
             {
                 return (path, []);
             }
 
-            await using var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = path, Mode = SqliteOpenMode.ReadOnly, Pooling = false }.ToString());
-            await connection.OpenAsync(cancellationToken);
             var journal = new Journal(connection, null, "journal", "journal_tags", Sqlite: true);
             return (path, await MeasureAllAsync(journal, projections, time, cancellationToken));
         }
-        catch (FileNotFoundException exception)
-        {
-            throw new CliException(exception.Message);
-        }
         catch (SqliteException exception)
         {
-            throw exception.SqliteErrorCode switch
-            {
-                26 => new CliException($"'{path}' is not a SQLite database."),
-                11 => new CliException($"'{path}' is corrupt or truncated."),
-                _ => new CliException($"SQLite error on '{path}': {exception.Message}"),
-            };
+            throw new CliException($"SQLite error on '{path}': {exception.Message}");
         }
     }
 

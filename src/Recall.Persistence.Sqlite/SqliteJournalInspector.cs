@@ -18,20 +18,9 @@ public sealed class SqliteJournalInspector : IDisposable
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         Path = System.IO.Path.GetFullPath(path);
-        if (Directory.Exists(Path))
-        {
-            throw new SqliteStoreException($"'{Path}' is a directory, not a database file: name the SQLite file in it.");
-        }
-
-        if (!File.Exists(Path))
-        {
-            throw new SqliteStoreException($"Database file '{Path}' does not exist.");
-        }
-
-        _connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = Path, Mode = SqliteOpenMode.ReadOnly, Pooling = false }.ToString());
+        _connection = SqliteReadOnlyConnection.Open(Path);
         try
         {
-            _connection.Open();
             using var command = _connection.CreateCommand();
             command.CommandText = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'recall_schema'";
             if (Convert.ToInt64(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture) == 0)
@@ -49,12 +38,7 @@ public sealed class SqliteJournalInspector : IDisposable
         catch (SqliteException exception)
         {
             _connection.Dispose();
-            throw exception.SqliteErrorCode switch
-            {
-                26 => new SqliteStoreException($"'{Path}' is not a SQLite database.", exception),
-                11 => new SqliteStoreException($"'{Path}' is corrupt or truncated.", exception),
-                _ => new SqliteStoreException($"SQLite error on '{Path}': {exception.Message}", exception),
-            };
+            throw new SqliteStoreException($"SQLite error on '{Path}': {exception.Message}", exception);
         }
         catch
         {

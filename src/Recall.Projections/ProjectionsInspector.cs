@@ -1,3 +1,4 @@
+using Microsoft.Data.Sqlite;
 using Npgsql;
 using Recall.Projections.PostgreSql;
 using Recall.Projections.Sqlite;
@@ -11,21 +12,15 @@ namespace Recall.Projections;
 /// </summary>
 public static class ProjectionsInspector
 {
-    /// <summary>The projections of the SQLite file at <paramref name="path"/>, by name and key; empty when the file has no offsets table.</summary>
-    /// <exception cref="FileNotFoundException">The file does not exist (or is a directory; the message says which).</exception>
-    public static Task<IReadOnlyList<StoredProjection>> ReadSqliteAsync(string path, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// The projections in the offsets table of the SQLite database <paramref name="connection"/> is
+    /// open on, by name and key; empty when it has no offsets table. Open it for reading only with
+    /// <c>SqliteReadOnlyConnection.Open</c> (Recall.Persistence.Sqlite), which writes nothing beside the file.
+    /// </summary>
+    public static IReadOnlyList<StoredProjection> ReadSqlite(SqliteConnection connection)
     {
-        var database = new SqliteProjectionDatabase(path);
-        if (!File.Exists(database.Path))
-        {
-            throw new FileNotFoundException(
-                Directory.Exists(database.Path) ? $"'{database.Path}' is a directory, not a database file: name the SQLite file in it." : $"Database file '{database.Path}' does not exist.",
-                database.Path);
-        }
-
-        cancellationToken.ThrowIfCancellationRequested();
-        using var connection = SqliteOffsetsTable.Open(database, readOnly: true);
-        return Task.FromResult(SqliteOffsetsTable.Exists(connection) ? SqliteOffsetsTable.ReadAll(connection) : []);
+        ArgumentNullException.ThrowIfNull(connection);
+        return SqliteOffsetsTable.Exists(connection) ? SqliteOffsetsTable.ReadAll(connection) : [];
     }
 
     /// <summary>The projections of the PostgreSQL <paramref name="schema"/> (default <c>recall</c>), by name and key; empty when the schema has no offsets table.</summary>

@@ -72,6 +72,8 @@ public sealed class TempJournal : IDisposable
         var bob = system.Spawn(Props.Create(() => new Wallet("bob")), "wallet-bob");
         bob.Tell(new TakeMy(5), null);
         Assert.Equal(5, await bob.Ask<int>(new GetBalance(), Timeout));
+        await system.TerminateAsync();
+        SqliteConnection.ClearAllPools(); // the writer's connections close: the file is left as a stopped service leaves it
     }
 
     public void Dispose()

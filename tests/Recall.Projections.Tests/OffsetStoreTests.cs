@@ -48,20 +48,26 @@ public sealed class OffsetStoreTests : IDisposable
     public async Task The_inspector_reads_without_creating_anything()
     {
         var missing = _folder.File("missing.db");
-        await Assert.ThrowsAsync<FileNotFoundException>(() => ProjectionsInspector.ReadSqliteAsync(missing));
+        Assert.Throws<Recall.Persistence.Sqlite.SqliteStoreException>(() => Recall.Persistence.Sqlite.SqliteReadOnlyConnection.Open(missing));
         Assert.False(File.Exists(missing));
 
         var other = _folder.File("other.db");
         Sql.Scalar(other, "CREATE TABLE something (x INTEGER); SELECT 0");
-        Assert.Empty(await ProjectionsInspector.ReadSqliteAsync(other));
+        Assert.Empty(Inspect(other));
         Assert.Equal(0, Sql.Scalar(other, "SELECT count(*) FROM sqlite_master WHERE name = 'recall_projection_offsets'"));
 
         var store = new SqliteProjectionOffsetStore(other);
         await store.SaveOffsetAsync(new ProjectionId("b", "k"), Offset.Sequence(5), Harness.T0, default);
         await store.SaveStateAsync(new ProjectionId("a", "k"), ProjectionState.Failed, "boom", default);
-        var rows = await ProjectionsInspector.ReadSqliteAsync(other);
+        var rows = Inspect(other);
         Assert.Equal(["a", "b"], rows.Select(r => r.Id.Name));
         Assert.Equal((ProjectionState.Failed, "boom", Offset.Start), (rows[0].State, rows[0].LastError, rows[0].Offset));
         Assert.Equal((ProjectionState.Running, (string?)null, Offset.Sequence(5)), (rows[1].State, rows[1].LastError, rows[1].Offset));
+    }
+
+    private static IReadOnlyList<StoredProjection> Inspect(string path)
+    {
+        using var connection = Recall.Persistence.Sqlite.SqliteReadOnlyConnection.Open(path);
+        return ProjectionsInspector.ReadSqlite(connection);
     }
 }

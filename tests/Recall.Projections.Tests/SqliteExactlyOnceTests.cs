@@ -211,7 +211,8 @@ public sealed class SqliteExactlyOnceTests : IAsyncLifetime
         await Wait.ForAsync(handle.WaitForOffsetAsync(last), "catch-up");
         await handle.PauseAsync();
 
-        var row = Assert.Single(await ProjectionsInspector.ReadSqliteAsync(Path));
+        using var connection = Recall.Persistence.Sqlite.SqliteReadOnlyConnection.Open(Path);
+        var row = Assert.Single(ProjectionsInspector.ReadSqlite(connection));
         Assert.Equal(new ProjectionId("model", "green"), row.Id);
         Assert.Equal(last, row.Offset);
         Assert.Equal(Harness.T0.AddSeconds(5), row.LastEventTimestamp);

@@ -23,13 +23,13 @@ internal static class SqliteOffsetsTable
 
     private const string Columns = "projection_name, projection_key, offset_transaction, offset_ordering, event_timestamp, state, last_error, updated_at";
 
-    public static SqliteConnection Open(SqliteProjectionDatabase database, bool readOnly = false)
+    public static SqliteConnection Open(SqliteProjectionDatabase database)
     {
         var connection = new SqliteConnection(new SqliteConnectionStringBuilder
         {
             DataSource = database.Path,
-            Mode = readOnly ? SqliteOpenMode.ReadOnly : SqliteOpenMode.ReadWriteCreate,
-            Pooling = !readOnly,
+            Mode = SqliteOpenMode.ReadWriteCreate,
+            Pooling = true,
             DefaultTimeout = (int)Math.Ceiling(database.BusyTimeout.TotalSeconds),
         }.ToString());
         try
@@ -37,9 +37,7 @@ internal static class SqliteOffsetsTable
             connection.Open();
             using var pragma = connection.CreateCommand();
             var busy = ((long)database.BusyTimeout.TotalMilliseconds).ToString(CultureInfo.InvariantCulture);
-            pragma.CommandText = readOnly
-                ? $"PRAGMA busy_timeout = {busy};"
-                : $"PRAGMA busy_timeout = {busy}; PRAGMA journal_mode = WAL; PRAGMA synchronous = {(database.FullSync ? "FULL" : "NORMAL")};";
+            pragma.CommandText = $"PRAGMA busy_timeout = {busy}; PRAGMA journal_mode = WAL; PRAGMA synchronous = {(database.FullSync ? "FULL" : "NORMAL")};";
             pragma.ExecuteNonQuery();
             return connection;
         }
