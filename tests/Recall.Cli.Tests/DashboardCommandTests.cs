@@ -14,6 +14,21 @@ public sealed partial class DashboardCommandTests : IDisposable
     public void Dispose() => _journal.Dispose();
 
     [Fact]
+    public async Task A_file_no_process_had_open_at_start_shows_the_members_that_join_later()
+    {
+        await _journal.WriteWalletsAsync(); // closed: the first read is of a file nobody has open
+        var source = new Commands.StoreDashboardSource(_journal.Path, new StoreSettings { File = _journal.Path });
+        Assert.Empty((await source.ReadAsync(default)).Members);
+
+        await using var members = new SqliteMembershipStore(new SqliteStoreOptions { Path = _journal.Path }); // a live writer from now on
+        await members.TryJoinAsync("recall://shop@10.0.0.5:7400", 42, ["api"], TimeSpan.FromMinutes(5), default);
+
+        var state = await source.ReadAsync(default);
+        Assert.Empty(state.Problems);
+        Assert.Equal("recall://shop@10.0.0.5:7400", Assert.Single(state.Members).Address);
+    }
+
+    [Fact]
     public async Task Dashboard_serves_the_members_and_leases_of_the_file_refuses_actions_and_stops_on_cancel()
     {
         var file = new SqliteStoreOptions { Path = _journal.Path };

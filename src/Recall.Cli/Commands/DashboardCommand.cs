@@ -42,12 +42,17 @@ internal sealed class DashboardCommand(IAnsiConsole console) : AsyncCommand<Dash
     public override async Task<int> ExecuteAsync(CommandContext context, DashboardSettings settings, CancellationToken cancellationToken)
     {
         // Opened once up front: a missing file or unreachable server fails here, with its reason.
-        await using var journal = await JournalReader.OpenAsync(settings, cancellationToken);
+        string location;
+        await using (var journal = await JournalReader.OpenAsync(settings, cancellationToken))
+        {
+            location = journal.Location;
+        }
+
         var options = new DashboardOptions { Host = settings.Host, Port = settings.Port, RefreshInterval = TimeSpan.FromSeconds(2) };
         DashboardServer server;
         try
         {
-            server = await DashboardServer.StartAsync(options, new StoreDashboardSource(journal, settings), cancellationToken: cancellationToken);
+            server = await DashboardServer.StartAsync(options, new StoreDashboardSource(location, settings), cancellationToken: cancellationToken);
         }
         catch (Exception exception) when (exception is ArgumentException or InvalidOperationException)
         {
@@ -56,7 +61,7 @@ internal sealed class DashboardCommand(IAnsiConsole console) : AsyncCommand<Dash
 
         await using (server)
         {
-            console.MarkupLine($"dashboard of [blue]{Markup.Escape(journal.Location)}[/] at [blue]{server.Address}[/] (read-only; Ctrl+C stops)");
+            console.MarkupLine($"dashboard of [blue]{Markup.Escape(location)}[/] at [blue]{server.Address}[/] (read-only; Ctrl+C stops)");
             try
             {
                 await Task.Delay(Timeout.Infinite, cancellationToken);
@@ -71,10 +76,15 @@ internal sealed class DashboardCommand(IAnsiConsole console) : AsyncCommand<Dash
     }
 }
 
-/// <summary>What the database alone says: members, leases, shard homes and remembered entities, stored projection offsets with their lag. No actions.</summary>
-internal sealed class StoreDashboardSource(JournalReader journal, StoreSettings settings) : IDashboardSource
+/// <summary>
+/// What the database alone says: members, leases, shard homes and remembered entities, stored
+/// projection offsets with their lag. No actions. Each read opens the store afresh, so that a
+/// SQLite file read while no process had it open (as immutable) is not read so once a cluster
+/// starts writing it.
+/// </summary>
+internal sealed class StoreDashboardSource(string location, StoreSettings settings) : IDashboardSource
 {
-    public string Name => journal.Location;
+    public string Name => location;
 
     public bool CanAct => false;
 
@@ -82,6 +92,17 @@ internal sealed class StoreDashboardSource(JournalReader journal, StoreSettings 
     {
         var problems = new List<string>();
         var now = DateTimeOffset.UtcNow;
+        JournalReader journal;
+        try
+        {
+            journal = await JournalReader.OpenAsync(settings, cancellationToken);
+        }
+        catch (Exception exception) when (exception is not OperationCanceledException)
+        {
+            return new DashboardState(Name, now, [], [], [], [], null, false, [$"store: {RecallApp.OneLine(exception.GetBaseException().Message)}"]);
+        }
+
+        await using var opened = journal;
         var members = await PartAsync("members", problems, async () => (await journal.MembersAsync(cancellationToken)).Select(m => DashboardMember.From(m, now)).ToList());
         var leases = await PartAsync("leases", problems, async () => (await journal.LeasesAsync(cancellationToken)).Select(l => DashboardLease.From(l, now)).ToList());
         var shards = await PartAsync("shards", problems, async () => (await journal.ShardsAsync(cancellationToken)).Select(s => DashboardShard.From(s, null)).ToList());
