@@ -50,7 +50,7 @@ public sealed record BenchResult(BenchPair Pair, double Seconds, double PerSecon
     /// <summary>Whether the line also says <c>"count"</c> (= n), as the remote-bench anchors name it.</summary>
     public bool PrintCount { get; init; }
 
-    /// <summary>The result line of WORKLOADS.md: <c>{"workload":..,"store":..,"n":..,"seconds":..,"per_sec":..,"runs":[..],"extra":{..}}</c>.</summary>
+    /// <summary>The result line of the workloads (README.md beside this project): <c>{"workload":..,"store":..,"n":..,"seconds":..,"per_sec":..,"runs":[..],"extra":{..}}</c>.</summary>
     public string ToJson()
     {
         using var buffer = new MemoryStream();

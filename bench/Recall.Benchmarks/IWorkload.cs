@@ -1,7 +1,7 @@
 namespace Recall.Benchmarks;
 
 /// <summary>
-/// One benchmark workload of WORKLOADS.md. The runner calls <see cref="PrepareAsync"/> once per
+/// One benchmark workload of README.md (beside this project). The runner calls <see cref="PrepareAsync"/> once per
 /// store, then <see cref="RunAsync"/> for the warm-up and each measured run, each time with a
 /// fresh <see cref="RunContext"/> (so a fresh ActorSystem) and a full GC before it.
 /// </summary>

@@ -5,8 +5,8 @@ using Xunit;
 namespace Recall.TestKit.Conformance;
 
 /// <summary>
-/// The journal half of the store conformance checklist (items J1 to J20 of
-/// <c>CONFORMANCE.md</c>), one xunit test per item. Every <see cref="IJournal"/> passes it: subclass
+/// The journal half of the store conformance checklist (items J01 to J22, listed in
+/// docs/custom-store.md), one xunit test per item. Every <see cref="IJournal"/> passes it: subclass
 /// it in a test project, implement <see cref="CreateJournal"/>, and turn a capability flag off only
 /// where the checklist calls the item optional.
 /// </summary>

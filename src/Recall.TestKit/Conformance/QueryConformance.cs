@@ -7,7 +7,7 @@ using Xunit;
 namespace Recall.TestKit.Conformance;
 
 /// <summary>
-/// The query half of the store conformance checklist (items Q1 to Q21 of <c>CONFORMANCE.md</c>,
+/// The query half of the store conformance checklist (items Q1 to Q21, listed in docs/custom-store.md,
 /// plus events by slices), one xunit test per item. Every <see cref="IReadJournalStore"/> passes it
 /// through <see cref="ReadJournal"/>: subclass it in a test project and implement
 /// <see cref="CreateStores"/>.

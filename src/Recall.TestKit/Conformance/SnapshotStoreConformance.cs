@@ -5,8 +5,8 @@ using Xunit;
 namespace Recall.TestKit.Conformance;
 
 /// <summary>
-/// The snapshot-store half of the store conformance checklist (items S1 to S13 of
-/// <c>CONFORMANCE.md</c>), one xunit test per item. Every <see cref="ISnapshotStore"/> passes it:
+/// The snapshot-store half of the store conformance checklist (items S1 to S13, listed in
+/// docs/custom-store.md), one xunit test per item. Every <see cref="ISnapshotStore"/> passes it:
 /// subclass it in a test project and implement <see cref="CreateSnapshotStore"/>. No item is
 /// optional, so the suite has no capability flags.
 /// </summary>
