@@ -7,7 +7,7 @@ namespace Recall.Cli;
 
 /// <summary>One cell of a <see cref="Listing"/>: what the table shows (Spectre markup) and what a JSON line holds.</summary>
 /// <param name="Markup">The table's text, as markup (escaped where it is data).</param>
-/// <param name="Value">The JSON value: a string, a whole or decimal number, a bool, a timestamp, or null.</param>
+/// <param name="Value">The JSON value: a string, a whole or decimal number, a bool, a timestamp, a list of strings, or null.</param>
 internal readonly record struct Cell(string Markup, object? Value)
 {
     /// <summary>Text, shown as it is.</summary>
@@ -28,6 +28,9 @@ internal readonly record struct Cell(string Markup, object? Value)
 /// </summary>
 internal sealed class Listing
 {
+    /// <summary>Text as it is (ü, +, &lt;), escaped only where JSON requires it: the lines are for tools and people, not for HTML.</summary>
+    private static readonly JsonSerializerOptions Relaxed = new() { Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
     private readonly string[] _columns;
     private readonly string[] _keys;
     private readonly List<Cell[]> _rows = [];
@@ -113,47 +116,14 @@ internal sealed class Listing
     private string ToJson(Cell[] row)
     {
         using var buffer = new MemoryStream();
-        using (var json = new Utf8JsonWriter(buffer))
+        using (var json = new Utf8JsonWriter(buffer, new JsonWriterOptions { Encoder = Relaxed.Encoder }))
         {
             json.WriteStartObject();
             for (var i = 0; i < row.Length; i++)
             {
                 json.WritePropertyName(_keys[i]);
-                switch (row[i].Value)
-                {
-                    case null:
-                        json.WriteNullValue();
-                        break;
-                    case string text:
-                        json.WriteStringValue(text);
-                        break;
-                    case long number:
-                        json.WriteNumberValue(number);
-                        break;
-                    case int number:
-                        json.WriteNumberValue(number);
-                        break;
-                    case double number:
-                        json.WriteNumberValue(number);
-                        break;
-                    case bool flag:
-                        json.WriteBooleanValue(flag);
-                        break;
-                    case DateTimeOffset time:
-                        json.WriteStringValue(time);
-                        break;
-                    case IEnumerable<string> texts:
-                        json.WriteStartArray();
-                        foreach (var text in texts)
-                        {
-                            json.WriteStringValue(text);
-                        }
-
-                        json.WriteEndArray();
-                        break;
-                    default:
-                        throw new InvalidOperationException($"No JSON form for a {row[i].Value!.GetType().Name} in column '{_columns[i]}'.");
-                }
+                var value = row[i].Value;
+                JsonSerializer.Serialize(json, value, value?.GetType() ?? typeof(object), Relaxed); // strings, numbers, bools, times (ISO 8601), lists
             }
 
             json.WriteEndObject();
