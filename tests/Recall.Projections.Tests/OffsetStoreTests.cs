@@ -1,3 +1,4 @@
+using Microsoft.Data.Sqlite;
 using Recall.Persistence.Query;
 using Recall.Projections.Sqlite;
 
@@ -42,6 +43,25 @@ public sealed class OffsetStoreTests : IDisposable
         await store.SaveOffsetAsync(id, Offset.Sequence(3), Harness.T0, default);
         var row = await store.ReadAsync(id, default);
         Assert.Equal((Offset.Sequence(3), ProjectionState.Paused, "boom", (DateTimeOffset?)Harness.T0), (row!.Offset, row.State, row.LastError, row.LastEventTimestamp));
+    }
+
+    [Fact]
+    public async Task Offsets_in_another_applications_database_leave_its_journal_mode_alone_and_a_new_file_gets_wal()
+    {
+        // The read model's own database, in SQLite's default rollback-journal mode.
+        var theirs = _folder.File("theirs.db");
+        Sql.Scalar(theirs, "CREATE TABLE orders (id INTEGER PRIMARY KEY); SELECT 0");
+        var id = new ProjectionId("p", "k");
+
+        await new SqliteProjectionOffsetStore(theirs).SaveOffsetAsync(id, Offset.Sequence(3), Harness.T0, default);
+        SqliteConnection.ClearAllPools();
+
+        Assert.Equal(Offset.Sequence(3), (await new SqliteProjectionOffsetStore(theirs).ReadAsync(id, default))!.Offset);
+        Assert.Equal("delete", Sql.Text(theirs, "PRAGMA journal_mode"));
+
+        var fresh = _folder.File("fresh.db");
+        await new SqliteProjectionOffsetStore(fresh).SaveOffsetAsync(id, Offset.Sequence(3), Harness.T0, default);
+        Assert.Equal("wal", Sql.Text(fresh, "PRAGMA journal_mode"));
     }
 
     [Fact]

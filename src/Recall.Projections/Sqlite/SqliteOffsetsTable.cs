@@ -37,8 +37,22 @@ internal static class SqliteOffsetsTable
             connection.Open();
             using var pragma = connection.CreateCommand();
             var busy = ((long)database.BusyTimeout.TotalMilliseconds).ToString(CultureInfo.InvariantCulture);
-            pragma.CommandText = $"PRAGMA busy_timeout = {busy}; PRAGMA journal_mode = WAL; PRAGMA synchronous = {(database.FullSync ? "FULL" : "NORMAL")};";
+            pragma.CommandText = $"PRAGMA busy_timeout = {busy}; PRAGMA synchronous = {(database.FullSync ? "FULL" : "NORMAL")};";
             pragma.ExecuteNonQuery();
+
+            // Look before changing: the journal mode is written into the file's header. A new file,
+            // a journal's (recall_schema) or one that holds only the offsets gets WAL; a database
+            // with other tables (the read model's own) keeps the mode its owner chose.
+            pragma.CommandText = """
+                SELECT count(*) = 0 OR sum(name = 'recall_schema') > 0 OR count(*) = sum(name = 'recall_projection_offsets')
+                FROM sqlite_master WHERE type = 'table'
+                """;
+            if (Convert.ToInt64(pragma.ExecuteScalar(), CultureInfo.InvariantCulture) == 1)
+            {
+                pragma.CommandText = "PRAGMA journal_mode = WAL;";
+                pragma.ExecuteNonQuery();
+            }
+
             return connection;
         }
         catch
