@@ -21,9 +21,10 @@ public sealed class DrainTests : IAsyncLifetime
         await WaitUntilAsync(() => _h.Journal.StalledCount == 1);
 
         var drain = _h.Persistence.DrainAsync(TimeSpan.FromSeconds(30));
-        await Task.Delay(TestKitSettings.Dilated(TimeSpan.FromMilliseconds(150)));
         Assert.False(drain.IsCompleted);
 
+        // The handler cannot run before the write is released: a drain that completes only after it
+        // did wait for the release, however long that took.
         _h.Journal.ReleaseStalled();
         Assert.True(await drain);
         Assert.True(handled.Task.IsCompleted, "the handler had run when the drain completed");
@@ -81,12 +82,13 @@ public sealed class DrainTests : IAsyncLifetime
         actor.Tell("warm-up", null);
         await probe.ExpectMsgAsync(1);
         actor.Tell("slow", null);
-        await Task.Delay(TestKitSettings.Dilated(TimeSpan.FromMilliseconds(50)));
+        await probe.ExpectMsgAsync("deciding"); // the command is taken and its decision pending
 
         var drain = _h.Persistence.DrainAsync(TimeSpan.FromSeconds(30));
-        await Task.Delay(TestKitSettings.Dilated(TimeSpan.FromMilliseconds(150)));
         Assert.False(drain.IsCompleted);
 
+        // The event can only be stored after the gate opens: a drain that completes with it stored
+        // waited for the decision, however long that took.
         gate.SetResult();
         Assert.True(await drain);
         Assert.Equal(2, (await _h.StoredAsync("slow-decider|d-5")).Count);
@@ -103,6 +105,7 @@ public sealed class DrainTests : IAsyncLifetime
         {
             if (command == "slow")
             {
+                probe.Tell("deciding", null);
                 await gate;
             }
 
