@@ -214,7 +214,16 @@ public sealed class DeathWatchTests : IAsyncLifetime
 
         subject.Tell("stop", null); // its Terminated is queued behind the unwatch
         await other.ExpectTerminatedAsync(subject);
-        await Task.Delay(100); // room for the watcher to queue its Terminated
+
+        // The watcher's mailbox holds the unwatch, then its Terminated: the scenario this test is about.
+        var mailbox = ((Recall.Actors.Internal.LocalActorRef)watcher).Cell;
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (mailbox.MailboxDepth < 2)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "the watcher never queued its Terminated");
+            await Task.Delay(5);
+        }
+
         gate.Open();
 
         await probe.ExpectMsgAsync("unwatched");
