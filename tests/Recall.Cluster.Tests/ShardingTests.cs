@@ -268,6 +268,7 @@ public sealed class ShardingTests
         // Send while the node leaves: every command is answered, from wherever the entity is then.
         using var stop = new CancellationTokenSource();
         var acknowledged = new ConcurrentDictionary<string, long>();
+        var rounds = 0;
         var load = Task.Run(async () =>
         {
             while (!stop.IsCancellationRequested)
@@ -276,13 +277,26 @@ public sealed class ShardingTests
                 {
                     acknowledged.AddOrUpdate(answer.EntityId, answer.Count, (_, c) => Math.Max(c, answer.Count));
                 }
+
+                Interlocked.Increment(ref rounds);
             }
         });
-        await Task.Delay(200);
+        await RoundsAsync(1); // commands flow when the node starts leaving
         await leaving.Cluster().LeaveAsync();
-        await Task.Delay(300);
+        await RoundsAsync(Volatile.Read(ref rounds) + 2); // and go on once it left: a whole round sent after it
         await stop.CancelAsync();
         await load;
+
+        async Task RoundsAsync(int count)
+        {
+            var deadline = DateTime.UtcNow + Wait.Timeout;
+            while (Volatile.Read(ref rounds) < count)
+            {
+                Assert.False(load.IsCompleted, $"the load stopped: {load.Exception?.GetBaseException().Message}");
+                Assert.True(DateTime.UtcNow < deadline, $"fewer than {count} rounds of commands in {Wait.Timeout.TotalSeconds} s");
+                await Task.Delay(10);
+            }
+        }
 
         var answers = await Task.WhenAll(entities.Select(e => client.Ask<Counted>(new Add(e), AskTimeout)));
         Assert.All(answers, a => Assert.Equal(cluster.Nodes[0].Address.ToString(), a.Node));
