@@ -166,6 +166,7 @@ internal sealed class SqliteDatabase : IAsyncDisposable
         26 => new SqliteStoreException($"'{Path}' is not a SQLite database (SQLITE_NOTADB); it was left untouched.", exception),
         11 => new SqliteStoreException($"'{Path}' is corrupt or truncated (SQLITE_CORRUPT); it was left untouched. Restore it from a backup.", exception),
         8 => new SqliteStoreException($"'{Path}' cannot be written (SQLITE_READONLY): the file, its folder or its -wal/-shm files are not writable by this user, or the file system is read-only. Recall writes beside the file too (its -wal and -shm files); to read it only, use SqliteStoreOptions.ReadOnly or 'recall journal'.", exception),
+        14 when File.Exists(Path) => new SqliteStoreException($"'{Path}' cannot be opened for writing (SQLITE_CANTOPEN): the file or its folder is not writable by this user, or the file system is read-only.", exception),
         14 => new SqliteStoreException($"'{Path}' cannot be opened (SQLITE_CANTOPEN): check the folder exists and is writable.", exception),
         19 => new SqliteStoreException(
             $"'{Path}' refused a write: {exception.Message} (SQLITE_CONSTRAINT, extended code {exception.SqliteExtendedErrorCode}). This is a constraint of the schema, not another writer: check that every process writing the file runs the same Recall version and that nothing else changed its tables. Nothing of the batch was stored.",

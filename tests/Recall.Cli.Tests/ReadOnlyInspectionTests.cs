@@ -71,28 +71,29 @@ public sealed class ReadOnlyInspectionTests : IDisposable
         var (exitCode, _, error) = await RunAsUserWithoutWriteAccessAsync(["demo", "--db", _journal.Path]);
 
         Assert.Equal(1, exitCode);
-        Assert.Contains($"recall: '{_journal.Path}' cannot be written (SQLITE_READONLY)", error, StringComparison.Ordinal);
+        Assert.StartsWith($"recall: '{_journal.Path}' cannot be", error, StringComparison.Ordinal);
+        Assert.Contains("not writable by this user, or the file system is read-only", error, StringComparison.Ordinal);
     }
 
     /// <summary>
-    /// Runs the tool in a process that may read the journal's folder but not write it: as the user
-    /// nobody when the tests run as root (root may write anywhere), else as this user after the
-    /// folder was made read-only.
+    /// Runs the tool in a process that may read the journal's folder but not write it: when the tests
+    /// run as root (who may write anywhere), in a mount namespace of its own where the folder is
+    /// mounted read-only; else as this user after the folder was made read-only.
     /// </summary>
     private async Task<(int ExitCode, string Output, string Error)> RunAsUserWithoutWriteAccessAsync(string[] args)
     {
         var root = Environment.UserName == "root";
-        File.SetUnixFileMode(_journal.Folder, root
-            ? UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute
-            : UnixFileMode.UserRead | UnixFileMode.UserExecute);
-        File.SetUnixFileMode(_journal.Path, File.GetUnixFileMode(_journal.Path) | UnixFileMode.OtherRead);
-        var start = new ProcessStartInfo(root ? "runuser" : "dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        var start = new ProcessStartInfo(root ? "unshare" : "dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         if (root)
         {
-            foreach (var argument in new[] { "-u", "nobody", "--", "dotnet" })
+            foreach (var argument in new[] { "-m", "sh", "-c", "mount --bind -o ro \"$0\" \"$0\" && exec \"$@\"", _journal.Folder, "dotnet" })
             {
                 start.ArgumentList.Add(argument);
             }
+        }
+        else
+        {
+            File.SetUnixFileMode(_journal.Folder, UnixFileMode.UserRead | UnixFileMode.UserExecute);
         }
 
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "recall.dll"));
@@ -101,7 +102,6 @@ public sealed class ReadOnlyInspectionTests : IDisposable
             start.ArgumentList.Add(argument);
         }
 
-        start.Environment["DOTNET_CLI_HOME"] = Path.GetTempPath(); // nobody has no home to write to
         using var process = Process.Start(start)!;
         var output = process.StandardOutput.ReadToEndAsync();
         var error = process.StandardError.ReadToEndAsync();

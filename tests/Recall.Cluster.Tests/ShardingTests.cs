@@ -452,6 +452,27 @@ public sealed class ShardingTests
     }
 
     [Fact]
+    public async Task Remembered_entities_whose_stored_home_is_a_gone_node_start_without_a_message()
+    {
+        // What a node leaves in the store when it stopped its shards while no coordinator could
+        // forget their homes (every member leaving, or a crash of the only node): a home naming a
+        // node that is no longer a member, and the entities remembered there.
+        var log = new EntityLog();
+        var (cluster, _) = NewCluster();
+        await using var _c = cluster;
+        var shard = HashCodeMessageExtractor.ShardOf("r1", 12);
+        await cluster.Shards.SetHomeAsync("counter", shard, "recall://test@10.9.9.9:1", default);
+        await cluster.Shards.AddEntityAsync("counter", shard, "r1", default);
+
+        var node = await cluster.NodeAsync("later");
+        StartCounters(node, log, Fast(s => s.RememberEntities = true));
+
+        var there = node.Address.ToString();
+        await Wait.UntilAsync(() => log.Lines.Any(l => l.Event == "start" && l.Entity == "r1" && l.Node == there), "r1 started on the node that came later");
+        Assert.Equal(there, Assert.Single(await cluster.Shards.ReadHomesAsync("counter", default), h => h.ShardId == shard).Node);
+    }
+
+    [Fact]
     public async Task A_shard_store_that_fails_for_a_while_delays_sharding_but_does_not_stop_it_and_order_holds()
     {
         var log = new EntityLog();

@@ -261,6 +261,7 @@ internal sealed partial class ShardCoordinator(string typeName, ShardingSettings
             return;
         }
 
+        List<string>? gone = null;
         foreach (var shardId in _keepRunning)
         {
             if (_moving.ContainsKey(shardId) || _allocating.ContainsKey(shardId))
@@ -276,6 +277,17 @@ internal sealed partial class ShardCoordinator(string typeName, ShardingSettings
             {
                 region.Tell(new ShardHome(shardId, region), Self);
             }
+            else if (!_regions.ContainsKey(address) && !MayStillRegister(address))
+            {
+                // A home read from the store whose node is gone and whose region never registered
+                // here (it left or died while no coordinator ran): no message may ever come for it.
+                (gone ??= []).Add(shardId);
+            }
+        }
+
+        if (gone is not null)
+        {
+            Forget(gone); // allocated again, and started, by the StartRemembered it ends with
         }
     }
 
