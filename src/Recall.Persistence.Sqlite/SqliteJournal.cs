@@ -87,6 +87,9 @@ public sealed partial class SqliteJournal : IReadJournalStore, IFencingJournal, 
         }));
     }
 
+    /// <summary>Events read per query of a replay.</summary>
+    internal const int ReplayPageSize = 5_000;
+
     /// <inheritdoc />
     public async IAsyncEnumerable<PersistentRepr> ReplayAsync(
         string persistenceId, long fromSequenceNumber, long toSequenceNumber, long max, [EnumeratorCancellation] CancellationToken cancellationToken)
@@ -97,34 +100,59 @@ public sealed partial class SqliteJournal : IReadJournalStore, IFencingJournal, 
             yield break;
         }
 
-        await using var connection = _database.OpenReader();
-        await using var command = connection.CreateCommand();
+        var next = fromSequenceNumber;
+        var left = max;
+        while (left > 0 && next <= toSequenceNumber)
+        {
+            // A page at a time, each in a read transaction of its own and read off the caller's
+            // thread: a long history neither pins the write-ahead log for the whole replay (the
+            // writer's checkpoints can start it over between pages) nor blocks the recovering
+            // actor's thread, so that RecoveryEventTimeout can end a read that waits on the file.
+            var (from, limit) = (next, Math.Min(left, ReplayPageSize));
+            var page = await Task.Run(() => ReadPage(persistenceId, from, toSequenceNumber, limit), cancellationToken);
+            foreach (var repr in page)
+            {
+                yield return repr;
+            }
+
+            if (page.Count < limit)
+            {
+                yield break;
+            }
+
+            left -= page.Count;
+            next = page[^1].SequenceNumber + 1;
+        }
+    }
+
+    private List<PersistentRepr> ReadPage(string persistenceId, long from, long to, long limit)
+    {
+        using var connection = _database.OpenReader();
+        using var command = connection.CreateCommand();
         command.CommandText = """
             SELECT sequence_number, writer_id, timestamp, manifest, payload, tags FROM journal
             WHERE persistence_id = $pid AND sequence_number >= $from AND sequence_number <= $to
             ORDER BY sequence_number LIMIT $max
             """;
         command.Parameters.AddWithValue("$pid", persistenceId);
-        command.Parameters.AddWithValue("$from", fromSequenceNumber);
-        command.Parameters.AddWithValue("$to", toSequenceNumber);
-        command.Parameters.AddWithValue("$max", max);
-        SqliteDataReader reader;
+        command.Parameters.AddWithValue("$from", from);
+        command.Parameters.AddWithValue("$to", to);
+        command.Parameters.AddWithValue("$max", limit);
+        var page = new List<PersistentRepr>((int)Math.Min(limit, ReplayPageSize));
         try
         {
-            reader = await command.ExecuteReaderAsync(cancellationToken);
+            using var reader = command.ExecuteReader();
+            while (reader.Read())
+            {
+                page.Add(ReadEvent(reader, persistenceId));
+            }
         }
         catch (SqliteException exception)
         {
             throw _database.Describe(exception);
         }
 
-        await using (reader)
-        {
-            while (await reader.ReadAsync(cancellationToken))
-            {
-                yield return ReadEvent(reader, persistenceId);
-            }
-        }
+        return page;
     }
 
     /// <inheritdoc />
