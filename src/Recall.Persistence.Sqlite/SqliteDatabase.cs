@@ -161,17 +161,20 @@ internal sealed class SqliteDatabase : IAsyncDisposable
     }
 
     /// <summary>A SQLite error about the file itself, rephrased to name the file.</summary>
-    public SqliteStoreException Describe(SqliteException exception) => exception.SqliteErrorCode switch
+    public SqliteStoreException Describe(SqliteException exception) => Describe(Path, exception);
+
+    /// <summary>A SQLite error about the file at <paramref name="path"/>, rephrased to name it.</summary>
+    public static SqliteStoreException Describe(string path, SqliteException exception) => exception.SqliteErrorCode switch
     {
-        26 => new SqliteStoreException($"'{Path}' is not a SQLite database (SQLITE_NOTADB); it was left untouched.", exception),
-        11 => new SqliteStoreException($"'{Path}' is corrupt or truncated (SQLITE_CORRUPT); it was left untouched. Restore it from a backup.", exception),
-        8 => new SqliteStoreException($"'{Path}' cannot be written (SQLITE_READONLY): the file, its folder or its -wal/-shm files are not writable by this user, or the file system is read-only. Recall writes beside the file too (its -wal and -shm files); to read it only, use SqliteStoreOptions.ReadOnly or 'recall journal'.", exception),
-        14 when File.Exists(Path) => new SqliteStoreException($"'{Path}' cannot be opened for writing (SQLITE_CANTOPEN): the file or its folder is not writable by this user, or the file system is read-only.", exception),
-        14 => new SqliteStoreException($"'{Path}' cannot be opened (SQLITE_CANTOPEN): check the folder exists and is writable.", exception),
+        26 => new SqliteStoreException($"'{path}' is not a SQLite database (SQLITE_NOTADB); it was left untouched.", exception),
+        11 => new SqliteStoreException($"'{path}' is corrupt or truncated (SQLITE_CORRUPT); it was left untouched. Restore it from a backup.", exception),
+        8 => new SqliteStoreException($"'{path}' cannot be written (SQLITE_READONLY): the file, its folder or its -wal/-shm files are not writable by this user, or the file system is read-only. Recall writes beside the file too (its -wal and -shm files); to read it only, use SqliteStoreOptions.ReadOnly or 'recall journal'.", exception),
+        14 when File.Exists(path) => new SqliteStoreException($"'{path}' cannot be opened for writing (SQLITE_CANTOPEN): the file or its folder is not writable by this user, or the file system is read-only.", exception),
+        14 => new SqliteStoreException($"'{path}' cannot be opened (SQLITE_CANTOPEN): check the folder exists and is writable.", exception),
         19 => new SqliteStoreException(
-            $"'{Path}' refused a write: {exception.Message} (SQLITE_CONSTRAINT, extended code {exception.SqliteExtendedErrorCode}). This is a constraint of the schema, not another writer: check that every process writing the file runs the same Recall version and that nothing else changed its tables. Nothing of the batch was stored.",
+            $"'{path}' refused a write: {exception.Message} (SQLITE_CONSTRAINT, extended code {exception.SqliteExtendedErrorCode}). This is a constraint of the schema, not another writer: check that every process writing the file runs the same Recall version and that nothing else changed its tables. Nothing of the batch was stored.",
             exception),
-        _ => new SqliteStoreException($"SQLite error on '{Path}': {exception.Message}", exception),
+        _ => new SqliteStoreException($"SQLite error on '{path}': {exception.Message}", exception),
     };
 
     private void InitializeSchema(SqliteConnection connection)
@@ -246,16 +249,21 @@ internal sealed class SqliteDatabase : IAsyncDisposable
     /// </summary>
     private long ReadVersion(SqliteCommand command)
     {
-        command.CommandText = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'recall_schema'";
-        if (Convert.ToInt64(command.ExecuteScalar(), CultureInfo.InvariantCulture) == 0)
+        // One statement, so one snapshot: two would let another process that creates the schema
+        // meanwhile show "no recall_schema" and then "tables", a file of another application.
+        command.CommandText = "SELECT coalesce(sum(name = 'recall_schema'), 0), count(*) FROM sqlite_master WHERE type = 'table'";
+        using (var reader = command.ExecuteReader())
         {
-            command.CommandText = "SELECT count(*) FROM sqlite_master WHERE type = 'table'";
-            if (Convert.ToInt64(command.ExecuteScalar(), CultureInfo.InvariantCulture) > 0)
+            reader.Read();
+            if (reader.GetInt64(0) == 0)
             {
-                throw new SqliteStoreException($"'{Path}' is a SQLite database of another application (it has tables but no Recall schema); it was left untouched.");
-            }
+                if (reader.GetInt64(1) > 0)
+                {
+                    throw new SqliteStoreException($"'{Path}' is a SQLite database of another application (it has tables but no Recall schema); it was left untouched.");
+                }
 
-            return 0;
+                return 0;
+            }
         }
 
         command.CommandText = "SELECT max(version) FROM recall_schema";

@@ -38,7 +38,7 @@ public sealed class SqliteJournalInspector : IDisposable
         catch (SqliteException exception)
         {
             _connection.Dispose();
-            throw new SqliteStoreException($"SQLite error on '{Path}': {exception.Message}", exception);
+            throw SqliteDatabase.Describe(Path, exception);
         }
         catch
         {

@@ -46,15 +46,13 @@ public static class SqliteReadOnlyConnection
         catch (SqliteException exception)
         {
             connection.Dispose();
-            throw exception.SqliteErrorCode switch
-            {
-                26 => new SqliteStoreException($"'{path}' is not a SQLite database.", exception),
-                11 => new SqliteStoreException($"'{path}' is corrupt or truncated.", exception),
-                8 or 14 when live => new SqliteStoreException(
-                    $"Cannot read '{path}' while its -wal and -shm files (a process has it open, or one crashed) are not readable and writable by you: run as the user that writes it, or once no process has it open ({exception.Message}).",
-                    exception),
-                _ => new SqliteStoreException($"SQLite error on '{path}': {exception.Message}", exception),
-            };
+            throw exception.SqliteErrorCode is 8 or 14
+                ? new SqliteStoreException(
+                    live
+                        ? $"Cannot read '{path}' while its -wal and -shm files (a process has it open, or one crashed) are not readable and writable by you: run as the user that writes it, or once no process has it open ({exception.Message})."
+                        : $"SQLite error on '{path}': {exception.Message}",
+                    exception)
+                : SqliteDatabase.Describe(path, exception); // the store's own wording for a file that is not a database, or corrupt
         }
     }
 
