@@ -156,18 +156,33 @@ public sealed partial class SqliteJournal : IReadJournalStore, IFencingJournal, 
     }
 
     /// <inheritdoc />
-    public async ValueTask<long> ReadHighestSequenceNumberAsync(string persistenceId, long fromSequenceNumber, CancellationToken cancellationToken)
+    public ValueTask<long> ReadHighestSequenceNumberAsync(string persistenceId, long fromSequenceNumber, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(persistenceId);
-        await using var connection = _database.OpenReader();
-        await using var command = connection.CreateCommand();
+
+        // Off the caller's thread, like a replay's pages: a read waiting on a locked file must not
+        // block the recovering actor, so that RecoveryEventTimeout can end it.
+        return new ValueTask<long>(Task.Run(() => ReadHighest(persistenceId), cancellationToken));
+    }
+
+    private long ReadHighest(string persistenceId)
+    {
+        using var connection = _database.OpenReader();
+        using var command = connection.CreateCommand();
         command.CommandText = """
             SELECT max(
                 coalesce((SELECT max(sequence_number) FROM journal WHERE persistence_id = $pid), 0),
                 coalesce((SELECT sequence_number FROM journal_highest WHERE persistence_id = $pid), 0))
             """;
         command.Parameters.AddWithValue("$pid", persistenceId);
-        return Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken), System.Globalization.CultureInfo.InvariantCulture);
+        try
+        {
+            return Convert.ToInt64(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
+        }
+        catch (SqliteException exception)
+        {
+            throw _database.Describe(exception);
+        }
     }
 
     /// <inheritdoc />

@@ -25,29 +25,49 @@ public sealed class SqliteSnapshotStore : ISnapshotStore, IAsyncDisposable
     }
 
     /// <inheritdoc />
-    public async ValueTask<SelectedSnapshot?> LoadAsync(string persistenceId, SnapshotSelectionCriteria criteria, CancellationToken cancellationToken)
+    public ValueTask<SelectedSnapshot?> LoadAsync(string persistenceId, SnapshotSelectionCriteria criteria, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(persistenceId);
         ArgumentNullException.ThrowIfNull(criteria);
-        await using var connection = _database.OpenReader();
-        await using var command = connection.CreateCommand();
+
+        // Off the caller's thread: a load waiting on a locked file must not block the recovering
+        // actor, so that RecoveryEventTimeout can end it.
+        return new ValueTask<SelectedSnapshot?>(Task.Run(() => Load(persistenceId, criteria), cancellationToken));
+    }
+
+    private SelectedSnapshot? Load(string persistenceId, SnapshotSelectionCriteria criteria)
+    {
+        using var connection = _database.OpenReader();
+        using var command = connection.CreateCommand();
         command.CommandText = """
             SELECT sequence_number, timestamp, manifest, payload FROM snapshots
             WHERE persistence_id = $pid AND sequence_number BETWEEN $minSeq AND $maxSeq AND timestamp BETWEEN $minTs AND $maxTs
             ORDER BY sequence_number DESC LIMIT 1
             """;
         AddCriteria(command, persistenceId, criteria);
-        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-        if (!await reader.ReadAsync(cancellationToken))
-        {
-            return null;
-        }
-
-        var metadata = new SnapshotMetadata(persistenceId, reader.GetInt64(0), new DateTimeOffset(reader.GetInt64(1), TimeSpan.Zero));
-        var manifest = reader.GetString(2);
+        SnapshotMetadata metadata;
+        string manifest;
+        byte[] payload;
         try
         {
-            return new SelectedSnapshot(metadata, _serialization.Deserialize(manifest, (byte[])reader.GetValue(3)));
+            using var reader = command.ExecuteReader();
+            if (!reader.Read())
+            {
+                return null;
+            }
+
+            metadata = new SnapshotMetadata(persistenceId, reader.GetInt64(0), new DateTimeOffset(reader.GetInt64(1), TimeSpan.Zero));
+            manifest = reader.GetString(2);
+            payload = (byte[])reader.GetValue(3);
+        }
+        catch (SqliteException exception)
+        {
+            throw _database.Describe(exception);
+        }
+
+        try
+        {
+            return new SelectedSnapshot(metadata, _serialization.Deserialize(manifest, payload));
         }
         catch (Exception exception)
         {

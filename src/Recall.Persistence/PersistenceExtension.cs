@@ -22,7 +22,7 @@ public sealed partial class PersistenceExtension : IAsyncDisposable
         SnapshotStore = options.CreateSnapshotStore();
         RecoveryPermits = new SemaphoreSlim(options.MaxConcurrentRecoveries, options.MaxConcurrentRecoveries);
         Breaker = new CircuitBreaker(options.CircuitBreakerMaxFailures, options.CircuitBreakerResetTimeout, system.TimeProvider);
-        JournalFront = system.SpawnSystemActor(Props.Create(() => new JournalFront(Journal, options, Breaker)), "journal");
+        JournalFront = system.SpawnSystemActor(Props.Create(() => new JournalFront(Journal, options, Breaker, AbandonedWrites)), "journal");
     }
 
     /// <summary>The system this belongs to.</summary>
@@ -93,6 +93,8 @@ public sealed partial class PersistenceExtension : IAsyncDisposable
     private IReadJournal? _readJournal;
 
     internal SemaphoreSlim RecoveryPermits { get; }
+
+    internal AbandonedWrites AbandonedWrites { get; } = new();
 
     internal CircuitBreaker Breaker { get; }
 

@@ -236,4 +236,43 @@ public sealed class AsyncHandlerTests : IAsyncLifetime
 
         Assert.Equal(Enumerable.Range(0, 10).Select(i => $"oracle says Q{i}"), answers);
     }
+
+    [Fact]
+    public async Task An_async_handler_that_resumes_after_its_actor_stopped_still_runs_its_finally_block()
+    {
+        // A handler holding a resource (a connection, a semaphore slot) must release it even when the
+        // actor stopped while it awaited: the continuation is not dropped.
+        var gate = new Gate();
+        var released = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var holder = _system.Spawn(Props.Create(() => new Holder(gate.Task, released)));
+        var watcher = new TestProbe(_system);
+        watcher.Watch(holder);
+        Assert.Equal("holding", await holder.Ask<string>("hold", TimeSpan.FromSeconds(10)));
+
+        _system.Stop(holder);
+        await watcher.ExpectTerminatedAsync(holder);
+        gate.Open();
+
+        await released.Task.WaitAsync(TimeSpan.FromSeconds(10));
+    }
+
+    /// <summary>On "hold", starts an async handler that awaits <c>until</c> and then, in a finally block, completes <c>released</c>.</summary>
+    private sealed class Holder(Task until, TaskCompletionSource released) : Actor
+    {
+        protected override void Receive(object message)
+        {
+            Sender.Tell("holding", Self);
+            RunTask(async () =>
+            {
+                try
+                {
+                    await until;
+                }
+                finally
+                {
+                    released.SetResult();
+                }
+            });
+        }
+    }
 }

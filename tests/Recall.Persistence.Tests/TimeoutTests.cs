@@ -77,6 +77,32 @@ public sealed class TimeoutTests
     }
 
     [Fact]
+    public async Task A_write_queued_behind_one_that_timed_out_for_the_same_id_fails_without_reaching_the_store()
+    {
+        // The timed-out write may still commit; a write of the same id must not run beside it.
+        var clock = new FakeTimeProvider();
+        await using var h = PersistenceHarness.Create(clock: clock);
+        var (actor, _) = await h.SpawnRecoveredAsync("t-5");
+        h.Journal.StallWrites("t-5", times: 1);
+
+        actor.Tell(new Cmd("c1", PersistAsync("e1")));
+        actor.Tell(new Cmd("c2", PersistAsync("e2")));
+        await h.Journal.WaitForStalledAsync();
+        await h.Log.ExpectMsgAsync(new Received("c1"));
+        await h.Log.ExpectMsgAsync(new Received("c2"));
+
+        var failed = await h.AdvanceUntilAsync(h.Log.FishForMessageAsync<PersistFailed>(_ => true, s_long), TimeSpan.FromSeconds(11));
+        Assert.IsType<JournalTimeoutException>(failed.Cause);
+
+        // The stalled write goes through after all; the one queued behind it never reached the store.
+        h.Journal.ReleaseStalled();
+        await Eventually.WaitUntilAsync(() => h.Recording.WriteCalls.Count > 0);
+        var written = h.Recording.WriteCalls.SelectMany(call => call).SelectMany(write => write.Events).Select(e => e.Payload).ToList();
+        Assert.Equal(["e1"], written);
+        Assert.Equal([1L], (await h.StoredAsync("t-5")).Select(e => e.SequenceNumber));
+    }
+
+    [Fact]
     public async Task Without_the_clock_moving_a_hanging_write_is_still_pending()
     {
         // The counterpart of the test above: the timeout, not anything else, is what fails the write.

@@ -417,6 +417,13 @@ internal sealed partial class ActorCell : IActorContext, IThreadPoolWorkItem
             // Watching an actor that already stopped: the watcher learns of it at once.
             watch.Watcher.SendSystemMessage(new DeathWatchNotification(Self));
         }
+        else if (message is RunContinuation continuation)
+        {
+            // An async handler resumed after its actor stopped: it runs to its end off the actor
+            // (no actor context), so that its finally blocks run and what it holds is released.
+            // Dropping it would leak whatever the handler awaited with (connections, slots, locks).
+            continuation.Callback(continuation.State);
+        }
     }
 
     // ---- lifecycle

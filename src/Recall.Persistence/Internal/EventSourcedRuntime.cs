@@ -14,6 +14,7 @@ internal sealed partial class EventSourcedRuntime
 {
     private static int s_incarnations;
     private string? _writerId;
+    private CancellationTokenSource? _recoveryCancellation;
 
     public EventSourcedRuntime(Actor actor, IEventSourcedBehavior behavior)
     {
@@ -57,6 +58,12 @@ internal sealed partial class EventSourcedRuntime
 
     public RecoveryPermit? Permit { get; set; }
 
+    /// <summary>Carried by the store calls of this incarnation's recovery; cancelled when it stops or restarts.</summary>
+    public CancellationToken RecoveryCancellation => (_recoveryCancellation ??= new CancellationTokenSource()).Token;
+
+    /// <summary>The actor stopped or restarted: this runtime no longer owns the cell.</summary>
+    public bool IsAbandoned { get; private set; }
+
     /// <summary>The token every write of this incarnation carries (set by whoever made it the owner), or null.</summary>
     public long? FencingToken { get; private set; }
 
@@ -90,7 +97,7 @@ internal sealed partial class EventSourcedRuntime
     /// <summary>The actor stopped: give back a recovery permit and what waits in the internal stash.</summary>
     public void OnStopped()
     {
-        IsStopping = true;
+        Abandon();
         Permit?.Release();
         Running.AbandonWrites();
         Running.DropStash();
@@ -99,10 +106,21 @@ internal sealed partial class EventSourcedRuntime
     /// <summary>The actor restarts: put the internally stashed commands back in front of the mailbox.</summary>
     public void OnRestarting()
     {
-        IsStopping = true;
+        Abandon();
         Permit?.Release();
         Running.AbandonWrites();
         Running.ReturnStashToMailbox();
+    }
+
+    private void Abandon()
+    {
+        IsStopping = true;
+        IsAbandoned = true;
+        if (IsRecovering && _recoveryCancellation is { } cancellation)
+        {
+            // Not on the actor's thread: a store may do I/O when told to cancel (PostgreSQL sends a cancel request).
+            _ = cancellation.CancelAsync();
+        }
     }
 
     public PersistentRepr ToRepr(object @event, long sequenceNumber)

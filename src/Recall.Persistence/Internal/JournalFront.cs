@@ -20,7 +20,13 @@ internal sealed record WriteResponse(int Incarnation, IReadOnlyList<Exception?>?
 /// their arrival order, so each actor's writes and responses stay in order. Each batch's size,
 /// write time and stored events are measured only while a meter listener is attached.
 /// </summary>
-internal sealed class JournalFront(IJournal journal, PersistenceOptions options, CircuitBreaker breaker) : Actor
+/// <remarks>
+/// A write that outlives <see cref="PersistenceOptions.JournalCallTimeout"/> is reported failed and
+/// the front moves on, but the write may still be running in the store: its ids go into
+/// <see cref="AbandonedWrites"/> until it ends, and requests for them fail at once meanwhile, so
+/// that two calls for one id never overlap.
+/// </remarks>
+internal sealed class JournalFront(IJournal journal, PersistenceOptions options, CircuitBreaker breaker, AbandonedWrites abandoned) : Actor
 {
     private List<WriteRequest> _gathered = [];
     private bool _writing;
@@ -53,6 +59,11 @@ internal sealed class JournalFront(IJournal journal, PersistenceOptions options,
         while (_gathered.Count > 0)
         {
             var batch = TakeBatch(out var events);
+            if (!abandoned.IsEmpty && !RefuseAbandonedIds(batch, ref events))
+            {
+                continue;
+            }
+
             var writes = Flatten(batch);
             if (!breaker.AllowCall())
             {
@@ -85,7 +96,7 @@ internal sealed class JournalFront(IJournal journal, PersistenceOptions options,
             }
 
             _writing = true;
-            _ = AwaitAsync(pending, batch, started, Self, options.JournalCallTimeout, Context.System.TimeProvider);
+            _ = AwaitAsync(pending, batch, started, Self, options.JournalCallTimeout, Context.System.TimeProvider, abandoned);
             return;
         }
     }
@@ -141,15 +152,18 @@ internal sealed class JournalFront(IJournal journal, PersistenceOptions options,
     }
 
     private static async Task AwaitAsync(
-        ValueTask<IReadOnlyList<Exception?>> pending, List<WriteRequest> batch, long started, IActorRef self, TimeSpan timeout, TimeProvider time)
+        ValueTask<IReadOnlyList<Exception?>> pending, List<WriteRequest> batch, long started, IActorRef self, TimeSpan timeout, TimeProvider time, AbandonedWrites abandoned)
     {
+        var write = pending.AsTask();
         try
         {
-            var results = await pending.AsTask().WaitAsync(timeout, time);
+            var results = await write.WaitAsync(timeout, time);
             self.Tell(new BatchCompleted(batch, results, null, started), null);
         }
         catch (TimeoutException)
         {
+            // Recorded before the writers hear of it: a restarted writer's recovery must find it.
+            abandoned.Add(batch.SelectMany(request => request.Writes).Select(write => write.PersistenceId), write);
             self.Tell(new BatchCompleted(batch, null, new JournalTimeoutException("write", timeout), started), null);
         }
         catch (Exception exception)
@@ -186,6 +200,30 @@ internal sealed class JournalFront(IJournal journal, PersistenceOptions options,
         }
 
         Respond(batch, results, failure);
+    }
+
+    /// <summary>
+    /// Answers the requests of <paramref name="batch"/> that write an id whose abandoned write is
+    /// still running with a failure, and takes them out. False when none is left to write.
+    /// </summary>
+    private bool RefuseAbandonedIds(List<WriteRequest> batch, ref int events)
+    {
+        for (var i = batch.Count - 1; i >= 0; i--)
+        {
+            var request = batch[i];
+            foreach (var write in request.Writes)
+            {
+                if (abandoned.Of(write.PersistenceId) is not null)
+                {
+                    request.Writer.Tell(new WriteResponse(request.Incarnation, null, new JournalTimeoutException($"write of '{write.PersistenceId}' that timed out earlier", options.JournalCallTimeout)), null);
+                    events -= request.Writes.Sum(w => w.Events.Count);
+                    batch.RemoveAt(i);
+                    break;
+                }
+            }
+        }
+
+        return batch.Count > 0;
     }
 
     private static int CountWrites(List<WriteRequest> batch)

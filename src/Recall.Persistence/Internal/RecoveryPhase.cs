@@ -11,6 +11,12 @@ namespace Recall.Persistence.Internal;
 /// handler, so commands wait in the mailbox; each store call that does not finish at once is
 /// bounded by <see cref="PersistenceOptions.RecoveryEventTimeout"/>.
 /// </summary>
+/// <remarks>
+/// Store calls start without the actor's synchronization context, so the store's own awaits resume
+/// on the thread pool and only their results come back to the actor: a store call that outlives
+/// the actor (a timeout, a stop) still runs to its end and releases its connection. They carry the
+/// incarnation's token, cancelled when the actor stops or restarts.
+/// </remarks>
 internal static class RecoveryPhase
 {
     public static async Task RunAsync(EventSourcedRuntime runtime)
@@ -27,9 +33,18 @@ internal static class RecoveryPhase
             runtime.Permit = new RecoveryPermit(runtime.Persistence.RecoveryPermits);
             await runtime.Permit.AcquireAsync();
 
+            // A write of this id that timed out may still commit: read the history once it has ended.
+            if (runtime.Persistence.AbandonedWrites.Of(persistenceId) is { } abandoned)
+            {
+                await Bounded(
+                    abandoned.ContinueWith(static _ => true, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default),
+                    $"write of '{persistenceId}' that timed out earlier", options.RecoveryEventTimeout, time);
+            }
+
             // A new owner raises the fence before it reads: no older owner's write lands after this.
+            var cancellation = runtime.RecoveryCancellation;
             if (runtime.FencingToken is { } token && runtime.Persistence.Journal is IFencingJournal fencing
-                && !await Bounded(fencing.FenceAsync(persistenceId, token, CancellationToken.None), "raise of the fencing token", options.RecoveryEventTimeout, time))
+                && !await Bounded(OffActor(() => fencing.FenceAsync(persistenceId, token, cancellation)), "raise of the fencing token", options.RecoveryEventTimeout, time))
             {
                 throw new FencedWriteException(persistenceId, 0, token);
             }
@@ -43,8 +58,9 @@ internal static class RecoveryPhase
             }
 
             position = new Position { Replayed = position.Replayed }; // a failure from here on is not at any event
+            var from = runtime.LastSequenceNumber;
             var highest = await Bounded(
-                runtime.Persistence.Journal.ReadHighestSequenceNumberAsync(persistenceId, runtime.LastSequenceNumber, CancellationToken.None),
+                OffActor(() => runtime.Persistence.Journal.ReadHighestSequenceNumberAsync(persistenceId, from, cancellation)),
                 "read of the highest sequence number", options.RecoveryEventTimeout, time);
             runtime.AssignedSequenceNumber = Math.Max(highest, runtime.LastSequenceNumber);
             runtime.LastSequenceNumber = runtime.AssignedSequenceNumber;
@@ -52,6 +68,11 @@ internal static class RecoveryPhase
         catch (Exception exception)
         {
             runtime.Permit?.Release();
+            if (runtime.IsAbandoned)
+            {
+                return; // stopped or restarted meanwhile: nothing of this incarnation is left to fail
+            }
+
             var failure = exception switch
             {
                 RecoveryFailedException known => known,
@@ -76,6 +97,11 @@ internal static class RecoveryPhase
 
         runtime.Permit.Release();
         runtime.Permit = null;
+        if (runtime.IsAbandoned)
+        {
+            return;
+        }
+
         runtime.IsRecovering = false;
         Measure(runtime, started, position.Replayed, activity, null);
         behavior.OnRecoveryCompleted();
@@ -118,7 +144,7 @@ internal static class RecoveryPhase
         try
         {
             selected = await Bounded(
-                store.LoadAsync(runtime.PersistenceId, recovery.FromSnapshot, CancellationToken.None),
+                OffActor(() => store.LoadAsync(runtime.PersistenceId, recovery.FromSnapshot, runtime.RecoveryCancellation)),
                 "snapshot load", runtime.Options.RecoveryEventTimeout, time);
         }
         catch (SnapshotLoadException exception) when (runtime.Options.SnapshotIsOptional)
@@ -144,9 +170,11 @@ internal static class RecoveryPhase
             ? null
             : new ReplayFilter(runtime.PersistenceId, options.ReplayFilter, window: 100, problem => EventSourcedRuntime.Log.ReplayFilterWarning(runtime.Logger, problem));
         var passed = filter is null ? null : new List<PersistentRepr>();
-        var events = runtime.Persistence.Journal
-            .ReplayAsync(runtime.PersistenceId, runtime.LastSequenceNumber + 1, recovery.ToSequenceNumber, recovery.ReplayMax, CancellationToken.None)
-            .GetAsyncEnumerator(CancellationToken.None);
+        var cancellation = runtime.RecoveryCancellation;
+        var from = runtime.LastSequenceNumber + 1;
+        var events = OffActor(() => runtime.Persistence.Journal
+            .ReplayAsync(runtime.PersistenceId, from, recovery.ToSequenceNumber, recovery.ReplayMax, cancellation)
+            .GetAsyncEnumerator(cancellation));
         var completed = false;
         Task<bool>? pendingMove = null;
 
@@ -160,7 +188,18 @@ internal static class RecoveryPhase
                 position.SequenceNumber = lastRead + 1;
                 position.Manifest = null;
                 position.Event = null;
-                var move = events.MoveNextAsync();
+                var context = SynchronizationContext.Current;
+                SynchronizationContext.SetSynchronizationContext(null);
+                ValueTask<bool> move;
+                try
+                {
+                    move = events.MoveNextAsync();
+                }
+                finally
+                {
+                    SynchronizationContext.SetSynchronizationContext(context);
+                }
+
                 bool hasNext;
                 if (move.IsCompletedSuccessfully)
                 {
@@ -274,6 +313,21 @@ internal static class RecoveryPhase
         {
             position.Event = @event;
             runtime.Behavior.ApplyEvent(@event);
+        }
+    }
+
+    /// <summary>Starts a store call without the actor's synchronization context (see the remarks above).</summary>
+    private static T OffActor<T>(Func<T> call)
+    {
+        var context = SynchronizationContext.Current;
+        SynchronizationContext.SetSynchronizationContext(null);
+        try
+        {
+            return call();
+        }
+        finally
+        {
+            SynchronizationContext.SetSynchronizationContext(context);
         }
     }
 
