@@ -139,6 +139,12 @@ internal sealed class SqliteDatabase : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// The size the write-ahead log is cut back to when it starts over after a checkpoint (bytes).
+    /// Without it the file keeps the largest size it ever reached, say after a long reader held it.
+    /// </summary>
+    internal const long WalSizeLimit = 16 * 1024 * 1024;
+
     private SqliteConnection Open(bool write)
     {
         var connection = new SqliteConnection(ConnectionString);
@@ -148,7 +154,7 @@ internal sealed class SqliteDatabase : IAsyncDisposable
             using var pragma = connection.CreateCommand();
             var synchronous = Options.Durability == SqliteDurability.Full ? "FULL" : "NORMAL";
             pragma.CommandText = write
-                ? $"PRAGMA busy_timeout = {(long)Options.BusyTimeout.TotalMilliseconds}; PRAGMA synchronous = {synchronous}; PRAGMA foreign_keys = OFF;"
+                ? $"PRAGMA busy_timeout = {(long)Options.BusyTimeout.TotalMilliseconds}; PRAGMA synchronous = {synchronous}; PRAGMA foreign_keys = OFF; PRAGMA journal_size_limit = {WalSizeLimit};"
                 : $"PRAGMA busy_timeout = {(long)Options.BusyTimeout.TotalMilliseconds};";
             pragma.ExecuteNonQuery();
             return connection;
