@@ -35,6 +35,7 @@ namespace Recall.Persistence.PostgreSql;
 /// </remarks>
 public sealed class PostgreSqlJournal : IReadJournalStore, IFencingJournal, IAsyncDisposable
 {
+    private long _pagesRead;
     private readonly PostgreSqlDatabase _database;
     private readonly EventSerialization _serialization;
     private readonly WriteNotifier _writes = new();
@@ -524,8 +525,12 @@ public sealed class PostgreSqlJournal : IReadJournalStore, IFencingJournal, IAsy
             events[i] = new OffsetEvent(rows[i].Offset, ToRepr(rows[i].PersistenceId, rows[i].Row));
         }
 
+        Interlocked.Increment(ref _pagesRead);
         return events;
     }
+
+    /// <summary>Pages of <see cref="ReadEventsAsync"/> read so far: lets tests wait for a number of polls instead of a time.</summary>
+    internal long PagesRead => Interlocked.Read(ref _pagesRead);
 
     /// <inheritdoc />
     public async ValueTask<IReadOnlyList<string>> ReadPersistenceIdsAsync(string? after, int limit, CancellationToken cancellationToken)

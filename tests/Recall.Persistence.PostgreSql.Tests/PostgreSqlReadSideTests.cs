@@ -320,15 +320,17 @@ public sealed class PostgreSqlReadSideTimingTests : IAsyncLifetime
         Assert.Equal(after.Count, visibleByOrdering[0]);
 
         // The reader delivered everything final (including "early", committed after "held" began),
-        // and nothing of "held" nor of the rows behind it; polling 20 times a second changes nothing.
+        // and nothing of "held" nor of the rows behind it; 20 more polls change nothing.
         await UntilAsync(() => seen.Count >= before.Count, $"the {before.Count} final events");
-        await Task.Delay(TimeSpan.FromSeconds(1));
+        var polled = reader.PagesRead;
+        await UntilAsync(() => reader.PagesRead >= polled + 20, "20 more polls");
         Assert.Equal(before.Order(), seen.Select(e => (e.PersistenceId, e.SequenceNumber)).Order());
 
         await held.CommitAsync();
         var all = before.Concat([("held", 1L), ("held", 2L)]).Concat(after).ToHashSet();
         await UntilAsync(() => seen.Count >= all.Count, $"all {all.Count} events");
-        await Task.Delay(TimeSpan.FromMilliseconds(500));
+        polled = reader.PagesRead;
+        await UntilAsync(() => reader.PagesRead >= polled + 5, "5 more polls (nothing is delivered twice)");
         await cancel.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => reading);
 
@@ -399,9 +401,11 @@ public sealed class PostgreSqlReadSideTimingTests : IAsyncLifetime
             await command.ExecuteScalarAsync();
         }
 
-        // The write's notification wakes the stream, which finds the event committed but not final.
+        // The write's notification wakes the stream, which finds the event committed but not final
+        // (two pages: the second starts only after the first one's events were handed out).
+        var polled = reader.PagesRead;
         await PostgreSqlReadSideTests.WriteAsync(writer, "a", 1, 1, "t");
-        await Task.Delay(TimeSpan.FromMilliseconds(300));
+        await UntilAsync(() => reader.PagesRead >= polled + 2, "the stream to read after the write");
         Assert.False(reading.IsCompleted);
 
         var ended = Stopwatch.GetTimestamp();

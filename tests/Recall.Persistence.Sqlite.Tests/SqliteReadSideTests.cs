@@ -44,10 +44,10 @@ public sealed class SqliteReadSideTests : IDisposable
         Assert.True(await stream.MoveNextAsync());
         Assert.Equal(("note|a", 1L), (stream.Current.PersistenceId, stream.Current.SequenceNumber));
 
-        // The stream has caught up and waits. A write of the other store does not wake it (each
-        // store notifies only its own streams); the next poll finds it.
+        // The stream has caught up: the call below returns once it waits (it starts its wait before
+        // its first await). A write of the other store does not wake it (each store notifies only
+        // its own streams); the next poll finds it.
         var next = stream.MoveNextAsync().AsTask();
-        await Task.Delay(200);
         await WriteAsync(writer, "note|a", 2, 2, "t");
         await Task.Delay(TestKitSettings.Dilated(TimeSpan.FromMilliseconds(500)));
         Assert.False(next.IsCompleted, "the stream woke without a poll or a write of its own store");

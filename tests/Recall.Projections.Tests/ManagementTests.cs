@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Time.Testing;
 using Recall.Persistence.Query;
 
 namespace Recall.Projections.Tests;
@@ -34,7 +33,10 @@ public sealed class ManagementTests : IAsyncLifetime
         Assert.Equal(ProjectionState.Paused, handle.Status.State);
         Assert.Equal(ProjectionState.Paused, (await _offsets.ReadAsync(handle.Id, default))!.State);
         var last = await _harness.WriteManyAsync("green", 4, firstValue: 6);
-        await Task.Delay(300);
+
+        // A running twin on the same events sees them: by then the paused one would have too.
+        var twin = _harness.Projections.Start(Projection.AtLeastOnce("twin", ProjectionSource.EventsByTag("green"), _offsets, (_, _) => Task.CompletedTask));
+        await Wait.ForAsync(twin.WaitForOffsetAsync(last), "the twin to see the events written while paused");
         Assert.Equal(5, _seen.Count);
         await handle.PauseAsync(); // again: nothing changes
 
@@ -194,7 +196,7 @@ public sealed class ManagementTests : IAsyncLifetime
     [Fact]
     public async Task With_a_fake_clock_the_restart_waits_for_the_backoff_delay()
     {
-        var clock = new FakeTimeProvider(Harness.T0);
+        var clock = new TimerWatchingClock(Harness.T0);
         await using var harness = Harness.Create(clock: clock);
         await harness.WriteManyAsync("green", 3);
         var calls = 0;
@@ -208,11 +210,13 @@ public sealed class ManagementTests : IAsyncLifetime
             }));
 
         await Wait.UntilAsync(() => handle.Status.State == ProjectionState.Failed, "the failure");
-        await Task.Delay(200);
+        await Wait.ForAsync(clock.WaitForTimerAsync(TimeSpan.FromMinutes(1)), "the backoff delay to start");
         Assert.Equal(1, calls);
+
+        // The clock fires due timers inside Advance: short of the minute, the backoff has not ended.
         clock.Advance(TimeSpan.FromSeconds(59));
-        await Task.Delay(200);
         Assert.Equal(1, calls);
+        Assert.Equal(ProjectionState.Failed, handle.Status.State);
         clock.Advance(TimeSpan.FromSeconds(1));
         await Wait.UntilAsync(() => handle.Status.EventsHandled == 3, "the restart after one minute");
         Assert.Equal(1, handle.Status.Restarts);

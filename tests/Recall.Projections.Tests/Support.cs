@@ -93,6 +93,45 @@ public sealed class Harness : IAsyncDisposable
     }
 }
 
+/// <summary>A fake clock that tells when a timer with a given due time is created (a component has started to wait).</summary>
+public sealed class TimerWatchingClock(DateTimeOffset start) : FakeTimeProvider(start)
+{
+    private readonly List<(TimeSpan DueTime, TaskCompletionSource Created)> _waiters = [];
+    private readonly List<TimeSpan> _created = [];
+
+    public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
+    {
+        var timer = base.CreateTimer(callback, state, dueTime, period);
+        lock (_waiters)
+        {
+            _created.Add(dueTime);
+            foreach (var waiter in _waiters.Where(w => w.DueTime == dueTime).ToList())
+            {
+                waiter.Created.TrySetResult();
+                _waiters.Remove(waiter);
+            }
+        }
+
+        return timer;
+    }
+
+    /// <summary>Completes once a timer due after <paramref name="dueTime"/> has been created (at once if one was).</summary>
+    public Task WaitForTimerAsync(TimeSpan dueTime)
+    {
+        lock (_waiters)
+        {
+            if (_created.Contains(dueTime))
+            {
+                return Task.CompletedTask;
+            }
+
+            var created = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            _waiters.Add((dueTime, created));
+            return created.Task;
+        }
+    }
+}
+
 public static class Wait
 {
     public static TimeSpan Timeout => TestKitSettings.Dilated(TimeSpan.FromSeconds(15));

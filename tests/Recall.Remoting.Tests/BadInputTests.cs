@@ -13,7 +13,7 @@ public sealed class BadInputTests
     {
         await using var nodes = new Nodes();
         var a = nodes.Start("a");
-        var b = nodes.Start("b", r => r.Serialization!.Registry.Register<OnlyTheSenderKnowsMe>("test.only-the-sender-knows-me"));
+        var b = nodes.Start(UniqueName(), r => r.Serialization!.Registry.Register<OnlyTheSenderKnowsMe>("test.only-the-sender-knows-me"));
         a.Spawn(Props.Create(() => new Echo()), "echo");
         var echo = await b.ResolveAsync($"{a.Address}/user/echo", Nodes.Timeout);
         var probe = new TestProbe(b);
@@ -32,7 +32,7 @@ public sealed class BadInputTests
     {
         await using var nodes = new Nodes();
         var a = nodes.Start("a");
-        var b = nodes.Start("b", r => r.MaxFrameBytes = 4096);
+        var b = nodes.Start(UniqueName(), r => r.MaxFrameBytes = 4096);
         a.Spawn(Props.Create(() => new Echo()), "echo");
         var echo = await b.ResolveAsync($"{a.Address}/user/echo", Nodes.Timeout);
         var probe = new TestProbe(b);
@@ -52,7 +52,7 @@ public sealed class BadInputTests
     {
         await using var nodes = new Nodes();
         var a = nodes.Start("a");
-        var b = nodes.Start("b");
+        var b = nodes.Start(UniqueName());
         a.Spawn(Props.Create(() => new Echo()), "echo");
         var echo = await b.ResolveAsync($"{a.Address}/user/echo", Nodes.Timeout);
         var nobody = b.ResolvePath(ActorPath.Parse($"{a.Address}/user/nobody"));
@@ -70,7 +70,7 @@ public sealed class BadInputTests
     public async Task Messages_to_an_unreachable_node_overflow_a_bounded_queue_into_dead_letters()
     {
         await using var nodes = new Nodes();
-        var b = nodes.Start("b", r =>
+        var b = nodes.Start(UniqueName(), r =>
         {
             r.OutboundQueueCapacity = 50;
             r.NodeGoneAfter = TimeSpan.FromMinutes(5);
@@ -93,7 +93,7 @@ public sealed class BadInputTests
     public async Task Queued_messages_to_a_node_that_is_gone_become_dead_letters_and_later_ones_too()
     {
         await using var nodes = new Nodes();
-        var b = nodes.Start("b", r => r.NodeGoneAfter = TimeSpan.FromMilliseconds(500));
+        var b = nodes.Start(UniqueName(), r => r.NodeGoneAfter = TimeSpan.FromMilliseconds(500));
         var nowhere = b.ResolvePath(ActorPath.Parse($"recall://a@127.0.0.1:{NodeProcess.FreePort()}/user/echo"));
         using var deadLetters = new DeadLetterReasons();
 
@@ -104,6 +104,12 @@ public sealed class BadInputTests
         Assert.Equal(2, deadLetters.Count("peer-gone", b));
         Assert.Empty(b.Remoting().Peers);
     }
+
+    /// <summary>
+    /// A system name no other test uses: the dead-letter metric tells systems apart by name, and
+    /// test classes run side by side in one process (another class's node "b" counted here once).
+    /// </summary>
+    private static string UniqueName() => "b-" + Guid.NewGuid().ToString("N")[..8];
 
     /// <summary>Counts the Recall.Remoting dead-letter metric by reason and system.</summary>
     private sealed class DeadLetterReasons : IDisposable

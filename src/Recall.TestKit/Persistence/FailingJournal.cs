@@ -52,6 +52,9 @@ public sealed class FailingJournal : IJournal
     /// <summary>How many calls are stalled now, waiting for <see cref="ReleaseStalled"/>.</summary>
     public int StalledCount => _faults.StalledCount;
 
+    /// <summary>The most calls that were stalled at the same moment so far: a bound on concurrency that holds for the whole test, not just when it looks.</summary>
+    public int MaxStalledCount => _faults.MaxStalledCount;
+
     /// <summary>
     /// Makes write calls that contain an atomic write of <paramref name="persistenceId"/> (any when
     /// null) throw, as a failing database does: the whole call fails, nothing of it is stored, and

@@ -42,6 +42,9 @@ public sealed class FailingSnapshotStore : ISnapshotStore
     /// <summary>How many calls are stalled now, waiting for <see cref="ReleaseStalled"/>.</summary>
     public int StalledCount => _faults.StalledCount;
 
+    /// <summary>The most calls that were stalled at the same moment so far: a bound on concurrency that holds for the whole test, not just when it looks.</summary>
+    public int MaxStalledCount => _faults.MaxStalledCount;
+
     /// <summary>
     /// Makes snapshot loads of <paramref name="persistenceId"/> (any when null) throw, as a store
     /// that cannot be reached does: recovery fails, even with <c>SnapshotIsOptional</c>, because

@@ -9,6 +9,7 @@ internal sealed class FaultInjector(string storeName)
 {
     private readonly List<StoreFault> _faults = [];
     private readonly LinkedList<StalledCall> _stalled = new();
+    private int _maxStalled;
     private readonly List<(int Count, TaskCompletionSource Signal)> _waiters = [];
     private readonly long[] _calls = new long[Enum.GetValues<StoreOperation>().Length];
 
@@ -21,6 +22,17 @@ internal sealed class FaultInjector(string storeName)
             lock (Gate)
             {
                 return [.. _faults];
+            }
+        }
+    }
+
+    public int MaxStalledCount
+    {
+        get
+        {
+            lock (Gate)
+            {
+                return _maxStalled;
             }
         }
     }
@@ -109,6 +121,7 @@ internal sealed class FaultInjector(string storeName)
         lock (Gate)
         {
             call.Node = _stalled.AddLast(call);
+            _maxStalled = Math.Max(_maxStalled, _stalled.Count);
             signalled = TakeSatisfiedWaiters();
         }
 
