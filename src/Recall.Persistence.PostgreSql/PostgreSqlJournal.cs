@@ -171,7 +171,10 @@ public sealed class PostgreSqlJournal : IReadJournalStore, IFencingJournal, IAsy
             """;
 
         // Whether committed events wait for an older transaction to end (and so are not final yet).
-        _pendingSql = $"SELECT EXISTS (SELECT 1 FROM {s}.journal WHERE transaction_id >= pg_snapshot_xmin(pg_current_snapshot()))";
+        // As a max(): one probe at the end of journal_transaction_idx, whatever the statistics say
+        // (an EXISTS with the same condition was planned as a scan of the whole table when the
+        // statistics were older than the rows: 10-30 ms a page on 100,000 events).
+        _pendingSql = $"SELECT coalesce(max(transaction_id) >= pg_snapshot_xmin(pg_current_snapshot()), false) FROM {s}.journal";
 
         // journal_tags (tag, transaction_id, ordering) gives the tag's events in the global order:
         // a range scan from the offset, then each event by its ordering.
@@ -483,6 +486,13 @@ public sealed class PostgreSqlJournal : IReadJournalStore, IFencingJournal, IAsy
             async connection =>
             {
                 await using var batch = new NpgsqlBatch(connection);
+
+                // The page must come from an ordered index scan that stops at the limit. With
+                // statistics older than the rows (a journal that grew fast, a bulk load) the planner
+                // takes a bitmap scan of every row after the offset and sorts them all, once per
+                // page: a catch-up of 100,000 events took 3-5 s instead of 0.3. SET LOCAL lasts for
+                // this batch only (one implicit transaction).
+                batch.BatchCommands.Add(new NpgsqlBatchCommand("SET LOCAL enable_bitmapscan = off"));
                 var query = new NpgsqlBatchCommand(filter.Tag is null ? _eventsBySlicesSql : _eventsByTagSql);
                 query.Parameters.Add(new NpgsqlParameter<string>() { TypedValue = filter.Tag ?? filter.EntityType, NpgsqlDbType = NpgsqlDbType.Text });
                 AddOffset(query.Parameters, after);

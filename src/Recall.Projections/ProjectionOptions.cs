@@ -7,12 +7,12 @@ public sealed class ProjectionOptions
 {
     /// <summary>
     /// The most envelopes handled in one batch: one transaction (exactly-once) or one offset save
-    /// (at-least-once). Default 100. A batch takes only what is ready (or arrives within
+    /// (at-least-once). Default 1,000. A batch takes only what is ready (or arrives within
     /// <see cref="MaxBatchDelay"/>), so batches are large while a projection catches up and single
     /// envelopes when it follows live writes. Envelopes that share an offset are never split, so a
     /// batch may exceed this by the few that complete an offset. Set 1 for a transaction per envelope.
     /// </summary>
-    public int MaxBatchSize { get; set; } = 100;
+    public int MaxBatchSize { get; set; } = 1000;
 
     /// <summary>
     /// How long a batch may wait for more envelopes after its first one arrived. Default zero: a
