@@ -35,7 +35,6 @@ namespace Recall.Persistence.PostgreSql;
 /// </remarks>
 public sealed class PostgreSqlJournal : IReadJournalStore, IFencingJournal, IAsyncDisposable
 {
-    private long _pagesRead;
     private readonly PostgreSqlDatabase _database;
     private readonly EventSerialization _serialization;
     private readonly WriteNotifier _writes = new();
@@ -54,6 +53,7 @@ public sealed class PostgreSqlJournal : IReadJournalStore, IFencingJournal, IAsy
     private readonly string _eventsBySlicesSql;
     private readonly string _idsSql;
     private readonly string _idsAfterOffsetSql;
+    private long _pagesRead;
 
     /// <summary>Opens the journal in the schema of <paramref name="options"/>; the schema is checked (and created when allowed) on first use.</summary>
     /// <exception cref="ArgumentException">A setting of <paramref name="options"/> is invalid.</exception>

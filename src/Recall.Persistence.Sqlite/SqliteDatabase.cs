@@ -104,6 +104,27 @@ internal sealed class SqliteDatabase : IAsyncDisposable
     /// <summary>Opens a pooled connection for reading.</summary>
     public SqliteConnection OpenReader() => Open(write: false);
 
+    /// <summary>
+    /// Runs <paramref name="read"/> on a pooled reader connection on the thread pool, not the
+    /// caller's thread: a read waiting on a locked file must not block a recovering actor, so that
+    /// RecoveryEventTimeout can end it. SQLite errors name the file.
+    /// </summary>
+    public Task<T> ReadAsync<T>(Func<SqliteConnection, T> read, CancellationToken cancellationToken) =>
+        Task.Run(
+            () =>
+            {
+                using var connection = OpenReader();
+                try
+                {
+                    return read(connection);
+                }
+                catch (SqliteException exception)
+                {
+                    throw Describe(exception);
+                }
+            },
+            cancellationToken);
+
     public async ValueTask DisposeAsync()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0)

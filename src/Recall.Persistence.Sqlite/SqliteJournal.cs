@@ -109,7 +109,7 @@ public sealed partial class SqliteJournal : IReadJournalStore, IFencingJournal, 
             // writer's checkpoints can start it over between pages) nor blocks the recovering
             // actor's thread, so that RecoveryEventTimeout can end a read that waits on the file.
             var (from, limit) = (next, Math.Min(left, ReplayPageSize));
-            var page = await Task.Run(() => ReadPage(persistenceId, from, toSequenceNumber, limit), cancellationToken);
+            var page = await _database.ReadAsync(connection => ReadPage(connection, persistenceId, from, toSequenceNumber, limit), cancellationToken);
             foreach (var repr in page)
             {
                 yield return repr;
@@ -125,9 +125,8 @@ public sealed partial class SqliteJournal : IReadJournalStore, IFencingJournal, 
         }
     }
 
-    private List<PersistentRepr> ReadPage(string persistenceId, long from, long to, long limit)
+    private List<PersistentRepr> ReadPage(SqliteConnection connection, string persistenceId, long from, long to, long limit)
     {
-        using var connection = _database.OpenReader();
         using var command = connection.CreateCommand();
         command.CommandText = """
             SELECT sequence_number, writer_id, timestamp, manifest, payload, tags FROM journal
@@ -139,17 +138,10 @@ public sealed partial class SqliteJournal : IReadJournalStore, IFencingJournal, 
         command.Parameters.AddWithValue("$to", to);
         command.Parameters.AddWithValue("$max", limit);
         var page = new List<PersistentRepr>((int)Math.Min(limit, ReplayPageSize));
-        try
+        using var reader = command.ExecuteReader();
+        while (reader.Read())
         {
-            using var reader = command.ExecuteReader();
-            while (reader.Read())
-            {
-                page.Add(ReadEvent(reader, persistenceId));
-            }
-        }
-        catch (SqliteException exception)
-        {
-            throw _database.Describe(exception);
+            page.Add(ReadEvent(reader, persistenceId));
         }
 
         return page;
@@ -159,15 +151,11 @@ public sealed partial class SqliteJournal : IReadJournalStore, IFencingJournal, 
     public ValueTask<long> ReadHighestSequenceNumberAsync(string persistenceId, long fromSequenceNumber, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(persistenceId);
-
-        // Off the caller's thread, like a replay's pages: a read waiting on a locked file must not
-        // block the recovering actor, so that RecoveryEventTimeout can end it.
-        return new ValueTask<long>(Task.Run(() => ReadHighest(persistenceId), cancellationToken));
+        return new ValueTask<long>(_database.ReadAsync(connection => ReadHighest(connection, persistenceId), cancellationToken));
     }
 
-    private long ReadHighest(string persistenceId)
+    private static long ReadHighest(SqliteConnection connection, string persistenceId)
     {
-        using var connection = _database.OpenReader();
         using var command = connection.CreateCommand();
         command.CommandText = """
             SELECT max(
@@ -175,14 +163,7 @@ public sealed partial class SqliteJournal : IReadJournalStore, IFencingJournal, 
                 coalesce((SELECT sequence_number FROM journal_highest WHERE persistence_id = $pid), 0))
             """;
         command.Parameters.AddWithValue("$pid", persistenceId);
-        try
-        {
-            return Convert.ToInt64(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
-        }
-        catch (SqliteException exception)
-        {
-            throw _database.Describe(exception);
-        }
+        return Convert.ToInt64(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
     }
 
     /// <inheritdoc />

@@ -29,15 +29,11 @@ public sealed class SqliteSnapshotStore : ISnapshotStore, IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(persistenceId);
         ArgumentNullException.ThrowIfNull(criteria);
-
-        // Off the caller's thread: a load waiting on a locked file must not block the recovering
-        // actor, so that RecoveryEventTimeout can end it.
-        return new ValueTask<SelectedSnapshot?>(Task.Run(() => Load(persistenceId, criteria), cancellationToken));
+        return new ValueTask<SelectedSnapshot?>(_database.ReadAsync(connection => Load(connection, persistenceId, criteria), cancellationToken));
     }
 
-    private SelectedSnapshot? Load(string persistenceId, SnapshotSelectionCriteria criteria)
+    private SelectedSnapshot? Load(SqliteConnection connection, string persistenceId, SnapshotSelectionCriteria criteria)
     {
-        using var connection = _database.OpenReader();
         using var command = connection.CreateCommand();
         command.CommandText = """
             SELECT sequence_number, timestamp, manifest, payload FROM snapshots
@@ -45,29 +41,17 @@ public sealed class SqliteSnapshotStore : ISnapshotStore, IAsyncDisposable
             ORDER BY sequence_number DESC LIMIT 1
             """;
         AddCriteria(command, persistenceId, criteria);
-        SnapshotMetadata metadata;
-        string manifest;
-        byte[] payload;
-        try
+        using var reader = command.ExecuteReader();
+        if (!reader.Read())
         {
-            using var reader = command.ExecuteReader();
-            if (!reader.Read())
-            {
-                return null;
-            }
-
-            metadata = new SnapshotMetadata(persistenceId, reader.GetInt64(0), new DateTimeOffset(reader.GetInt64(1), TimeSpan.Zero));
-            manifest = reader.GetString(2);
-            payload = (byte[])reader.GetValue(3);
-        }
-        catch (SqliteException exception)
-        {
-            throw _database.Describe(exception);
+            return null;
         }
 
+        var metadata = new SnapshotMetadata(persistenceId, reader.GetInt64(0), new DateTimeOffset(reader.GetInt64(1), TimeSpan.Zero));
+        var manifest = reader.GetString(2);
         try
         {
-            return new SelectedSnapshot(metadata, _serialization.Deserialize(manifest, payload));
+            return new SelectedSnapshot(metadata, _serialization.Deserialize(manifest, (byte[])reader.GetValue(3)));
         }
         catch (Exception exception)
         {

@@ -1,4 +1,3 @@
-using Microsoft.Data.Sqlite;
 using Recall.Persistence.Journal;
 using Recall.Persistence.Serialization;
 using Recall.TestKit;
@@ -88,9 +87,8 @@ public sealed class LongReplayTests : IDisposable
 
         // Readers and a writer at work together keep the log growing while the replay runs; once it
         // is over, no read of it is left open: a checkpoint copies the whole log back...
-        await using (var checkpoint = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = _database.Path, Pooling = false }.ToString()))
+        await using (var checkpoint = await _database.OpenConnectionAsync())
         {
-            await checkpoint.OpenAsync();
             await using var command = checkpoint.CreateCommand();
             command.CommandText = "PRAGMA wal_checkpoint(PASSIVE)";
             await using var result = await command.ExecuteReaderAsync();
@@ -116,9 +114,8 @@ public sealed class LongReplayTests : IDisposable
         var wal = _database.Path + "-wal";
 
         // A reader (another tool, a backup) holds a read transaction: checkpoints cannot start the log over.
-        await using (var reader = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = _database.Path, Pooling = false }.ToString()))
+        await using (var reader = await _database.OpenConnectionAsync())
         {
-            await reader.OpenAsync();
             await using var read = reader.CreateCommand();
             read.CommandText = "BEGIN; SELECT count(*) FROM journal;";
             await read.ExecuteScalarAsync();

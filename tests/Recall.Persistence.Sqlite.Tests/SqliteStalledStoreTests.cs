@@ -1,6 +1,5 @@
 using System.Runtime.InteropServices;
 using System.Runtime.Versioning;
-using Microsoft.Data.Sqlite;
 using Recall.TestKit.Conformance;
 
 namespace Recall.Persistence.Sqlite.Tests;
@@ -50,8 +49,7 @@ public sealed partial class SqliteStalledStoreTests : StalledStoreConformance
 
     protected override async Task<IAsyncDisposable> HoldWritesAsync()
     {
-        var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = _database.Path, Pooling = false }.ToString());
-        await connection.OpenAsync();
+        var connection = await _database.OpenConnectionAsync();
         await using (var begin = connection.CreateCommand())
         {
             begin.CommandText = "BEGIN IMMEDIATE";

@@ -15,6 +15,14 @@ public sealed class TempDatabase : IDisposable
 
     public string Path { get; }
 
+    /// <summary>An open connection to the file of its own (not pooled), as another tool or process would have.</summary>
+    public async Task<SqliteConnection> OpenConnectionAsync()
+    {
+        var connection = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = Path, Pooling = false }.ToString());
+        await connection.OpenAsync();
+        return connection;
+    }
+
     public void Dispose()
     {
         SqliteConnection.ClearAllPools();

@@ -163,7 +163,7 @@ internal sealed class JournalFront(IJournal journal, PersistenceOptions options,
         catch (TimeoutException)
         {
             // Recorded before the writers hear of it: a restarted writer's recovery must find it.
-            abandoned.Add(batch.SelectMany(request => request.Writes).Select(write => write.PersistenceId), write);
+            abandoned.Add(batch.SelectMany(request => request.Writes).Select(atomic => atomic.PersistenceId), write);
             self.Tell(new BatchCompleted(batch, null, new JournalTimeoutException("write", timeout), started), null);
         }
         catch (Exception exception)

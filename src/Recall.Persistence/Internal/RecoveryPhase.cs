@@ -36,9 +36,8 @@ internal static class RecoveryPhase
             // A write of this id that timed out may still commit: read the history once it has ended.
             if (runtime.Persistence.AbandonedWrites.Of(persistenceId) is { } abandoned)
             {
-                await Bounded(
-                    abandoned.ContinueWith(static _ => true, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default),
-                    $"write of '{persistenceId}' that timed out earlier", options.RecoveryEventTimeout, time);
+                // WhenAny: however the write ended, it has ended.
+                await Bounded(Task.WhenAny(abandoned), $"write of '{persistenceId}' that timed out earlier", options.RecoveryEventTimeout, time);
             }
 
             // A new owner raises the fence before it reads: no older owner's write lands after this.
@@ -188,16 +187,10 @@ internal static class RecoveryPhase
                 position.SequenceNumber = lastRead + 1;
                 position.Manifest = null;
                 position.Event = null;
-                var context = SynchronizationContext.Current;
-                SynchronizationContext.SetSynchronizationContext(null);
                 ValueTask<bool> move;
-                try
+                using (new WithoutActorContext())
                 {
-                    move = events.MoveNextAsync();
-                }
-                finally
-                {
-                    SynchronizationContext.SetSynchronizationContext(context);
+                    move = events.MoveNextAsync(); // no closure: once per event
                 }
 
                 bool hasNext;
@@ -319,15 +312,9 @@ internal static class RecoveryPhase
     /// <summary>Starts a store call without the actor's synchronization context (see the remarks above).</summary>
     private static T OffActor<T>(Func<T> call)
     {
-        var context = SynchronizationContext.Current;
-        SynchronizationContext.SetSynchronizationContext(null);
-        try
+        using (new WithoutActorContext())
         {
             return call();
-        }
-        finally
-        {
-            SynchronizationContext.SetSynchronizationContext(context);
         }
     }
 
@@ -344,6 +331,20 @@ internal static class RecoveryPhase
         {
             throw new JournalTimeoutException(what, timeout);
         }
+    }
+
+    /// <summary>Clears the current synchronization context until disposed.</summary>
+    private readonly struct WithoutActorContext : IDisposable
+    {
+        private readonly SynchronizationContext? _saved;
+
+        public WithoutActorContext()
+        {
+            _saved = SynchronizationContext.Current;
+            SynchronizationContext.SetSynchronizationContext(null);
+        }
+
+        public void Dispose() => SynchronizationContext.SetSynchronizationContext(_saved);
     }
 
     /// <summary>Where replay is, for the failure message.</summary>
