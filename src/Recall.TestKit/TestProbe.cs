@@ -41,8 +41,19 @@ public sealed class TestProbe
     public void Reply(object message) =>
         (LastSender ?? throw new InvalidOperationException("The probe has received no message to reply to.")).Tell(message, Ref);
 
-    /// <summary>Delivers <see cref="Terminated"/> to the probe once <paramref name="subject"/> stops.</summary>
-    public void Watch(IActorRef subject) => Ref.Tell(new WatchCommand(subject), null);
+    /// <summary>
+    /// Delivers <see cref="Terminated"/> to the probe once <paramref name="subject"/> stops. Returns once the probe's
+    /// actor has sent the watch, so a message told to <paramref name="subject"/> afterwards travels behind it.
+    /// </summary>
+    public void Watch(IActorRef subject)
+    {
+        var sent = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        Ref.Tell(new WatchCommand(subject, sent), null);
+        if (!sent.Task.Wait(TestKitSettings.DefaultTimeout))
+        {
+            throw new TestKitException($"The probe did not get to watch {subject.Path} within {TestKitSettings.DefaultTimeout.TotalSeconds:0.#} s.");
+        }
+    }
 
     /// <summary>Takes the next message, which must be a <typeparamref name="T"/> (and match <paramref name="predicate"/>).</summary>
     public async Task<T> ExpectMsgAsync<T>(Func<T, bool>? predicate = null, TimeSpan? timeout = null)
@@ -157,7 +168,7 @@ public sealed class TestProbe
 
     private static string Describe(object? message) => message is null ? "null" : $"{message.GetType().Name} {message}";
 
-    private sealed record WatchCommand(IActorRef Subject);
+    private sealed record WatchCommand(IActorRef Subject, TaskCompletionSource Sent);
 
     private sealed class ProbeActor(TestProbe probe) : Actor
     {
@@ -166,6 +177,7 @@ public sealed class TestProbe
             if (message is WatchCommand watch)
             {
                 Context.Watch(watch.Subject);
+                watch.Sent.SetResult();
                 return;
             }
 
