@@ -50,6 +50,7 @@ public static class ActorRefExtensions
         var system = promise.System;
         using var activity = ActorTracing.StartAsk(target, message);
         target.Tell(message, promise);
+        RunNext.Release(); // an actor that blocks on this ask must not hold the target back
         object reply;
         try
         {

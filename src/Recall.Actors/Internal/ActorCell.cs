@@ -14,6 +14,8 @@ namespace Recall.Actors.Internal;
 /// system messages, then up to <see cref="ActorSystemOptions.Throughput"/> user messages
 /// (system messages still first), then clears the flag and looks again, so a message posted
 /// during the turn is never stranded.
+/// A message that wakes an idle actor from inside a turn keeps it in the thread's run-next slot
+/// (<see cref="RunNext"/>) instead of queueing it.
 /// </remarks>
 internal sealed partial class ActorCell : IActorContext, IThreadPoolWorkItem
 {
@@ -142,7 +144,30 @@ internal sealed partial class ActorCell : IActorContext, IThreadPoolWorkItem
     public void Post(Envelope envelope)
     {
         _mailbox.Enqueue(envelope);
-        Schedule();
+        if (Volatile.Read(ref _scheduled) == 0 || IsIdleAfterFence())
+        {
+            if (Interlocked.CompareExchange(ref _scheduled, 1, 0) == 0)
+            {
+                Wake();
+                return;
+            }
+        }
+
+        if (RunNext.IsKept(this))
+        {
+            RunNext.Release(); // a second message: the sender goes on producing, both should run at once
+        }
+    }
+
+    /// <summary>
+    /// Looks at the flag again after a full fence, so that either this look sees the end of the turn or
+    /// the turn's last look sees the message just posted. A busy receiver costs its senders no write to
+    /// the flag (a failed compare-exchange would pull the cell's cache line away from the running turn).
+    /// </summary>
+    private bool IsIdleAfterFence()
+    {
+        Interlocked.MemoryBarrier();
+        return Volatile.Read(ref _scheduled) == 0;
     }
 
     public void SendSystem(SystemMessage message)
@@ -167,13 +192,31 @@ internal sealed partial class ActorCell : IActorContext, IThreadPoolWorkItem
     {
         if (Interlocked.CompareExchange(ref _scheduled, 1, 0) == 0)
         {
-            ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: true);
+            Wake();
         }
     }
 
+    /// <summary>This cell was just scheduled (the caller set the flag): run it after the current turn on this thread, if any, else queue it.</summary>
+    private void Wake()
+    {
+        if (t_current is null)
+        {
+            QueueOnThreadPool();
+        }
+        else
+        {
+            RunNext.Keep(this);
+        }
+    }
+
+    public void QueueOnThreadPool() => ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: true);
+
     // ---- one turn
 
-    public void Execute()
+    public void Execute() => RunNext.Run(this);
+
+    /// <summary>One turn: system messages, then up to the throughput of user messages.</summary>
+    public void RunTurn()
     {
         t_current = this;
         try
@@ -190,6 +233,11 @@ internal sealed partial class ActorCell : IActorContext, IThreadPoolWorkItem
                 if (!CanProcessUserMessages || !TryTakeUserMessage(out var envelope))
                 {
                     break;
+                }
+
+                if (i > 0)
+                {
+                    RunNext.Release(); // woken by the previous message: it does not wait for this one
                 }
 
                 Invoke(envelope);
