@@ -19,25 +19,32 @@ internal sealed class AbandonedWrites
     public void Add(IEnumerable<string> persistenceIds, Task write)
     {
         var ids = persistenceIds.Distinct(StringComparer.Ordinal).ToArray();
+        var forgotten = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         lock (_lock)
         {
             foreach (var id in ids)
             {
-                _running[id] = write;
+                _running[id] = forgotten.Task;
             }
 
             _count = _running.Count;
         }
 
+        // Who waits for the write waits for this task, which completes only once the ids are free
+        // again: whatever it does next (recover, write) finds them free.
         write.ContinueWith(
-            (_, state) => Remove((string[])state!, write),
-            ids,
+            (_, state) =>
+            {
+                Remove(ids, forgotten.Task);
+                ((TaskCompletionSource)state!).SetResult();
+            },
+            forgotten,
             CancellationToken.None,
             TaskContinuationOptions.ExecuteSynchronously,
             TaskScheduler.Default);
     }
 
-    /// <summary>The abandoned write still running for <paramref name="persistenceId"/>, or null.</summary>
+    /// <summary>A task that completes once the abandoned write still running for <paramref name="persistenceId"/> has ended and the id is free, or null.</summary>
     public Task? Of(string persistenceId)
     {
         if (IsEmpty)
