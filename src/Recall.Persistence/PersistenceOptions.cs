@@ -85,12 +85,16 @@ public sealed class PersistenceOptions
     public StashOverflowStrategy InternalStashOverflow { get; set; } = StashOverflowStrategy.Fail;
 
     /// <summary>Stores events and snapshots in process memory (tests and benchmarks).</summary>
-    public PersistenceOptions UseInMemory()
+    /// <param name="serialize">
+    /// True (default) serializes events as a real store would; false keeps the event objects themselves
+    /// (see <see cref="InMemoryJournal"/>). Snapshots are serialized either way.
+    /// </param>
+    public PersistenceOptions UseInMemory(bool serialize = true)
     {
         // The journal lists the snapshot store's persistence ids on the read side: they share.
         InMemorySnapshotStore? snapshots = null;
         InMemorySnapshotStore Snapshots(EventSerialization serialization) => snapshots ??= new InMemorySnapshotStore(serialization);
-        return UseJournal(serialization => new InMemoryJournal(serialization, Snapshots(serialization)))
+        return UseJournal(serialization => new InMemoryJournal(serialization, Snapshots(serialization), serialize))
             .UseSnapshotStore(Snapshots);
     }
 

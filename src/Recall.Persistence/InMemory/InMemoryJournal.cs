@@ -6,14 +6,21 @@ using Recall.Persistence.Serialization;
 namespace Recall.Persistence.InMemory;
 
 /// <summary>
-/// A journal in process memory, for tests and benchmarks. It serializes every payload like a real
-/// store (so unserializable events are rejected here too, and replay returns fresh objects) and
-/// keeps nothing across processes. It can be read as streams (<see cref="IReadJournalStore"/>); the
-/// persistence ids query includes the ids of <paramref name="snapshots"/> when given.
+/// A journal in process memory, for tests and benchmarks. By default it serializes every payload like
+/// a real store (so unserializable events are rejected here too, and replay returns fresh objects);
+/// with <paramref name="serialize"/> false it keeps the event objects themselves. It keeps nothing
+/// across processes. It can be read as streams (<see cref="IReadJournalStore"/>); the persistence
+/// ids query includes the ids of <paramref name="snapshots"/> when given.
 /// </summary>
 /// <param name="serialization">The manifest registry and serializer.</param>
 /// <param name="snapshots">The snapshot store of the same system, whose persistence ids the read side lists too.</param>
-public sealed class InMemoryJournal(EventSerialization serialization, InMemorySnapshotStore? snapshots = null) : IReadJournalStore, IFencingJournal
+/// <param name="serialize">
+/// False keeps each event object as it was persisted instead of its bytes: faster, and replay returns
+/// the same instances (so they had better be immutable). Event types must still be registered (the
+/// manifest is looked up and returned on replay), but one that the serializer cannot handle is only
+/// found out by a real store.
+/// </param>
+public sealed class InMemoryJournal(EventSerialization serialization, InMemorySnapshotStore? snapshots = null, bool serialize = true) : IReadJournalStore, IFencingJournal
 {
     private readonly Dictionary<string, History> _histories = new(StringComparer.Ordinal);
     private readonly List<StoredEvent> _all = [];
@@ -51,14 +58,23 @@ public sealed class InMemoryJournal(EventSerialization serialization, InMemorySn
         for (var i = 0; i < writes.Count; i++)
         {
             var write = writes[i];
-            StoredEvent[] serialized;
+            SerializedPayload[]? payloads = null;
             try
             {
-                serialized = new StoredEvent[write.Events.Count];
-                for (var j = 0; j < serialized.Length; j++)
+                if (serialize)
                 {
-                    var repr = write.Events[j];
-                    serialized[j] = new StoredEvent(repr, serialization.Serialize(repr.Payload), 0);
+                    payloads = new SerializedPayload[write.Events.Count];
+                    for (var j = 0; j < payloads.Length; j++)
+                    {
+                        payloads[j] = serialization.Serialize(write.Events[j].Payload);
+                    }
+                }
+                else
+                {
+                    for (var j = 0; j < write.Events.Count; j++)
+                    {
+                        serialization.Registry.ManifestOf(write.Events[j].Payload.GetType()); // an unregistered type is refused all the same
+                    }
                 }
             }
             catch (Exception exception)
@@ -91,11 +107,13 @@ public sealed class InMemoryJournal(EventSerialization serialization, InMemorySn
                     history.FencingToken = accepted;
                 }
 
-                foreach (var stored in serialized)
+                for (var j = 0; j < write.Events.Count; j++)
                 {
-                    var numbered = stored with { Ordering = _all.Count + 1 };
-                    history.Events.Add(numbered);
-                    _all.Add(numbered);
+                    var repr = write.Events[j];
+                    var payload = payloads?[j] ?? new SerializedPayload(serialization.Registry.ManifestOf(repr.Payload.GetType()), null!);
+                    var stored = new StoredEvent(repr, payload, _all.Count + 1);
+                    history.Events.Add(stored);
+                    _all.Add(stored);
                 }
 
                 history.Highest = write.HighestSequenceNumber;
@@ -217,6 +235,11 @@ public sealed class InMemoryJournal(EventSerialization serialization, InMemorySn
 
     private PersistentRepr Deserialize(StoredEvent stored)
     {
+        if (stored.Payload.Data is null)
+        {
+            return stored.Repr with { Manifest = stored.Payload.Manifest }; // the object as it was persisted (serialize: false)
+        }
+
         object payload;
         try
         {
@@ -258,6 +281,7 @@ public sealed class InMemoryJournal(EventSerialization serialization, InMemorySn
         return ValueTask.CompletedTask;
     }
 
+    /// <summary>An event as persisted, its manifest and bytes (null when the journal does not serialize), and its place in the whole journal.</summary>
     private sealed record StoredEvent(PersistentRepr Repr, SerializedPayload Payload, long Ordering);
 
     private sealed class History

@@ -24,7 +24,8 @@ internal abstract class Invocation(object @event, bool stashing, bool deferred, 
     public abstract void Invoke();
 }
 
-internal sealed class Invocation<TEvent>(TEvent @event, Action<TEvent> handler, bool stashing, bool deferred, Envelope origin)
+/// <remarks>The event comes as an object: a value type is boxed once, by the caller, for the handler and the journal alike.</remarks>
+internal sealed class Invocation<TEvent>(object @event, Action<TEvent> handler, bool stashing, bool deferred, Envelope origin)
     : Invocation(@event, stashing, deferred, origin)
     where TEvent : notnull
 {

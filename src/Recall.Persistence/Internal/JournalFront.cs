@@ -29,6 +29,7 @@ internal sealed record WriteResponse(int Incarnation, IReadOnlyList<Exception?>?
 internal sealed class JournalFront(IJournal journal, PersistenceOptions options, CircuitBreaker breaker, AbandonedWrites abandoned) : Actor
 {
     private List<WriteRequest> _gathered = [];
+    private List<WriteRequest>? _spare; // a completed batch's list, cleared, for the next one
     private bool _writing;
 
     protected override void Receive(object message)
@@ -108,9 +109,10 @@ internal sealed class JournalFront(IJournal journal, PersistenceOptions options,
         while (count < _gathered.Count)
         {
             var size = 0;
-            foreach (var write in _gathered[count].Writes)
+            var writes = _gathered[count].Writes;
+            for (var i = 0; i < writes.Count; i++)
             {
-                size += write.Events.Count;
+                size += writes[i].Events.Count;
             }
 
             // A request is answered as a whole, so it is never split: one larger than the limit goes alone.
@@ -126,7 +128,8 @@ internal sealed class JournalFront(IJournal journal, PersistenceOptions options,
         if (count == _gathered.Count)
         {
             var all = _gathered;
-            _gathered = [];
+            _gathered = _spare ?? [];
+            _spare = null;
             return all;
         }
 
@@ -200,6 +203,8 @@ internal sealed class JournalFront(IJournal journal, PersistenceOptions options,
         }
 
         Respond(batch, results, failure);
+        batch.Clear(); // answered: nothing refers to the list any more
+        _spare = batch;
     }
 
     /// <summary>

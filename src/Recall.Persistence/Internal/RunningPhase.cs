@@ -61,11 +61,12 @@ internal sealed class RunningPhase(EventSourcedRuntime runtime)
         ArgumentNullException.ThrowIfNull(@event);
         ArgumentNullException.ThrowIfNull(handler);
         EnsureRunning(nameof(Persist));
-        var invocation = new Invocation<TEvent>(@event, handler, stashing, deferred: false, runtime.Cell.CurrentEnvelope)
+        object boxed = @event;
+        var invocation = new Invocation<TEvent>(boxed, handler, stashing, deferred: false, runtime.Cell.CurrentEnvelope)
         {
             SequenceNumber = ++runtime.AssignedSequenceNumber,
         };
-        (_batch ??= []).Add(new AtomicWrite(runtime.ToRepr(@event, invocation.SequenceNumber)) { FencingToken = runtime.FencingToken });
+        (_batch ??= []).Add(new AtomicWrite(runtime.ToRepr(boxed, invocation.SequenceNumber)) { FencingToken = runtime.FencingToken });
         Enqueue(invocation);
     }
 
@@ -81,11 +82,12 @@ internal sealed class RunningPhase(EventSourcedRuntime runtime)
         foreach (var @event in events)
         {
             ArgumentNullException.ThrowIfNull(@event, nameof(events));
-            var invocation = new Invocation<TEvent>(@event, handler, stashing, deferred: false, origin)
+            object boxed = @event;
+            var invocation = new Invocation<TEvent>(boxed, handler, stashing, deferred: false, origin)
             {
                 SequenceNumber = runtime.AssignedSequenceNumber + invocations.Count + 1,
             };
-            reprs.Add(runtime.ToRepr(@event, invocation.SequenceNumber));
+            reprs.Add(runtime.ToRepr(boxed, invocation.SequenceNumber));
             invocations.Add(invocation);
         }
 
@@ -126,21 +128,23 @@ internal sealed class RunningPhase(EventSourcedRuntime runtime)
             return;
         }
 
+        // The request gets an array of its own; the list stays for the next handler.
+        var writes = batch.ToArray();
+        batch.Clear();
         var sizes = _inFlightWriteSizes ??= new Queue<int>();
-        foreach (var write in batch)
+        foreach (var write in writes)
         {
             sizes.Enqueue(write.Events.Count);
         }
 
-        _batch = null;
         if (_traces is not null || PersistenceTelemetry.IsPersistObserved)
         {
-            Trace(batch);
+            Trace(writes);
         }
 
         // Counted before it is sent, so a graceful shutdown never sees nothing pending while it is.
         Volatile.Write(ref _inFlightRequests, _inFlightRequests + 1);
-        runtime.Persistence.JournalFront.Tell(new WriteRequest(runtime.Cell.Self, runtime.Incarnation, batch), null);
+        runtime.Persistence.JournalFront.Tell(new WriteRequest(runtime.Cell.Self, runtime.Incarnation, writes), null);
     }
 
     /// <summary>The actor stops or restarts: the requests in flight will not be handled by this incarnation.</summary>
@@ -237,7 +241,7 @@ internal sealed class RunningPhase(EventSourcedRuntime runtime)
     }
 
     /// <summary>Remembers when a request was sent and starts its persist activity (a child of the command's).</summary>
-    private void Trace(List<AtomicWrite> batch)
+    private void Trace(AtomicWrite[] batch)
     {
         if (_traces is null)
         {
@@ -408,8 +412,10 @@ internal sealed class RunningPhase(EventSourcedRuntime runtime)
         var saved = runtime.Cell.CurrentEnvelope;
         try
         {
-            foreach (var result in response.Results!)
+            var results = response.Results!;
+            for (var r = 0; r < results.Count; r++)
             {
+                var result = results[r];
                 RunDeferredHandlers(pending);
                 var size = sizes.Dequeue();
                 for (var i = 0; i < size; i++)

@@ -23,6 +23,9 @@ internal sealed class BenchStore : IDisposable
 
     public string Name { get; }
 
+    /// <summary>Whether the memory store serializes events (default) or keeps the objects.</summary>
+    public bool Serialize { get; set; } = true;
+
     /// <summary>The SQLite file, for the sqlite store.</summary>
     public string? SqlitePath => _folder is null ? null : Path.Combine(_folder, "journal.db");
 
@@ -39,7 +42,7 @@ internal sealed class BenchStore : IDisposable
     {
         if (Name == "memory")
         {
-            p.UseInMemory();
+            p.UseInMemory(Serialize);
         }
         else if (_postgres is not null)
         {
