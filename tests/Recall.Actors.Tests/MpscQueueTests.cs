@@ -111,9 +111,13 @@ public sealed class MpscQueueStressTests
         public MpscQueue<T> Queue;
     }
 
-    [Fact]
-    public async Task Four_producers_of_100k_items_each_deliver_every_item_once_in_per_producer_order()
+    [Theory]
+    [InlineData(0)]
+    [InlineData(16)]
+    public async Task Four_producers_of_100k_items_each_deliver_every_item_once_in_per_producer_order(int burst)
     {
+        // burst > 0: each producer pauses after every burst items, so the consumer often finds the
+        // queue empty while producers keep reserving slots.
         var box = new Box<long>();
         const int producers = 4, perProducer = 100_000;
         var start = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -124,6 +128,10 @@ public sealed class MpscQueueStressTests
                 for (long i = 0; i < perProducer; i++)
                 {
                     box.Queue.Enqueue(((long)p << 32) | i);
+                    if (burst > 0 && i % burst == 0)
+                    {
+                        Thread.SpinWait(200);
+                    }
                 }
             },
             CancellationToken.None,
