@@ -29,10 +29,10 @@ public abstract class PersistentActor : Actor, IEventSourcedBehavior
     protected virtual Recovery Recovery => Recovery.Default;
 
     /// <summary>The sequence number of the last event stored and applied (during replay: the event being replayed).</summary>
-    protected long LastSequenceNr => Runtime.LastSequenceNumber;
+    protected long LastSequenceNumber => Runtime.LastSequenceNumber;
 
     /// <summary>The sequence number of the snapshot recovery started from, or 0.</summary>
-    protected long SnapshotSequenceNr => Runtime.SnapshotSequenceNumber;
+    protected long SnapshotSequenceNumber => Runtime.SnapshotSequenceNumber;
 
     /// <summary>Whether the actor is still recovering.</summary>
     protected bool IsRecovering => Runtime.IsRecovering;
@@ -93,31 +93,31 @@ public abstract class PersistentActor : Actor, IEventSourcedBehavior
         where TEvent : notnull => Runtime.Running.Defer(@event, handler, stashing: true);
 
     /// <summary>
-    /// Deletes the stored events up to <paramref name="toSequenceNr"/>; the actor receives
+    /// Deletes the stored events up to <paramref name="toSequenceNumber"/>; the actor receives
     /// <see cref="DeleteMessagesSuccess"/> or <see cref="DeleteMessagesFailure"/>. The highest
     /// sequence number is kept, so later events continue after it.
     /// </summary>
-    protected void DeleteMessages(long toSequenceNr) => StoreOperations.DeleteMessages(toSequenceNr);
+    protected void DeleteMessages(long toSequenceNumber) => StoreOperations.DeleteMessages(toSequenceNumber);
 
     /// <summary>
-    /// Saves <paramref name="snapshot"/> as the state after <see cref="LastSequenceNr"/>; the actor
+    /// Saves <paramref name="snapshot"/> as the state after <see cref="LastSequenceNumber"/>; the actor
     /// receives <see cref="SaveSnapshotSuccess"/> or <see cref="SaveSnapshotFailure"/>.
     /// </summary>
     protected void SaveSnapshot(object snapshot) => StoreOperations.SaveSnapshot(snapshot);
 
-    /// <summary>Deletes the snapshot at <paramref name="sequenceNr"/>; replies <see cref="DeleteSnapshotSuccess"/> or <see cref="DeleteSnapshotFailure"/>.</summary>
-    protected void DeleteSnapshot(long sequenceNr) => StoreOperations.DeleteSnapshot(sequenceNr);
+    /// <summary>Deletes the snapshot at <paramref name="sequenceNumber"/>; replies <see cref="DeleteSnapshotSuccess"/> or <see cref="DeleteSnapshotFailure"/>.</summary>
+    protected void DeleteSnapshot(long sequenceNumber) => StoreOperations.DeleteSnapshot(sequenceNumber);
 
     /// <summary>Deletes the snapshots matching <paramref name="criteria"/>; replies <see cref="DeleteSnapshotsSuccess"/> or <see cref="DeleteSnapshotsFailure"/>.</summary>
     protected void DeleteSnapshots(SnapshotSelectionCriteria criteria) => StoreOperations.DeleteSnapshots(criteria);
 
     /// <summary>Called when a write failed; the actor stops afterwards. The runtime has logged it.</summary>
-    protected virtual void OnPersistFailure(Exception cause, object @event, long sequenceNr)
+    protected virtual void OnPersistFailure(Exception cause, object @event, long sequenceNumber)
     {
     }
 
     /// <summary>Called when the store rejected an event; the handler does not run and the actor goes on. The runtime has logged it.</summary>
-    protected virtual void OnPersistRejected(Exception cause, object @event, long sequenceNr)
+    protected virtual void OnPersistRejected(Exception cause, object @event, long sequenceNumber)
     {
     }
 

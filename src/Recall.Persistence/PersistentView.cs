@@ -32,7 +32,7 @@ public abstract class PersistentView : Actor
     public virtual string? ViewId => null;
 
     /// <summary>The sequence number of the last event handled (or of the snapshot the view started from).</summary>
-    protected long LastSequenceNr { get; private set; }
+    protected long LastSequenceNumber { get; private set; }
 
     /// <summary>How many events may wait in the mailbox before the stream pauses. Default 1,000.</summary>
     protected virtual int MaxBufferedEvents => 1000;
@@ -43,14 +43,14 @@ public abstract class PersistentView : Actor
     /// <summary>Handles every other message: queries, and the results of <see cref="SaveSnapshot"/>.</summary>
     protected abstract void ReceiveCommand(object command);
 
-    /// <summary>Saves <paramref name="snapshot"/> under <see cref="ViewId"/> at <see cref="LastSequenceNr"/>.</summary>
+    /// <summary>Saves <paramref name="snapshot"/> under <see cref="ViewId"/> at <see cref="LastSequenceNumber"/>.</summary>
     /// <exception cref="InvalidOperationException">The view has no <see cref="ViewId"/>, or the system has no snapshot store.</exception>
     protected void SaveSnapshot(object snapshot)
     {
         ArgumentNullException.ThrowIfNull(snapshot);
         var (viewId, store) = SnapshotTarget() ?? throw new InvalidOperationException(
             $"View of '{PersistenceId}' cannot save a snapshot: " + (ViewId is null ? "it has no ViewId." : "the system has no snapshot store."));
-        var metadata = new SnapshotMetadata(viewId, LastSequenceNr, Context.System.TimeProvider.GetUtcNow());
+        var metadata = new SnapshotMetadata(viewId, LastSequenceNumber, Context.System.TimeProvider.GetUtcNow());
         var self = Self;
         _ = Task.Run(async () =>
         {
@@ -74,9 +74,9 @@ public abstract class PersistentView : Actor
             if (ReferenceEquals(view.Follower, _follower))
             {
                 _follower.Handled();
-                if (view.Envelope.SequenceNumber > LastSequenceNr)
+                if (view.Envelope.SequenceNumber > LastSequenceNumber)
                 {
-                    LastSequenceNr = view.Envelope.SequenceNumber;
+                    LastSequenceNumber = view.Envelope.SequenceNumber;
                     ReceiveEvent(view.Envelope.Event);
                 }
             }
@@ -143,12 +143,12 @@ public abstract class PersistentView : Actor
             var loaded = await store.LoadAsync(viewId, SnapshotSelectionCriteria.Latest, follower.Token);
             if (loaded is not null)
             {
-                LastSequenceNr = loaded.Metadata.SequenceNumber;
+                LastSequenceNumber = loaded.Metadata.SequenceNumber;
                 ReceiveEvent(new SnapshotOffer(loaded.Metadata, loaded.Snapshot));
             }
         }
 
-        follower.Start(Context.System.Persistence().ReadJournal, PersistenceId, LastSequenceNr + 1, Self);
+        follower.Start(Context.System.Persistence().ReadJournal, PersistenceId, LastSequenceNumber + 1, Self);
     }
 
     private sealed record ViewStart(Follower Follower);

@@ -100,15 +100,15 @@ internal sealed class Counter(string id, TextWriter output) : PersistentActor
                 {
                     lock (output)
                     {
-                        output.WriteLine($"ack {LastSequenceNr} {e.Value}");
+                        output.WriteLine($"ack {LastSequenceNumber} {e.Value}");
                         output.Flush();
                     }
 
-                    Sender.Tell(LastSequenceNr);
+                    Sender.Tell(LastSequenceNumber);
                 });
                 break;
             case GetHighest:
-                Sender.Tell(LastSequenceNr);
+                Sender.Tell(LastSequenceNumber);
                 break;
             default:
                 Unhandled(command);
@@ -129,7 +129,7 @@ internal sealed class TaggedWriter(string id, string tag) : PersistentActor
     {
         if (command is Add add)
         {
-            Persist(new Tagged(new Added(add.Value), tag), _ => Sender.Tell(LastSequenceNr));
+            Persist(new Tagged(new Added(add.Value), tag), _ => Sender.Tell(LastSequenceNumber));
         }
         else
         {

@@ -159,7 +159,7 @@ public sealed class ConnectionLossTests(ITestOutputHelper output) : IAsyncLifeti
         {
             if (command is Add add)
             {
-                Persist(new Added(add.Value), e => Sender.Tell(new Acknowledged(id, LastSequenceNr, e.Value)));
+                Persist(new Added(add.Value), e => Sender.Tell(new Acknowledged(id, LastSequenceNumber, e.Value)));
             }
             else
             {
@@ -171,10 +171,10 @@ public sealed class ConnectionLossTests(ITestOutputHelper output) : IAsyncLifeti
         {
         }
 
-        protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)
+        protected override void OnPersistFailure(Exception cause, object @event, long sequenceNumber)
         {
-            failures.Enqueue($"persist {id} {sequenceNr}: {cause.Message}");
-            base.OnPersistFailure(cause, @event, sequenceNr);
+            failures.Enqueue($"persist {id} {sequenceNumber}: {cause.Message}");
+            base.OnPersistFailure(cause, @event, sequenceNumber);
         }
 
         protected override void OnRecoveryFailure(Exception cause, object? @event)

@@ -166,7 +166,7 @@ public sealed class PostgreSqlActorTests : IAsyncLifetime
         {
             if (command is string text)
             {
-                Persist(new Tagged(new Recorder.Recorded(text), "audit"), _ => Sender.Tell(LastSequenceNr));
+                Persist(new Tagged(new Recorder.Recorded(text), "audit"), _ => Sender.Tell(LastSequenceNumber));
             }
             else
             {
@@ -188,7 +188,7 @@ public sealed class PostgreSqlActorTests : IAsyncLifetime
         {
             if (command is string text)
             {
-                Persist(new Recorded(text), _ => Sender.Tell(LastSequenceNr));
+                Persist(new Recorded(text), _ => Sender.Tell(LastSequenceNumber));
             }
             else
             {
@@ -200,10 +200,10 @@ public sealed class PostgreSqlActorTests : IAsyncLifetime
         {
         }
 
-        protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr)
+        protected override void OnPersistFailure(Exception cause, object @event, long sequenceNumber)
         {
-            failures.Tell(new PersistFailed(cause, sequenceNr), null);
-            base.OnPersistFailure(cause, @event, sequenceNr);
+            failures.Tell(new PersistFailed(cause, sequenceNumber), null);
+            base.OnPersistFailure(cause, @event, sequenceNumber);
         }
 
         public sealed record Recorded(string Text);

@@ -162,7 +162,7 @@ internal sealed class BulkWriter(string persistenceId) : PersistentActor
 
         if (count == 0)
         {
-            Sender.Tell(LastSequenceNr);
+            Sender.Tell(LastSequenceNumber);
             return;
         }
 
@@ -172,7 +172,7 @@ internal sealed class BulkWriter(string persistenceId) : PersistentActor
         {
             if (--left == 0)
             {
-                sender.Tell(LastSequenceNr);
+                sender.Tell(LastSequenceNumber);
             }
         });
     }

@@ -22,7 +22,7 @@ public sealed class FencingTests
             }
             else if (command is string text)
             {
-                Persist(text, e => probe.Tell(new Stored(e, LastSequenceNr)));
+                Persist(text, e => probe.Tell(new Stored(e, LastSequenceNumber)));
             }
         }
 
@@ -30,7 +30,7 @@ public sealed class FencingTests
         {
         }
 
-        protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr) => probe.Tell(new PersistFailed(cause));
+        protected override void OnPersistFailure(Exception cause, object @event, long sequenceNumber) => probe.Tell(new PersistFailed(cause));
     }
 
     [Fact]

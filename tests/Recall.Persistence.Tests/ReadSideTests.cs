@@ -13,7 +13,7 @@ public sealed class ReadSideTests
 
     public sealed record GetTotal;
 
-    public sealed record Total(long Value, long LastSequenceNr);
+    public sealed record Total(long Value, long LastSequenceNumber);
 
     public sealed record Snap;
 
@@ -29,7 +29,7 @@ public sealed class ReadSideTests
         {
             if (command is Deposit deposit)
             {
-                Persist(new Tagged(new Deposited(deposit.Amount), "deposits"), _ => Sender.Tell(LastSequenceNr));
+                Persist(new Tagged(new Deposited(deposit.Amount), "deposits"), _ => Sender.Tell(LastSequenceNumber));
             }
         }
 
@@ -67,7 +67,7 @@ public sealed class ReadSideTests
             switch (command)
             {
                 case GetTotal:
-                    Sender.Tell(new Total(_total, LastSequenceNr));
+                    Sender.Tell(new Total(_total, LastSequenceNumber));
                     break;
                 case Snap:
                     SaveSnapshot(new ViewState(_total));

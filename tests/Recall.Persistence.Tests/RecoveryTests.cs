@@ -3,7 +3,7 @@ using static Recall.Persistence.Tests.Support.Ops;
 
 namespace Recall.Persistence.Tests;
 
-/// <summary>Semantics 5 and 7: recovery from snapshot and events, Recovery settings, LastSequenceNr.</summary>
+/// <summary>Semantics 5 and 7: recovery from snapshot and events, Recovery settings, LastSequenceNumber.</summary>
 public sealed class RecoveryTests : IAsyncLifetime
 {
     private readonly PersistenceHarness _h = PersistenceHarness.Create();
@@ -115,7 +115,7 @@ public sealed class RecoveryTests : IAsyncLifetime
 
         await _h.Log.ExpectMsgAsync(new SnapshotOffered(2, "e1,e2")); // the snapshot at 4 is past the bound
         await _h.Log.ExpectMsgAsync(new Replayed("e3", 3));
-        // The state stops at 3; LastSequenceNr is the highest stored, so new events never collide.
+        // The state stops at 3; LastSequenceNumber is the highest stored, so new events never collide.
         await _h.Log.ExpectMsgAsync(new Recovered(5, "e1,e2,e3"));
         await PersistAsync(again, "e6", expectedSequenceNumber: 6);
     }

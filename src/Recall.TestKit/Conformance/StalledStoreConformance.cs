@@ -174,7 +174,7 @@ public abstract class StalledStoreConformance : IAsyncLifetime
                     Persist(new Noted(text), noted =>
                     {
                         _notes.Add(noted.Text);
-                        Sender.Tell(LastSequenceNr);
+                        Sender.Tell(LastSequenceNumber);
                     });
                     break;
                 default:
@@ -191,7 +191,7 @@ public abstract class StalledStoreConformance : IAsyncLifetime
             }
         }
 
-        protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr) =>
+        protected override void OnPersistFailure(Exception cause, object @event, long sequenceNumber) =>
             failures.Tell(new PersistFailed(cause), null);
 
         protected override void OnRecoveryFailure(Exception cause, object? @event) =>

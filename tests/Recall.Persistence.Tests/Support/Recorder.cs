@@ -81,7 +81,7 @@ public sealed record RecorderSnapshot(string[] Events);
 
 /// <summary>
 /// A persistent actor driven by <see cref="Cmd"/>s, which logs every step of its life to a probe:
-/// what it replays, each command it receives, each handler run with <c>LastSequenceNr</c>, and its
+/// what it replays, each command it receives, each handler run with <c>LastSequenceNumber</c>, and its
 /// failure hooks. Each handler also replies <see cref="Ack"/> to <c>Sender</c>, so tests see whose
 /// sender a handler ran with.
 /// </summary>
@@ -110,11 +110,11 @@ public sealed class Recorder(string persistenceId, IActorRef log, Recovery? reco
                 log.Tell(new SnapshotOffered(offer.Metadata.SequenceNumber, State));
                 break;
             case RecoveryCompleted:
-                log.Tell(new Recovered(LastSequenceNr, State));
+                log.Tell(new Recovered(LastSequenceNumber, State));
                 break;
             default:
                 _events.Add(Describe(message));
-                log.Tell(new Replayed(message, LastSequenceNr));
+                log.Tell(new Replayed(message, LastSequenceNumber));
                 break;
         }
     }
@@ -144,7 +144,7 @@ public sealed class Recorder(string persistenceId, IActorRef log, Recovery? reco
                 DeleteSnapshots(delete.Criteria);
                 break;
             case GetState:
-                Sender.Tell(new StateReply(State, LastSequenceNr));
+                Sender.Tell(new StateReply(State, LastSequenceNumber));
                 break;
             case SaveSnapshotSuccess or SaveSnapshotFailure or DeleteSnapshotSuccess or DeleteSnapshotFailure
                 or DeleteSnapshotsSuccess or DeleteSnapshotsFailure or DeleteMessagesSuccess or DeleteMessagesFailure:
@@ -156,11 +156,11 @@ public sealed class Recorder(string persistenceId, IActorRef log, Recovery? reco
         }
     }
 
-    protected override void OnPersistFailure(Exception cause, object @event, long sequenceNr) =>
-        log.Tell(new PersistFailed(cause, @event, sequenceNr));
+    protected override void OnPersistFailure(Exception cause, object @event, long sequenceNumber) =>
+        log.Tell(new PersistFailed(cause, @event, sequenceNumber));
 
-    protected override void OnPersistRejected(Exception cause, object @event, long sequenceNr) =>
-        log.Tell(new PersistRejected(cause, @event, sequenceNr));
+    protected override void OnPersistRejected(Exception cause, object @event, long sequenceNumber) =>
+        log.Tell(new PersistRejected(cause, @event, sequenceNumber));
 
     protected override void OnRecoveryFailure(Exception cause, object? @event) =>
         log.Tell(new RecoveryFailed(cause, @event));
@@ -196,7 +196,7 @@ public sealed class Recorder(string persistenceId, IActorRef log, Recovery? reco
     private void Handle(object e)
     {
         _events.Add(Describe(e));
-        log.Tell(new Handled(e, LastSequenceNr));
+        log.Tell(new Handled(e, LastSequenceNumber));
         Sender.Tell(new Ack(e));
     }
 }

@@ -71,7 +71,7 @@ internal sealed class PersistWorkload(string name, Mode mode, int actors, int pe
         for (var i = 0; i < _actors; i++)
         {
             var pong = await refs[i].Ask<Pong>(Ping.Instance, TimeSpan.FromSeconds(60));
-            Check.That(pong.Sum == expectedSum && pong.LastSequenceNr == _perActor, $"bench-{i} applied sum {pong.Sum} up to {pong.LastSequenceNr}, expected {expectedSum} up to {_perActor}");
+            Check.That(pong.Sum == expectedSum && pong.LastSequenceNumber == _perActor, $"bench-{i} applied sum {pong.Sum} up to {pong.LastSequenceNumber}, expected {expectedSum} up to {_perActor}");
             var persistenceId = typed ? PersistenceId.Of("bench", $"bench-{i}").Value : $"bench-{i}";
             var highest = await journal.ReadHighestSequenceNumberAsync(persistenceId, 0, CancellationToken.None);
             Check.That(highest == _perActor, $"journal holds {highest} events of bench-{i}, expected {_perActor}");
@@ -146,8 +146,8 @@ internal sealed class RecoverWorkload(string name, int actors, int perActor, Ben
         foreach (var actor in refs)
         {
             var pong = await actor.Ask<Pong>(Ping.Instance, TimeSpan.FromSeconds(60));
-            Check.That(pong.Replayed == _perActor && pong.Sum == expectedSum && pong.LastSequenceNr == _perActor,
-                $"{actor.Path.Name} replayed {pong.Replayed} (sum {pong.Sum}, last {pong.LastSequenceNr}), expected {_perActor} (sum {expectedSum})");
+            Check.That(pong.Replayed == _perActor && pong.Sum == expectedSum && pong.LastSequenceNumber == _perActor,
+                $"{actor.Path.Name} replayed {pong.Replayed} (sum {pong.Sum}, last {pong.LastSequenceNumber}), expected {_perActor} (sum {expectedSum})");
         }
 
         await system.TerminateAsync();

@@ -120,7 +120,7 @@ internal sealed class QueryLiveLatency(BenchOptions options) : IWorkload
             {
                 Persist(new Tagged(value, Tag), _ =>
                 {
-                    handled[LastSequenceNr] = Stopwatch.GetTimestamp();
+                    handled[LastSequenceNumber] = Stopwatch.GetTimestamp();
                     applied.Signal();
                 });
             }

@@ -93,7 +93,7 @@ internal sealed class BenchCounter(string id, Mode mode, Countdown? recovered, C
                 PersistAsync(value, Apply);
                 break;
             case Ping:
-                Sender.Tell(new Pong(_replayed, _sum, LastSequenceNr), Self);
+                Sender.Tell(new Pong(_replayed, _sum, LastSequenceNumber), Self);
                 break;
             default:
                 Unhandled(command);
@@ -150,7 +150,7 @@ internal sealed class Ping
 }
 
 /// <summary>What a counter holds.</summary>
-internal sealed record Pong(long Replayed, long Sum, long LastSequenceNr);
+internal sealed record Pong(long Replayed, long Sum, long LastSequenceNumber);
 
 /// <summary>Completes when signalled <c>count</c> times.</summary>
 internal sealed class Countdown(long count)
