@@ -131,7 +131,7 @@ public sealed partial class PostgreSqlJournal
 
                 await reader.NextResultAsync(cancellationToken);
                 await reader.ReadAsync(cancellationToken);
-                _followUp.Read(caughtUp: page.Count < limit, pending: reader.GetBoolean(0));
+                _wakeUntilFinal.Read(caughtUp: page.Count < limit, pending: reader.GetBoolean(0));
                 return page;
             },
             cancellationToken);
@@ -225,7 +225,7 @@ public sealed partial class PostgreSqlJournal
     /// poll interval, wake them after 5 ms, then at doubling intervals up to 1 s while events stay
     /// pending. One timer for all streams of the journal.
     /// </summary>
-    private sealed class FollowUp(WriteNotifier writes)
+    private sealed class WakeUntilFinal(WriteNotifier writes)
     {
         private static readonly TimeSpan First = TimeSpan.FromMilliseconds(5);
         private static readonly TimeSpan Longest = TimeSpan.FromSeconds(1);

@@ -37,7 +37,7 @@ public sealed partial class PostgreSqlJournal : IReadJournalStore, IFencingJourn
     private readonly EventSerialization _serialization;
     private readonly WriteNotifier _writes = new();
     private readonly PostgreSqlListener _listener;
-    private readonly FollowUp _followUp;
+    private readonly WakeUntilFinal _wakeUntilFinal;
     private readonly PostgreSqlJournalSql _sql;
     private long _pagesRead;
 
@@ -55,7 +55,7 @@ public sealed partial class PostgreSqlJournal : IReadJournalStore, IFencingJourn
         _database = database;
         _serialization = serialization;
         _listener = new PostgreSqlListener(database.ListenerConnectionString, database.Channel, _writes.Notify);
-        _followUp = new FollowUp(_writes);
+        _wakeUntilFinal = new WakeUntilFinal(_writes);
         _sql = new PostgreSqlJournalSql(database.Schema);
     }
 

@@ -225,7 +225,7 @@ public abstract class EventSourcedActor<TCommand, TEvent, TState> : Actor, IEven
         {
             var effect = await pending;
             Apply(effect, command);
-            runtime.Running.AfterHandler();
+            runtime.Running.SendPersisted();
         });
     }
 

@@ -104,7 +104,7 @@ internal static class RecoveryPhase
         runtime.IsRecovering = false;
         Measure(runtime, started, position.Replayed, activity, null);
         behavior.OnRecoveryCompleted();
-        runtime.Running.AfterHandler();
+        runtime.Running.SendPersisted();
     }
 
     private static void Measure(EventSourcedRuntime runtime, long started, long replayed, Activity? activity, Exception? failure)

@@ -121,7 +121,7 @@ internal sealed class RunningPhase(EventSourcedRuntime runtime)
     }
 
     /// <summary>After a command or handler ran: send what it persisted.</summary>
-    public void AfterHandler()
+    public void SendPersisted()
     {
         if (_batch is not { Count: > 0 } batch || runtime.IsStopping)
         {
@@ -221,7 +221,7 @@ internal sealed class RunningPhase(EventSourcedRuntime runtime)
         }
 
         runtime.Behavior.HandleCommand(command);
-        AfterHandler();
+        SendPersisted();
     }
 
     private void HandleCommandTraced(object command)
@@ -231,7 +231,7 @@ internal sealed class RunningPhase(EventSourcedRuntime runtime)
         try
         {
             runtime.Behavior.HandleCommand(command);
-            AfterHandler();
+            SendPersisted();
         }
         catch (Exception exception)
         {
@@ -323,7 +323,7 @@ internal sealed class RunningPhase(EventSourcedRuntime runtime)
 
         var trace = _traces is { Count: > 0 } traces ? traces.Dequeue() : default;
         var failure = trace.Started == 0 && trace.Activity is null
-            ? HandleCounted(response) // nobody listened when the request was sent: the usual case
+            ? HandleAnswered(response) // nobody listened when the request was sent: the usual case
             : HandleTraced(response, trace);
         if (failure is null && _pendingStashing == 0)
         {
@@ -348,7 +348,7 @@ internal sealed class RunningPhase(EventSourcedRuntime runtime)
                 Activity.Current = activity;
             }
 
-            var failure = HandleCounted(response);
+            var failure = HandleAnswered(response);
             if (failure is not null)
             {
                 PersistenceTelemetry.SetError(activity, failure);
@@ -376,7 +376,8 @@ internal sealed class RunningPhase(EventSourcedRuntime runtime)
         }
     }
 
-    private Exception? HandleCounted(WriteResponse response)
+    /// <summary>Handles an answered request (<see cref="HandleWriteResponse"/>), then stops counting it as in flight.</summary>
+    private Exception? HandleAnswered(WriteResponse response)
     {
         try
         {
@@ -451,7 +452,7 @@ internal sealed class RunningPhase(EventSourcedRuntime runtime)
             runtime.Cell.CurrentEnvelope = saved;
         }
 
-        AfterHandler();
+        SendPersisted();
         return null;
     }
 
