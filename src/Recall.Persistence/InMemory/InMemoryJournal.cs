@@ -58,23 +58,15 @@ public sealed class InMemoryJournal(EventSerialization serialization, InMemorySn
         for (var i = 0; i < writes.Count; i++)
         {
             var write = writes[i];
-            SerializedPayload[]? payloads = null;
+            var payloads = new SerializedPayload[write.Events.Count];
             try
             {
-                if (serialize)
+                for (var j = 0; j < payloads.Length; j++)
                 {
-                    payloads = new SerializedPayload[write.Events.Count];
-                    for (var j = 0; j < payloads.Length; j++)
-                    {
-                        payloads[j] = serialization.Serialize(write.Events[j].Payload);
-                    }
-                }
-                else
-                {
-                    for (var j = 0; j < write.Events.Count; j++)
-                    {
-                        serialization.Registry.ManifestOf(write.Events[j].Payload.GetType()); // an unregistered type is refused all the same
-                    }
+                    var payload = write.Events[j].Payload;
+                    payloads[j] = serialize
+                        ? serialization.Serialize(payload)
+                        : new SerializedPayload(serialization.Registry.ManifestOf(payload.GetType()), null!); // an unregistered type is refused all the same
                 }
             }
             catch (Exception exception)
@@ -109,9 +101,7 @@ public sealed class InMemoryJournal(EventSerialization serialization, InMemorySn
 
                 for (var j = 0; j < write.Events.Count; j++)
                 {
-                    var repr = write.Events[j];
-                    var payload = payloads?[j] ?? new SerializedPayload(serialization.Registry.ManifestOf(repr.Payload.GetType()), null!);
-                    var stored = new StoredEvent(repr, payload, _all.Count + 1);
+                    var stored = new StoredEvent(write.Events[j], payloads[j], _all.Count + 1);
                     history.Events.Add(stored);
                     _all.Add(stored);
                 }

@@ -33,12 +33,11 @@ internal sealed class AbandonedWrites
         // Who waits for the write waits for this task, which completes only once the ids are free
         // again: whatever it does next (recover, write) finds them free.
         write.ContinueWith(
-            (_, state) =>
+            _ =>
             {
                 Remove(ids, forgotten.Task);
-                ((TaskCompletionSource)state!).SetResult();
+                forgotten.SetResult();
             },
-            forgotten,
             CancellationToken.None,
             TaskContinuationOptions.ExecuteSynchronously,
             TaskScheduler.Default);
