@@ -1,4 +1,7 @@
 using System.ComponentModel;
+using Recall.Persistence.Journal;
+using Recall.Persistence.PostgreSql;
+using Recall.Persistence.Sqlite;
 using Spectre.Console;
 using Spectre.Console.Cli;
 
@@ -32,6 +35,28 @@ internal class StoreSettings : CommandSettings
 
     /// <summary>The schema to read: <see cref="Schema"/> or <see cref="DefaultSchema"/>.</summary>
     public string SchemaOrDefault => Schema ?? DefaultSchema;
+
+    /// <summary>Opens the journal inspector of the store these settings name, read-only.</summary>
+    /// <exception cref="SqliteStoreException">The file is missing, not a database, or not a Recall journal.</exception>
+    /// <exception cref="PostgreSqlStoreException">The server cannot be reached, or the schema holds no Recall journal.</exception>
+    /// <exception cref="CliException">The connection string or schema name is not valid.</exception>
+    public async Task<IJournalInspector> OpenJournalAsync(CancellationToken cancellationToken)
+    {
+        if (Postgres is null)
+        {
+            // Opening reads the file: off the caller's thread, so a progress display keeps moving.
+            return await Task.Run(() => new SqliteJournalInspector(File!), cancellationToken);
+        }
+
+        try
+        {
+            return await PostgreSqlJournalInspector.OpenAsync(Postgres, SchemaOrDefault, cancellationToken);
+        }
+        catch (ArgumentException exception)
+        {
+            throw new CliException(exception.Message, RecallApp.UsageError);
+        }
+    }
 
     /// <inheritdoc />
     public override ValidationResult Validate()

@@ -13,7 +13,7 @@ namespace Recall.Persistence.PostgreSql;
 /// rows were inserted. Concurrent writers may commit out of that order, which is fine for reading
 /// by eye; the read side follows (transaction_id, ordering) instead (docs/postgresql.md).
 /// </remarks>
-public sealed class PostgreSqlJournalInspector : IAsyncDisposable
+public sealed class PostgreSqlJournalInspector : IJournalInspector
 {
     private readonly PostgreSqlDatabase _database;
 

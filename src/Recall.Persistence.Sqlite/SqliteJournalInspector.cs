@@ -7,8 +7,9 @@ namespace Recall.Persistence.Sqlite;
 /// <summary>
 /// Reads a journal file for people and tools (the <c>recall journal</c> commands): opened read-only,
 /// never creating or changing the file; refuses files that are missing, not Recall journals, or newer.
+/// SQLite reads are synchronous: each call runs on the thread pool, so a caller's progress display keeps moving.
 /// </summary>
-public sealed class SqliteJournalInspector : IDisposable
+public sealed class SqliteJournalInspector : IJournalInspector, IDisposable
 {
     private readonly SqliteConnection _connection;
 
@@ -50,8 +51,50 @@ public sealed class SqliteJournalInspector : IDisposable
     /// <summary>The full path of the file.</summary>
     public string Path { get; }
 
-    /// <summary>Every persistence id with stored events, in order of first appearance.</summary>
-    public IReadOnlyList<(string PersistenceId, long Events, long HighestSequenceNumber)> PersistenceIds()
+    /// <inheritdoc />
+    public string Location => Path;
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<(string PersistenceId, long Events, long HighestSequenceNumber)>> PersistenceIdsAsync(CancellationToken cancellationToken = default) =>
+        Task.Run(PersistenceIds, cancellationToken);
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<StoredEventRow>> EventsAsync(string persistenceId, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(persistenceId);
+        return Task.Run<IReadOnlyList<StoredEventRow>>(() => Query("WHERE persistence_id = $pid ORDER BY sequence_number", command => command.Parameters.AddWithValue("$pid", persistenceId)), cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<StoredEventRow>> TailAsync(int count, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(count);
+        return Task.Run<IReadOnlyList<StoredEventRow>>(
+            () =>
+            {
+                var newestFirst = Query("ORDER BY ordering DESC LIMIT $count", command => command.Parameters.AddWithValue("$count", count));
+                newestFirst.Reverse();
+                return newestFirst;
+            },
+            cancellationToken);
+    }
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<Leases.LeaseRecord>> LeasesAsync(CancellationToken cancellationToken = default) => Task.Run(Leases, cancellationToken);
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<Membership.MemberRecord>> MembersAsync(CancellationToken cancellationToken = default) => Task.Run(Members, cancellationToken);
+
+    /// <inheritdoc />
+    public Task<IReadOnlyList<Sharding.ShardSummary>> ShardsAsync(CancellationToken cancellationToken = default) => Task.Run(Shards, cancellationToken);
+
+    /// <inheritdoc />
+    public void Dispose() => _connection.Dispose();
+
+    /// <inheritdoc />
+    public ValueTask DisposeAsync() => _connection.DisposeAsync();
+
+    private IReadOnlyList<(string PersistenceId, long Events, long HighestSequenceNumber)> PersistenceIds()
     {
         using var command = _connection.CreateCommand();
         command.CommandText = """
@@ -68,20 +111,7 @@ public sealed class SqliteJournalInspector : IDisposable
         return ids;
     }
 
-    /// <summary>The stored events of <paramref name="persistenceId"/> in sequence order.</summary>
-    public IReadOnlyList<StoredEventRow> Events(string persistenceId) =>
-        Query("WHERE persistence_id = $pid ORDER BY sequence_number", command => command.Parameters.AddWithValue("$pid", persistenceId));
-
-    /// <summary>The last <paramref name="count"/> events of the file, in global order.</summary>
-    public IReadOnlyList<StoredEventRow> Tail(int count)
-    {
-        var newestFirst = Query("ORDER BY ordering DESC LIMIT $count", command => command.Parameters.AddWithValue("$count", count));
-        newestFirst.Reverse();
-        return newestFirst;
-    }
-
-    /// <summary>The cluster's leases in the file, by name (none in a file of schema version 2 or older).</summary>
-    public IReadOnlyList<Leases.LeaseRecord> Leases()
+    private IReadOnlyList<Leases.LeaseRecord> Leases()
     {
         using var command = _connection.CreateCommand();
         command.CommandText = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'cluster_leases'";
@@ -101,8 +131,7 @@ public sealed class SqliteJournalInspector : IDisposable
         return leases;
     }
 
-    /// <summary>The cluster's members in the file, by address (none in a file without the table).</summary>
-    public IReadOnlyList<Membership.MemberRecord> Members()
+    private IReadOnlyList<Membership.MemberRecord> Members()
     {
         using var command = _connection.CreateCommand();
         command.CommandText = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'cluster_members'";
@@ -116,8 +145,7 @@ public sealed class SqliteJournalInspector : IDisposable
         return SqliteMembershipStore.Records(reader);
     }
 
-    /// <summary>The shards of cluster sharding: home and remembered entities (none in a file without the tables).</summary>
-    public IReadOnlyList<Sharding.ShardSummary> Shards()
+    private IReadOnlyList<Sharding.ShardSummary> Shards()
     {
         using var command = _connection.CreateCommand();
         command.CommandText = "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'cluster_shards'";
@@ -136,9 +164,6 @@ public sealed class SqliteJournalInspector : IDisposable
 
         return shards;
     }
-
-    /// <inheritdoc />
-    public void Dispose() => _connection.Dispose();
 
     private List<StoredEventRow> Query(string where, Action<SqliteCommand> parameters)
     {

@@ -163,7 +163,7 @@ public sealed class ProjectionsCommandTests : IDisposable
     private List<Persistence.Journal.StoredEventRow> Events()
     {
         using var inspector = new SqliteJournalInspector(_journal.Path);
-        return [.. inspector.Tail(10)];
+        return [.. inspector.TailAsync(10).GetAwaiter().GetResult()];
     }
 
     private static async Task WaitUntilAsync(Func<Task<bool>> condition)

@@ -238,7 +238,7 @@ public sealed class FailoverTests(ITestOutputHelper output) : IDisposable
     private static List<(long SequenceNumber, string Node)> Ticks(string file)
     {
         using var journal = new SqliteJournalInspector(file);
-        return [.. journal.Events("ticker").Select(e => (e.SequenceNumber, System.Text.Json.JsonDocument.Parse(e.Payload).RootElement.GetProperty("Node").GetString()!))];
+        return [.. journal.EventsAsync("ticker").GetAwaiter().GetResult().Select(e => (e.SequenceNumber, System.Text.Json.JsonDocument.Parse(e.Payload).RootElement.GetProperty("Node").GetString()!))];
     }
 
 }

@@ -89,7 +89,7 @@ public sealed class ShardingFailoverTests(ITestOutputHelper output) : IAsyncLife
 
     /// <summary>What the journal holds of an account: its events in order, with the command and the writer.</summary>
     private static List<(long SequenceNumber, string CommandId, string Writer, long Token)> Events(SqliteJournalInspector journal, string account) =>
-        [.. journal.Events("account|" + account).Select(e =>
+        [.. journal.EventsAsync("account|" + account).GetAwaiter().GetResult().Select(e =>
         {
             var json = System.Text.Json.JsonDocument.Parse(e.Payload).RootElement;
             return (e.SequenceNumber, json.GetProperty("CommandId").GetString()!, json.GetProperty("Writer").GetString()!, json.GetProperty("Token").GetInt64());

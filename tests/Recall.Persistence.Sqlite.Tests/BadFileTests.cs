@@ -148,7 +148,7 @@ public sealed class BadFileTests : IDisposable
 
         // Nothing was deleted: the damaged row and its neighbours are still stored.
         using var inspector = new SqliteJournalInspector(_database.Path);
-        Assert.Equal(3, inspector.Events("wallet-alice").Count);
+        Assert.Equal(3, (await inspector.EventsAsync("wallet-alice")).Count);
     }
 
     private async Task WriteWalletEventsAsync(int count)

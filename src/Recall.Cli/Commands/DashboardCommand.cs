@@ -1,4 +1,5 @@
 using System.ComponentModel;
+using Recall.Persistence.Journal;
 using Recall.Cluster.Dashboard;
 using Spectre.Console;
 using Spectre.Console.Cli;
@@ -43,7 +44,7 @@ internal sealed class DashboardCommand(IAnsiConsole console) : AsyncCommand<Dash
     {
         // Opened once up front: a missing file or unreachable server fails here, with its reason.
         string location;
-        await using (var journal = await JournalReader.OpenAsync(settings, cancellationToken))
+        await using (var journal = await settings.OpenJournalAsync(cancellationToken))
         {
             location = journal.Location;
         }
@@ -92,10 +93,10 @@ internal sealed class StoreDashboardSource(string location, StoreSettings settin
     {
         var problems = new List<string>();
         var now = DateTimeOffset.UtcNow;
-        JournalReader journal;
+        IJournalInspector journal;
         try
         {
-            journal = await JournalReader.OpenAsync(settings, cancellationToken);
+            journal = await settings.OpenJournalAsync(cancellationToken);
         }
         catch (Exception exception) when (exception is not OperationCanceledException)
         {

@@ -146,13 +146,13 @@ internal sealed class JournalTailCommand(IAnsiConsole console) : AsyncCommand<Jo
 internal static class JournalOutput
 {
     /// <summary>Opens the store, reads, and closes it, showing what it reads from while it works.</summary>
-    public static Task<T> ReadAsync<T>(IAnsiConsole console, StoreSettings settings, Func<JournalReader, CancellationToken, Task<T>> read, CancellationToken cancellationToken) =>
+    public static Task<T> ReadAsync<T>(IAnsiConsole console, StoreSettings settings, Func<IJournalInspector, CancellationToken, Task<T>> read, CancellationToken cancellationToken) =>
         ReadAsync(
             console,
             settings,
             async ct =>
             {
-                await using var journal = await JournalReader.OpenAsync(settings, ct);
+                await using var journal = await settings.OpenJournalAsync(ct);
                 return await read(journal, ct);
             },
             cancellationToken);
