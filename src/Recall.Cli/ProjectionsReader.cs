@@ -5,6 +5,8 @@ using Npgsql;
 using Recall.Persistence.Query;
 using Recall.Persistence.Sqlite;
 using Recall.Projections;
+using Recall.Projections.PostgreSql;
+using Recall.Projections.Sqlite;
 
 namespace Recall.Cli;
 
@@ -24,7 +26,7 @@ internal sealed record ProjectionRow(StoredProjection Projection, LagEstimate La
 
 /// <summary>
 /// Reads the projection offsets of a SQLite file or a PostgreSQL schema with
-/// <see cref="ProjectionsInspector"/>, and measures each projection's lag against the journal in the
+/// <see cref="SqliteProjectionsInspector"/> or <see cref="PostgreSqlProjectionsInspector"/>, and measures each projection's lag against the journal in the
 /// same database: read-only connections, nothing created or changed.
 /// </summary>
 /// <remarks>
@@ -68,7 +70,7 @@ internal static class ProjectionsReader
         {
             // One connection for the offsets and the lag, writing nothing beside the file.
             await using var connection = SqliteReadOnlyConnection.Open(path);
-            var projections = ProjectionsInspector.ReadSqlite(connection);
+            var projections = SqliteProjectionsInspector.Read(connection);
             if (projections.Count == 0)
             {
                 return (path, []);
@@ -88,7 +90,7 @@ internal static class ProjectionsReader
         var location = PostgresLocation.Of(connectionString, schema);
         try
         {
-            var projections = await ProjectionsInspector.ReadPostgreSqlAsync(connectionString, schema, cancellationToken);
+            var projections = await PostgreSqlProjectionsInspector.ReadAsync(connectionString, schema, cancellationToken);
             if (projections.Count == 0)
             {
                 return (location, []);

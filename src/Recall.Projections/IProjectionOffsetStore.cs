@@ -5,8 +5,8 @@ namespace Recall.Projections;
 /// <summary>
 /// Where an at-least-once projection keeps its offset and state: in memory
 /// (<see cref="InMemoryProjectionOffsetStore"/>), in a SQLite file
-/// (<see cref="Sqlite.SqliteProjectionOffsetStore"/>) or in PostgreSQL
-/// (<see cref="PostgreSql.PostgreSqlProjectionOffsetStore"/>). Exactly-once projections keep theirs in
+/// (<c>SqliteProjectionOffsetStore</c>, package Recall.Persistence.Sqlite) or in PostgreSQL
+/// (<c>PostgreSqlProjectionOffsetStore</c>, package Recall.Persistence.PostgreSql). Exactly-once projections keep theirs in
 /// the read model's own database instead, in the handler's transaction.
 /// </summary>
 /// <remarks>

@@ -88,6 +88,6 @@ public sealed class OffsetStoreTests : IDisposable
     private static IReadOnlyList<StoredProjection> Inspect(string path)
     {
         using var connection = Recall.Persistence.Sqlite.SqliteReadOnlyConnection.Open(path);
-        return ProjectionsInspector.ReadSqlite(connection);
+        return SqliteProjectionsInspector.Read(connection);
     }
 }

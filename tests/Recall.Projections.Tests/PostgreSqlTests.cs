@@ -108,7 +108,7 @@ public sealed class PostgreSqlTests : IAsyncLifetime
         await Wait.UntilAsync(() => handle.Status.Offset == last, "the rebuild");
         await AssertExactlyOnceAsync(50);
 
-        var row = Assert.Single(await ProjectionsInspector.ReadPostgreSqlAsync(PostgresServer.Required, _schema));
+        var row = Assert.Single(await PostgreSqlProjectionsInspector.ReadAsync(PostgresServer.Required, _schema));
         Assert.Equal((new ProjectionId("model", "green"), last, ProjectionState.Running), (row.Id, row.Offset, row.State));
         Assert.Equal(Harness.T0.AddSeconds(50), row.LastEventTimestamp);
         Assert.Contains("constraint violated", row.LastError, StringComparison.Ordinal);
@@ -117,7 +117,7 @@ public sealed class PostgreSqlTests : IAsyncLifetime
     [Fact]
     public async Task The_offset_store_keeps_offsets_and_states()
     {
-        Assert.Empty(await ProjectionsInspector.ReadPostgreSqlAsync(PostgresServer.Required, _schema));
+        Assert.Empty(await PostgreSqlProjectionsInspector.ReadAsync(PostgresServer.Required, _schema));
         Assert.Equal(0, await ScalarAsync($"SELECT count(*) FROM pg_namespace WHERE nspname = '{_schema}'"));
 
         var id = new ProjectionId("p", "k");

@@ -212,7 +212,7 @@ public sealed class SqliteExactlyOnceTests : IAsyncLifetime
         await handle.PauseAsync();
 
         using var connection = Recall.Persistence.Sqlite.SqliteReadOnlyConnection.Open(Path);
-        var row = Assert.Single(ProjectionsInspector.ReadSqlite(connection));
+        var row = Assert.Single(SqliteProjectionsInspector.Read(connection));
         Assert.Equal(new ProjectionId("model", "green"), row.Id);
         Assert.Equal(last, row.Offset);
         Assert.Equal(Harness.T0.AddSeconds(5), row.LastEventTimestamp);

@@ -1,14 +1,67 @@
+using System.Data.Common;
 using Npgsql;
 using Recall.Persistence.Query;
+using Recall.Projections.Internal;
 
 namespace Recall.Projections.PostgreSql;
 
-/// <summary>The offsets table <c>recall_projection_offsets</c> in a PostgreSQL schema: its SQL, for the exactly-once driver, the offset store and the inspector.</summary>
-internal static class PostgreSqlOffsetsTable
+/// <summary>
+/// The offsets table <c>recall_projection_offsets</c> in a PostgreSQL schema, for the exactly-once
+/// driver, the offset store and the inspector: a pooled connection per call from a pool of its own
+/// (<see cref="PostgreSqlProjectionDatabase.MaxConnections"/>), the table created at the first.
+/// </summary>
+internal sealed class PostgreSqlOffsetsDialect(PostgreSqlProjectionDatabase database) : OffsetsDialect
 {
+    private readonly string _quotedSchema = database.QuotedSchema;
+    private readonly NpgsqlDataSource _source = database.CreateDataSource();
+    private volatile bool _tableReady;
+
+    public override async Task<DbConnection> OpenAsync(CancellationToken cancellationToken)
+    {
+        var connection = await _source.OpenConnectionAsync(cancellationToken);
+        if (!_tableReady)
+        {
+            try
+            {
+                await EnsureAsync(connection, database, cancellationToken);
+            }
+            catch
+            {
+                await connection.DisposeAsync();
+                throw;
+            }
+
+            _tableReady = true;
+        }
+
+        return connection;
+    }
+
+    public override ValueTask ReleaseAsync(DbConnection connection) => connection.DisposeAsync();
+
+    public override async Task<DbTransaction> BeginAsync(DbConnection connection, CancellationToken cancellationToken) =>
+        await ((NpgsqlConnection)connection).BeginTransactionAsync(cancellationToken);
+
+    public override Task<StoredProjection?> ReadAsync(DbConnection connection, DbTransaction? transaction, ProjectionId id, CancellationToken cancellationToken) =>
+        ReadAsync((NpgsqlConnection)connection, (NpgsqlTransaction?)transaction, _quotedSchema, id, cancellationToken);
+
+    public override Task<bool> AdvanceAsync(
+        DbConnection connection, DbTransaction transaction, ProjectionId id, Offset expected, Offset offset, DateTimeOffset eventTimestamp, DateTimeOffset now, CancellationToken cancellationToken) =>
+        AdvanceAsync((NpgsqlConnection)connection, (NpgsqlTransaction)transaction, _quotedSchema, id, expected, offset, eventTimestamp, now, cancellationToken);
+
+    public override Task SaveAsync(
+        DbConnection connection, DbTransaction? transaction, ProjectionId id, Offset offset, DateTimeOffset? eventTimestamp, DateTimeOffset now, CancellationToken cancellationToken) =>
+        SaveAsync((NpgsqlConnection)connection, (NpgsqlTransaction?)transaction, _quotedSchema, id, offset, eventTimestamp, now, cancellationToken);
+
+    public override Task SaveStateAsync(
+        DbConnection connection, DbTransaction? transaction, ProjectionId id, ProjectionState state, string? error, DateTimeOffset now, CancellationToken cancellationToken) =>
+        SaveStateAsync((NpgsqlConnection)connection, (NpgsqlTransaction?)transaction, _quotedSchema, id, state, error, now, cancellationToken);
+
+    public override ValueTask DisposeAsync() => _source.DisposeAsync();
+
     private const string Columns = "projection_name, projection_key, offset_transaction, offset_ordering, event_timestamp, state, last_error, updated_at";
 
-    public static string CreateScript(string quotedSchema) => $"""
+    private static string CreateScript(string quotedSchema) => $"""
         CREATE TABLE IF NOT EXISTS {quotedSchema}.recall_projection_offsets (
             projection_name    text        COLLATE "C" NOT NULL,
             projection_key     text        COLLATE "C" NOT NULL,
@@ -33,7 +86,7 @@ internal static class PostgreSqlOffsetsTable
     }
 
     /// <summary>Creates the schema (if missing) and the table (if missing), once even when several processes start together.</summary>
-    public static async Task EnsureAsync(NpgsqlConnection connection, PostgreSqlProjectionDatabase database, CancellationToken cancellationToken)
+    private static async Task EnsureAsync(NpgsqlConnection connection, PostgreSqlProjectionDatabase database, CancellationToken cancellationToken)
     {
         if (await ExistsAsync(connection, database.Schema, cancellationToken))
         {
@@ -67,7 +120,7 @@ internal static class PostgreSqlOffsetsTable
         await transaction.CommitAsync(cancellationToken);
     }
 
-    public static async Task<StoredProjection?> ReadAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, string quotedSchema, ProjectionId id, CancellationToken cancellationToken)
+    private static async Task<StoredProjection?> ReadAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, string quotedSchema, ProjectionId id, CancellationToken cancellationToken)
     {
         await using var command = new NpgsqlCommand(
             $"SELECT {Columns} FROM {quotedSchema}.recall_projection_offsets WHERE projection_name = $1 AND projection_key = $2", connection, transaction);
@@ -91,7 +144,7 @@ internal static class PostgreSqlOffsetsTable
     }
 
     /// <summary>Moves the offset from <paramref name="expected"/> to <paramref name="offset"/>; false when the stored offset is not <paramref name="expected"/>.</summary>
-    public static async Task<bool> AdvanceAsync(
+    private static async Task<bool> AdvanceAsync(
         NpgsqlConnection connection, NpgsqlTransaction transaction, string quotedSchema, ProjectionId id, Offset expected, Offset offset, DateTimeOffset eventTimestamp, DateTimeOffset now, CancellationToken cancellationToken)
     {
         await using var command = new NpgsqlCommand(
@@ -115,7 +168,7 @@ internal static class PostgreSqlOffsetsTable
     }
 
     /// <summary>Stores <paramref name="offset"/> whatever the stored one is, creating the row if missing.</summary>
-    public static async Task SaveAsync(
+    private static async Task SaveAsync(
         NpgsqlConnection connection, NpgsqlTransaction? transaction, string quotedSchema, ProjectionId id, Offset offset, DateTimeOffset? eventTimestamp, DateTimeOffset now, CancellationToken cancellationToken)
     {
         await using var command = new NpgsqlCommand(
@@ -139,7 +192,7 @@ internal static class PostgreSqlOffsetsTable
     }
 
     /// <summary>Records the state (and the error when not null), creating the row at offset 0 if missing.</summary>
-    public static async Task SaveStateAsync(
+    private static async Task SaveStateAsync(
         NpgsqlConnection connection, NpgsqlTransaction? transaction, string quotedSchema, ProjectionId id, ProjectionState state, string? error, DateTimeOffset now, CancellationToken cancellationToken)
     {
         await using var command = new NpgsqlCommand(

@@ -1,13 +1,28 @@
+using System.Data.Common;
 using System.Globalization;
 using Microsoft.Data.Sqlite;
 using Recall.Persistence.Query;
+using Recall.Projections.Internal;
 
 namespace Recall.Projections.Sqlite;
 
-/// <summary>The offsets table <c>recall_projection_offsets</c> in a SQLite file: its SQL, for the exactly-once driver, the offset store and the inspector.</summary>
-internal static class SqliteOffsetsTable
+/// <summary>
+/// The offsets table <c>recall_projection_offsets</c> in a SQLite file, for the exactly-once driver,
+/// the offset store and the inspector. SQLite reads and writes are synchronous: the calls complete
+/// before they return.
+/// </summary>
+/// <param name="database">The file and how to open it.</param>
+/// <param name="keepConnection">
+/// True for a projection's driver: one connection for the whole run (calls come one at a time),
+/// dropped by <see cref="ResetAsync"/>. False for an offset store called from any thread: a pooled
+/// connection per call.
+/// </param>
+internal sealed class SqliteOffsetsDialect(SqliteProjectionDatabase database, bool keepConnection) : OffsetsDialect
 {
-    public const string Create = """
+    private SqliteConnection? _kept;
+    private volatile bool _tableReady;
+
+    private const string Create = """
         CREATE TABLE IF NOT EXISTS recall_projection_offsets (
             projection_name    TEXT    NOT NULL,
             projection_key     TEXT    NOT NULL,
@@ -23,7 +38,78 @@ internal static class SqliteOffsetsTable
 
     private const string Columns = "projection_name, projection_key, offset_transaction, offset_ordering, event_timestamp, state, last_error, updated_at";
 
-    public static SqliteConnection Open(SqliteProjectionDatabase database)
+    public override Task<DbConnection> OpenAsync(CancellationToken cancellationToken)
+    {
+        if (_kept is not null)
+        {
+            return Task.FromResult<DbConnection>(_kept);
+        }
+
+        var connection = Open(database);
+        if (!_tableReady || keepConnection)
+        {
+            try
+            {
+                EnsureTable(connection, null);
+            }
+            catch
+            {
+                connection.Dispose();
+                throw;
+            }
+
+            _tableReady = true;
+        }
+
+        if (keepConnection)
+        {
+            _kept = connection;
+        }
+
+        return Task.FromResult<DbConnection>(connection);
+    }
+
+    public override ValueTask ReleaseAsync(DbConnection connection) =>
+        keepConnection ? ValueTask.CompletedTask : connection.DisposeAsync();
+
+    public override async ValueTask ResetAsync()
+    {
+        if (_kept is not null)
+        {
+            await _kept.DisposeAsync();
+            _kept = null;
+        }
+    }
+
+    public override Task<DbTransaction> BeginAsync(DbConnection connection, CancellationToken cancellationToken) =>
+        // BEGIN IMMEDIATE takes the write lock now (waiting up to the busy timeout): a deferred
+        // transaction that reads first could not upgrade once the journal's writer committed.
+        Task.FromResult<DbTransaction>(((SqliteConnection)connection).BeginTransaction(deferred: false));
+
+    public override Task<StoredProjection?> ReadAsync(DbConnection connection, DbTransaction? transaction, ProjectionId id, CancellationToken cancellationToken) =>
+        Task.FromResult(Read((SqliteConnection)connection, (SqliteTransaction?)transaction, id));
+
+    public override Task<bool> AdvanceAsync(
+        DbConnection connection, DbTransaction transaction, ProjectionId id, Offset expected, Offset offset, DateTimeOffset eventTimestamp, DateTimeOffset now, CancellationToken cancellationToken) =>
+        Task.FromResult(Advance((SqliteConnection)connection, (SqliteTransaction)transaction, id, expected, offset, eventTimestamp, now));
+
+    public override Task SaveAsync(
+        DbConnection connection, DbTransaction? transaction, ProjectionId id, Offset offset, DateTimeOffset? eventTimestamp, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        Save((SqliteConnection)connection, (SqliteTransaction?)transaction, id, offset, eventTimestamp, now);
+        return Task.CompletedTask;
+    }
+
+    public override Task SaveStateAsync(
+        DbConnection connection, DbTransaction? transaction, ProjectionId id, ProjectionState state, string? error, DateTimeOffset now, CancellationToken cancellationToken)
+    {
+        SaveState((SqliteConnection)connection, (SqliteTransaction?)transaction, id, state, error, now);
+        return Task.CompletedTask;
+    }
+
+    public override ValueTask DisposeAsync() => ResetAsync();
+
+    private static SqliteConnection Open(SqliteProjectionDatabase database)
     {
         var connection = new SqliteConnection(new SqliteConnectionStringBuilder
         {
@@ -62,7 +148,7 @@ internal static class SqliteOffsetsTable
         }
     }
 
-    public static void EnsureTable(SqliteConnection connection, SqliteTransaction? transaction)
+    private static void EnsureTable(SqliteConnection connection, SqliteTransaction? transaction)
     {
         using var command = Command(connection, transaction, Create);
         command.ExecuteNonQuery();
@@ -74,14 +160,7 @@ internal static class SqliteOffsetsTable
         return Convert.ToInt64(command.ExecuteScalar(), CultureInfo.InvariantCulture) > 0;
     }
 
-    /// <summary>Creates the row if missing, marks it running, and returns it.</summary>
-    public static StoredProjection Start(SqliteConnection connection, SqliteTransaction transaction, ProjectionId id, DateTimeOffset now)
-    {
-        SaveState(connection, transaction, id, ProjectionState.Running, null, now);
-        return Read(connection, transaction, id)!;
-    }
-
-    public static StoredProjection? Read(SqliteConnection connection, SqliteTransaction? transaction, ProjectionId id)
+    private static StoredProjection? Read(SqliteConnection connection, SqliteTransaction? transaction, ProjectionId id)
     {
         using var command = Command(connection, transaction, $"SELECT {Columns} FROM recall_projection_offsets WHERE projection_name = $name AND projection_key = $key");
         AddId(command, id);
@@ -103,7 +182,7 @@ internal static class SqliteOffsetsTable
     }
 
     /// <summary>Moves the offset from <paramref name="expected"/> to <paramref name="offset"/>; false when the stored offset is not <paramref name="expected"/>.</summary>
-    public static bool Advance(SqliteConnection connection, SqliteTransaction transaction, ProjectionId id, Offset expected, Offset offset, DateTimeOffset eventTimestamp, DateTimeOffset now)
+    private static bool Advance(SqliteConnection connection, SqliteTransaction transaction, ProjectionId id, Offset expected, Offset offset, DateTimeOffset eventTimestamp, DateTimeOffset now)
     {
         using var command = Command(connection, transaction, """
             UPDATE recall_projection_offsets
@@ -123,7 +202,7 @@ internal static class SqliteOffsetsTable
     }
 
     /// <summary>Stores <paramref name="offset"/> whatever the stored one is, creating the row if missing.</summary>
-    public static void Save(SqliteConnection connection, SqliteTransaction? transaction, ProjectionId id, Offset offset, DateTimeOffset? eventTimestamp, DateTimeOffset now)
+    private static void Save(SqliteConnection connection, SqliteTransaction? transaction, ProjectionId id, Offset offset, DateTimeOffset? eventTimestamp, DateTimeOffset now)
     {
         using var command = Command(connection, transaction, $"""
             INSERT INTO recall_projection_offsets ({Columns})
@@ -142,7 +221,7 @@ internal static class SqliteOffsetsTable
     }
 
     /// <summary>Records the state (and the error when not null), creating the row at offset 0 if missing.</summary>
-    public static void SaveState(SqliteConnection connection, SqliteTransaction? transaction, ProjectionId id, ProjectionState state, string? error, DateTimeOffset now)
+    private static void SaveState(SqliteConnection connection, SqliteTransaction? transaction, ProjectionId id, ProjectionState state, string? error, DateTimeOffset now)
     {
         using var command = Command(connection, transaction, $"""
             INSERT INTO recall_projection_offsets ({Columns})
