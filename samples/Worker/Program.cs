@@ -20,6 +20,7 @@ var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings
 builder.Services
     .AddRecall(builder.Configuration.GetSection("Recall"), recall => recall
         .UsePersistence(persistence => persistence.Events.RegisterAssemblyOf<JobLedger>()))
+    .UseSqlite()                                     // settings from Recall:Sqlite
     .AddActor<JobLedger>("jobs");
 builder.Services.AddHostedService<JobProducer>();
 

@@ -1,4 +1,5 @@
 using System.Diagnostics.CodeAnalysis;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Recall.Actors;
 using Recall.Persistence;
@@ -6,13 +7,32 @@ using Recall.Projections;
 
 namespace Recall.Hosting;
 
-/// <summary>Returned by <c>services.AddRecall(...)</c>: registers the top-level actors the host starts.</summary>
+/// <summary>Returned by <c>services.AddRecall(...)</c>: adds the stores the host can run on and registers the top-level actors it starts.</summary>
 public sealed class RecallBuilder
 {
-    internal RecallBuilder(IServiceCollection services) => Services = services;
+    internal RecallBuilder(IServiceCollection services, IConfiguration? configuration)
+    {
+        Services = services;
+        Configuration = configuration;
+    }
 
     /// <summary>The service collection Recall was added to.</summary>
     public IServiceCollection Services { get; }
+
+    /// <summary>The configuration section given to <c>AddRecall</c> (usually <c>Recall</c>), or null when it was configured in code only: a store binds its settings from its <see cref="RecallStore.Section"/> of it.</summary>
+    public IConfiguration? Configuration { get; }
+
+    /// <summary>
+    /// Adds a store the host can run on: <c>Recall:Store</c> chooses it by one of its names, or, when
+    /// configuration names none, the store added last runs. The stores' packages call this from their
+    /// own methods (<c>UseSqlite</c>, <c>UsePostgreSql</c>).
+    /// </summary>
+    public RecallBuilder AddStore(RecallStore store)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        Services.AddSingleton(store);
+        return this;
+    }
 
     /// <summary>
     /// Spawns a top-level actor named <paramref name="name"/> when the host starts, created by
@@ -63,7 +83,7 @@ public sealed class RecallBuilder
     /// Starts the projection <paramref name="projection"/> makes when the host starts, after the
     /// registered actors; it stops with the actor system. Manage it through the
     /// <see cref="ProjectionRegistry"/> service (<c>Find(name, key)</c>). Needs a store
-    /// (<c>Recall:Store</c> or <c>UsePersistence</c>).
+    /// (one added, <c>Recall:Store</c> = <c>memory</c>, or <c>UsePersistence</c>).
     /// </summary>
     public RecallBuilder AddProjection(Func<IServiceProvider, Projection> projection)
     {

@@ -1,22 +1,8 @@
 using Recall.Actors;
+using Recall.Hosting.Internal;
 using Recall.Persistence;
-using Recall.Persistence.PostgreSql;
-using Recall.Persistence.Sqlite;
 
 namespace Recall.Hosting;
-
-/// <summary>The store persistence uses when configuration chooses it (<c>Recall:Store</c>).</summary>
-public enum RecallStore
-{
-    /// <summary>Process memory: lost when the process ends (tests, demos).</summary>
-    Memory,
-
-    /// <summary>One SQLite file (<c>Recall:Sqlite:Path</c>), the embedded default.</summary>
-    Sqlite,
-
-    /// <summary>PostgreSQL (<c>Recall:PostgreSql:ConnectionString</c>), for production and many processes.</summary>
-    PostgreSql,
-}
 
 /// <summary>
 /// Settings of the actor system a host runs, bound from configuration (the <c>Recall</c> section)
@@ -34,25 +20,14 @@ public sealed class RecallOptions
     public string SystemName { get; set; } = "recall";
 
     /// <summary>
-    /// The store (<c>Recall:Store</c>: <c>memory</c>, <c>sqlite</c> or <c>postgresql</c>, also spelt
-    /// <c>postgres</c> as the <c>recall</c> tool does; any case), or null
-    /// (the default) when configuration does not choose one: then the system has persistence only
-    /// if <see cref="UsePersistence"/> configures it.
+    /// The name of the store to run on (<c>Recall:Store</c>, any case): <c>memory</c>, or a store
+    /// added with its package's method on <see cref="RecallBuilder"/> (<c>sqlite</c> with
+    /// <c>UseSqlite()</c>; <c>postgresql</c>, also spelt <c>postgres</c> as the <c>recall</c> tool
+    /// does, with <c>UsePostgreSql()</c>). Null (the default): the store added last, or none when no
+    /// store was added (then the system has persistence only if <see cref="UsePersistence"/>
+    /// configures it).
     /// </summary>
-    public RecallStore? Store { get; set; }
-
-    /// <summary>
-    /// The SQLite store's settings (<c>Recall:Sqlite:Path</c>, <c>BusyTimeout</c>, <c>Durability</c>,
-    /// <c>CreateIfMissing</c>), used when <see cref="Store"/> is <see cref="RecallStore.Sqlite"/>. A
-    /// relative path is taken from the host's content root.
-    /// </summary>
-    public SqliteStoreOptions Sqlite { get; } = new();
-
-    /// <summary>
-    /// The PostgreSQL store's settings (<c>Recall:PostgreSql:ConnectionString</c>, <c>Schema</c>, ...),
-    /// used when <see cref="Store"/> is <see cref="RecallStore.PostgreSql"/>.
-    /// </summary>
-    public PostgreSqlStoreOptions PostgreSql { get; } = new();
+    public string? Store { get; set; }
 
     /// <summary>Persistence numbers from configuration (<c>Recall:Persistence:MaxBatchSize</c>, ...); those left null keep their defaults.</summary>
     public RecallPersistenceOptions Persistence { get; } = new();
@@ -64,8 +39,8 @@ public sealed class RecallOptions
     /// </summary>
     public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
-    /// <summary>True when the system gets persistence: a <see cref="Store"/> is chosen or <see cref="UsePersistence"/> was called.</summary>
-    internal bool HasPersistence => Store is not null || _persistence.Count > 0;
+    /// <summary>True when <see cref="UsePersistence"/> was called.</summary>
+    internal bool ConfiguresPersistence => _persistence.Count > 0;
 
     /// <summary>
     /// Configures persistence in code, after what configuration chose: for example
@@ -90,49 +65,19 @@ public sealed class RecallOptions
         return this;
     }
 
-    /// <summary>Applies the chosen store, the configured numbers, then the code's <see cref="UsePersistence"/> calls.</summary>
-    /// <param name="persistence">The options to fill.</param>
-    /// <param name="contentRoot">Where a relative SQLite path starts, or null for the working directory.</param>
-    internal void ApplyPersistence(PersistenceOptions persistence, string? contentRoot)
+    /// <summary>Applies the chosen store (none, memory or an added one), the configured numbers, then the code's <see cref="UsePersistence"/> calls.</summary>
+    internal void ApplyPersistence(PersistenceOptions persistence, StoreChoice store, IServiceProvider services)
     {
-        ApplyStore(persistence, contentRoot);
+        if (store.IsMemory)
+        {
+            persistence.UseInMemory();
+        }
+
+        store.Added?.Apply(persistence, services);
         Persistence.ApplyTo(persistence);
         foreach (var configure in _persistence)
         {
             configure(persistence);
-        }
-    }
-
-    /// <summary>Chooses the configured store; its settings are checked here (no connection is made yet).</summary>
-    /// <exception cref="ArgumentException">A store setting is invalid.</exception>
-    internal void ApplyStore(PersistenceOptions persistence, string? contentRoot)
-    {
-        switch (Store)
-        {
-            case RecallStore.Memory:
-                persistence.UseInMemory();
-                break;
-            case RecallStore.Sqlite:
-                persistence.UseSqlite(o =>
-                {
-                    o.Path = contentRoot is null ? Sqlite.Path : System.IO.Path.Combine(contentRoot, Sqlite.Path);
-                    o.BusyTimeout = Sqlite.BusyTimeout;
-                    o.Durability = Sqlite.Durability;
-                    o.CreateIfMissing = Sqlite.CreateIfMissing;
-                });
-                break;
-            case RecallStore.PostgreSql:
-                persistence.UsePostgreSql(o =>
-                {
-                    o.ConnectionString = PostgreSql.ConnectionString;
-                    o.Schema = PostgreSql.Schema;
-                    o.CreateSchemaIfMissing = PostgreSql.CreateSchemaIfMissing;
-                    o.MaxWriteConnections = PostgreSql.MaxWriteConnections;
-                    o.MaxReadConnections = PostgreSql.MaxReadConnections;
-                    o.CommandTimeout = PostgreSql.CommandTimeout;
-                    o.ReplayPageSize = PostgreSql.ReplayPageSize;
-                });
-                break;
         }
     }
 

@@ -18,7 +18,7 @@ public static class RecallServiceCollectionExtensions
     /// system clock when none is registered), starts with the host and stops gracefully with it.
     /// </summary>
     /// <param name="services">The host's services.</param>
-    /// <param name="configure">Sets <see cref="RecallOptions"/>, e.g. <c>o => o.UsePersistence(p => p.UseSqlite("shop.db"))</c>.</param>
+    /// <param name="configure">Sets <see cref="RecallOptions"/>, e.g. <c>o => o.UsePersistence(p => p.Events.RegisterAssemblyOf&lt;Wallet&gt;())</c>.</param>
     /// <returns>A builder to register top-level actors.</returns>
     public static RecallBuilder AddRecall(this IServiceCollection services, Action<RecallOptions>? configure = null)
     {
@@ -33,7 +33,7 @@ public static class RecallServiceCollectionExtensions
     /// Keys the options do not know are errors too, so a misspelt setting is not silently ignored.
     /// </summary>
     /// <param name="services">The host's services.</param>
-    /// <param name="configuration">The section with SystemName, Store, Sqlite, PostgreSql, Persistence and DrainTimeout.</param>
+    /// <param name="configuration">The section with SystemName, Store, Persistence, DrainTimeout and the added stores' sections (Sqlite, PostgreSql).</param>
     /// <param name="configure">Runs after binding: code wins over configuration where both set something.</param>
     /// <returns>A builder to register top-level actors.</returns>
     public static RecallBuilder AddRecall(this IServiceCollection services, IConfiguration configuration, Action<RecallOptions>? configure = null)
@@ -49,7 +49,7 @@ public static class RecallServiceCollectionExtensions
         var section = configuration is IConfigurationSection named ? named.Path : configuration is null ? "Recall" : "";
         if (configuration is not null)
         {
-            options.Configure(o => RecallConfiguration.Bind(configuration, o, section));
+            options.Configure<IEnumerable<RecallStore>>((o, stores) => RecallConfiguration.Bind(configuration, o, section, stores));
         }
 
         if (configure is not null)
@@ -58,12 +58,13 @@ public static class RecallServiceCollectionExtensions
         }
 
         options.ValidateOnStart();
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RecallOptions>>(new RecallOptionsValidator(section)));
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<RecallOptions>, RecallOptionsValidator>(
+            provider => new RecallOptionsValidator(section, [.. provider.GetServices<RecallStore>()])));
         services.TryAddSingleton(ActorSystemFactory.Create);
         services.TryAddSingleton(provider => new ActorRegistry(
             provider.GetRequiredService<ActorSystem>(), provider, provider.GetServices<ActorRegistration>()));
         services.TryAddSingleton(provider => provider.GetRequiredService<ActorSystem>().Projections());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, RecallHostedService>());
-        return new RecallBuilder(services);
+        return new RecallBuilder(services, configuration);
     }
 }

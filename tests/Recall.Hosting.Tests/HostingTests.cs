@@ -6,6 +6,7 @@ using Microsoft.Extensions.Time.Testing;
 using Recall.Actors;
 using Recall.Persistence;
 using Recall.Persistence.InMemory;
+using Recall.Persistence.PostgreSql;
 using Recall.Persistence.Sqlite;
 using Recall.TestKit;
 using Recall.TestKit.Persistence;
@@ -160,9 +161,10 @@ public sealed class HostingTests
         {
             async Task<int> RunAsync(Func<IActorRef, Task<int>> work)
             {
-                var builder = NewBuilder(("Recall:Store", "sqlite"), ("Recall:Sqlite:Path", path));
+                var builder = NewBuilder(("Recall:Sqlite:Path", path)); // no Recall:Store: the store added (last) runs
                 builder.Services.AddRecall(builder.Configuration.GetSection("Recall"), o => o
                     .UsePersistence(p => p.Events.Register<Added>()))
+                    .UseSqlite()
                     .AddActor<Counter>("counter");
                 using var host = builder.Build();
                 await host.StartAsync();
@@ -257,11 +259,12 @@ public sealed class HostingTests
     [InlineData("Recall:DrainTimeout", "-00:00:01", "Recall:DrainTimeout")]
     [InlineData("Recall:Sqlite:Path", "", "Recall:Sqlite:Path")]
     [InlineData("Recall:Sqlite:BusyTimeout", "-00:00:01", "Recall:Sqlite:BusyTimeout")]
+    [InlineData("Recall:Sqlite:Pth", "x.db", "Pth")]
     [InlineData("Recall:Stroe", "sqlite", "Stroe")]
     public async Task A_wrong_setting_stops_the_start_with_an_error_naming_its_key(string key, string value, string named)
     {
         var builder = NewBuilder(("Recall:Store", "sqlite"), ("Recall:Sqlite:Path", "unused.db"), (key, value));
-        builder.Services.AddRecall(builder.Configuration.GetSection("Recall"));
+        builder.Services.AddRecall(builder.Configuration.GetSection("Recall")).UseSqlite().UsePostgreSql();
         using var host = builder.Build();
 
         var error = await Assert.ThrowsAnyAsync<Exception>(() => host.StartAsync());
@@ -274,25 +277,69 @@ public sealed class HostingTests
     [InlineData("postgresql")]
     [InlineData("postgres")]
     [InlineData("PostgreSQL")]
-    public void The_store_is_named_postgresql_or_postgres_in_any_case(string name)
+    public async Task The_store_is_named_postgresql_or_postgres_in_any_case(string name)
     {
         var builder = NewBuilder(("Recall:Store", name), ("Recall:PostgreSql:ConnectionString", "Host=localhost;Database=shop;Username=app"));
-        builder.Services.AddRecall(builder.Configuration.GetSection("Recall"));
+        builder.Services.AddRecall(builder.Configuration.GetSection("Recall")).UsePostgreSql().UseSqlite(); // sqlite added last, but configuration chooses
         using var host = builder.Build();
 
-        Assert.Equal(RecallStore.PostgreSql, host.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<RecallOptions>>().Value.Store);
+        await using var system = host.Services.GetRequiredService<ActorSystem>(); // creating it connects to nothing
+        Assert.IsType<PostgreSqlJournal>(system.Persistence().Journal);
+    }
+
+    [Fact]
+    public async Task Without_Recall_Store_the_store_added_last_runs_and_memory_is_always_there()
+    {
+        var path = Path.Combine(Path.GetTempPath(), $"recall-hosting-{Guid.NewGuid():N}.db");
+        async Task<Type> JournalTypeAsync(params (string, string?)[] settings)
+        {
+            var builder = NewBuilder([("Recall:PostgreSql:ConnectionString", "Host=localhost;Database=shop;Username=app"), ("Recall:Sqlite:Path", path), .. settings]);
+            builder.Services.AddRecall(builder.Configuration.GetSection("Recall")).UsePostgreSql().UseSqlite();
+            using var host = builder.Build();
+            await using var system = host.Services.GetRequiredService<ActorSystem>();
+            return system.Persistence().Journal.GetType();
+        }
+
+        try
+        {
+            Assert.Equal(typeof(SqliteJournal), await JournalTypeAsync());
+            Assert.Equal(typeof(InMemoryJournal), await JournalTypeAsync(("Recall:Store", "Memory")));
+            Assert.Equal(typeof(SqliteJournal), await JournalTypeAsync(("Recall:Store", " sqlite ")));
+        }
+        finally
+        {
+            foreach (var file in new[] { path, path + "-wal", path + "-shm" })
+            {
+                File.Delete(file);
+            }
+        }
     }
 
     [Fact]
     public async Task A_wrong_store_name_is_refused_in_one_line_that_names_the_valid_ones()
     {
         var builder = NewBuilder(("Recall:Store", "postgress"));
-        builder.Services.AddRecall(builder.Configuration.GetSection("Recall"));
+        builder.Services.AddRecall(builder.Configuration.GetSection("Recall")).UseSqlite().UsePostgreSql();
         using var host = builder.Build();
 
         var error = await Assert.ThrowsAnyAsync<Exception>(() => host.StartAsync());
 
-        Assert.Equal("Recall:Store is 'postgress', which is not a store: use memory, sqlite or postgresql (postgres also works).", error.Message);
+        Assert.StartsWith("Recall:Store is 'postgress', which is not a store of this host: use memory, sqlite or postgresql (postgres also works). ", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain('\n', error.Message);
+    }
+
+    [Fact]
+    public async Task A_store_whose_package_added_nothing_is_refused_with_how_to_add_it()
+    {
+        var builder = NewBuilder(("Recall:Store", "postgresql"), ("Recall:PostgreSql:ConnectionString", "Host=localhost"));
+        builder.Services.AddRecall(builder.Configuration.GetSection("Recall")).UseSqlite();
+        using var host = builder.Build();
+
+        var error = await Assert.ThrowsAnyAsync<Exception>(() => host.StartAsync());
+
+        // Its settings are unknown keys while its package did not add it; the store's name is not a store of this host.
+        Assert.Contains("PostgreSql", error.Message, StringComparison.Ordinal);
+        Assert.Contains("UsePostgreSql()", error.Message, StringComparison.Ordinal);
     }
 
     [Theory]
@@ -302,7 +349,7 @@ public sealed class HostingTests
     public async Task A_wrong_postgresql_setting_names_its_key(string? connectionString, string named)
     {
         var builder = NewBuilder(("Recall:Store", "postgresql"), ("Recall:PostgreSql:ConnectionString", connectionString));
-        builder.Services.AddRecall(builder.Configuration.GetSection("Recall"));
+        builder.Services.AddRecall(builder.Configuration.GetSection("Recall")).UsePostgreSql();
         using var host = builder.Build();
 
         var error = await Assert.ThrowsAnyAsync<Exception>(() => host.StartAsync());

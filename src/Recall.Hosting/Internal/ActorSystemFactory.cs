@@ -1,5 +1,4 @@
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Recall.Actors;
@@ -14,7 +13,8 @@ internal static class ActorSystemFactory
     public static ActorSystem Create(IServiceProvider services)
     {
         var options = services.GetRequiredService<IOptions<RecallOptions>>().Value;
-        var contentRoot = services.GetService<IHostEnvironment>()?.ContentRootPath;
+        // Validated at start: a wrong name fails there, with its key, before the system is created.
+        var store = StoreChoice.Of(options.Store, [.. services.GetServices<RecallStore>()], out _) ?? default;
         return ActorSystem.Create(options.SystemName, system =>
         {
             if (services.GetService<ILoggerFactory>() is { } loggerFactory)
@@ -24,13 +24,9 @@ internal static class ActorSystemFactory
 
             system.TimeProvider = services.GetService<TimeProvider>() ?? TimeProvider.System;
             system.AddExtension(_ => new ActorDependencyResolver(services));
-            if (options.HasPersistence)
+            if (store.Any || options.ConfiguresPersistence)
             {
-                system.UsePersistence(persistence => options.ApplyPersistence(persistence, string.IsNullOrEmpty(contentRoot) ? null : contentRoot));
-            }
-
-            if (options.HasPersistence)
-            {
+                system.UsePersistence(persistence => options.ApplyPersistence(persistence, store, services));
                 system.UseProjections();
             }
 

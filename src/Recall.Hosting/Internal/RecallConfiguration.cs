@@ -5,36 +5,38 @@ namespace Recall.Hosting.Internal;
 
 /// <summary>
 /// Binds the <c>Recall</c> section: every key as the configuration binder does (an unknown key is an
-/// error), but <c>Store</c> by name, so that it takes the spellings people use (<c>postgresql</c>, and
-/// <c>postgres</c> as the tool says) and a wrong one is refused with the valid names in one line.
+/// error), except the sections of the added stores, which bind their own settings
+/// (<see cref="RecallStore.Section"/>).
 /// </summary>
 internal static class RecallConfiguration
 {
-    private static readonly Dictionary<string, RecallStore> StoreNames = new(StringComparer.OrdinalIgnoreCase)
-    {
-        ["memory"] = RecallStore.Memory,
-        ["sqlite"] = RecallStore.Sqlite,
-        ["postgresql"] = RecallStore.PostgreSql,
-        ["postgres"] = RecallStore.PostgreSql,
-    };
-
-    public static void Bind(IConfiguration configuration, RecallOptions options, string section)
+    public static void Bind(IConfiguration configuration, RecallOptions options, string section, IEnumerable<RecallStore> stores)
     {
         // The same keys at the same paths (so that the binder's errors name them as the user wrote
-        // them), without Store.
-        var store = configuration["Store"];
-        var storeKey = section.Length == 0 ? "Store" : section + ":Store";
+        // them), without the stores' sections.
+        var prefix = section.Length == 0 ? "" : section + ":";
+        var storeSections = stores.Select(s => prefix + s.Section).ToList();
+        foreach (var child in configuration.GetChildren())
+        {
+            // The settings of a store whose package is referenced but not added: say how to add it.
+            if (PackageOf(child.Key) is { } package && !storeSections.Contains(prefix + child.Key, StringComparer.OrdinalIgnoreCase))
+            {
+                throw new OptionsValidationException(Options.DefaultName, typeof(RecallOptions), [
+                    $"{prefix}{child.Key} is set, but the host added no such store: call AddRecall(...).Use{package}() (package Recall.Persistence.{package})."]);
+            }
+        }
+
+        bool OfAStore(string key) => storeSections.Any(s =>
+            key.Equals(s, StringComparison.OrdinalIgnoreCase) || key.StartsWith(s + ":", StringComparison.OrdinalIgnoreCase));
+
         var rest = new ConfigurationBuilder()
-            .AddInMemoryCollection(configuration.AsEnumerable()
-                .Where(setting => setting.Value is not null && !string.Equals(setting.Key, storeKey, StringComparison.OrdinalIgnoreCase)))
+            .AddInMemoryCollection(configuration.AsEnumerable().Where(setting => setting.Value is not null && !OfAStore(setting.Key)))
             .Build();
         (section.Length == 0 ? (IConfiguration)rest : rest.GetSection(section)).Bind(options, binder => binder.ErrorOnUnknownConfiguration = true);
-        if (store is not null)
-        {
-            options.Store = StoreNames.TryGetValue(store.Trim(), out var chosen)
-                ? chosen
-                : throw new OptionsValidationException(Options.DefaultName, typeof(RecallOptions), [
-                    $"{storeKey} is '{store}', which is not a store: use memory, sqlite or postgresql (postgres also works)."]);
-        }
     }
+
+    private static string? PackageOf(string key) =>
+        key.Equals("Sqlite", StringComparison.OrdinalIgnoreCase) ? "Sqlite"
+        : key.Equals("PostgreSql", StringComparison.OrdinalIgnoreCase) ? "PostgreSql"
+        : null;
 }

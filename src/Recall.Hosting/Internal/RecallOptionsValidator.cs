@@ -9,7 +9,8 @@ namespace Recall.Hosting.Internal;
 /// the host at once instead of failing the first persistent actor.
 /// </summary>
 /// <param name="section">The configuration path the options are bound from, e.g. <c>Recall</c>.</param>
-internal sealed class RecallOptionsValidator(string section) : IValidateOptions<RecallOptions>
+/// <param name="stores">The stores added to the host, in order.</param>
+internal sealed class RecallOptionsValidator(string section, IReadOnlyList<RecallStore> stores) : IValidateOptions<RecallOptions>
 {
     public ValidateOptionsResult Validate(string? name, RecallOptions options)
     {
@@ -21,31 +22,14 @@ internal sealed class RecallOptionsValidator(string section) : IValidateOptions<
         var failures = new List<string>();
         CheckSystemName(options.SystemName, failures);
 
-        if (options.Store is { } store && !Enum.IsDefined(store))
+        if (StoreChoice.Of(options.Store, stores, out var wrongStore) is { Added: { } store })
         {
-            failures.Add($"{Key("Store")} '{store}' is not a store: use memory, sqlite or postgresql.");
+            // The store checks its own settings; nothing is opened yet.
+            failures.AddRange(store.Validate(Key(store.Section)));
         }
-        else if (options.Store == RecallStore.PostgreSql && string.IsNullOrWhiteSpace(options.PostgreSql.ConnectionString))
+        else if (wrongStore is not null)
         {
-            failures.Add($"{Key("PostgreSql:ConnectionString")} is empty but {Key("Store")} is postgresql: give one such as \"Host=localhost;Database=shop;Username=app\".");
-        }
-        else if (options.Store == RecallStore.Sqlite && string.IsNullOrWhiteSpace(options.Sqlite.Path))
-        {
-            failures.Add($"{Key("Sqlite:Path")} is empty but {Key("Store")} is sqlite: name the database file, e.g. \"recall.db\".");
-        }
-        else
-        {
-            try
-            {
-                // The stores check their own settings when chosen; nothing is opened yet.
-                options.ApplyStore(new PersistenceOptions(), contentRoot: null);
-            }
-            catch (ArgumentException exception)
-            {
-                failures.Add(exception.Message
-                    .Replace("SqliteStoreOptions.", Key("Sqlite:"), StringComparison.Ordinal)
-                    .Replace("PostgreSqlStoreOptions.", Key("PostgreSql:"), StringComparison.Ordinal));
-            }
+            failures.Add($"{Key("Store")} {wrongStore}");
         }
 
         var p = options.Persistence;
