@@ -20,38 +20,6 @@ namespace Recall.Persistence.Sqlite;
 // from recycling the log while the writer goes on).
 public sealed partial class SqliteJournal
 {
-    private const string EventColumns = "j.sequence_number, j.writer_id, j.timestamp, j.manifest, j.payload, j.tags, j.ordering, j.persistence_id";
-
-    private const string EventsByTagSql = $"""
-        SELECT {EventColumns} FROM journal_tags t JOIN journal j ON j.ordering = t.ordering
-        WHERE t.tag = $tag AND t.ordering > $after AND t.ordering <= $upTo
-        ORDER BY t.ordering LIMIT $limit
-        """;
-
-    // The index (entity_type, ordering, slice) gives the events of the entity type in offset order
-    // from the offset on, and the slice range is tested in the index before a row is read.
-    private const string EventsBySlicesSql = $"""
-        SELECT {EventColumns} FROM journal j
-        WHERE j.entity_type = $entityType AND j.ordering > $after AND j.ordering <= $upTo AND j.slice BETWEEN $minSlice AND $maxSlice
-        ORDER BY j.ordering LIMIT $limit
-        """;
-
-    private const string IdsSql = """
-        SELECT persistence_id FROM (SELECT DISTINCT persistence_id FROM journal WHERE persistence_id > $after ORDER BY persistence_id LIMIT $limit)
-        UNION SELECT persistence_id FROM (SELECT persistence_id FROM journal_highest WHERE persistence_id > $after ORDER BY persistence_id LIMIT $limit)
-        UNION SELECT persistence_id FROM (SELECT DISTINCT persistence_id FROM snapshots WHERE persistence_id > $after ORDER BY persistence_id LIMIT $limit)
-        ORDER BY persistence_id LIMIT $limit
-        """;
-
-    private const string FirstIdsSql = """
-        SELECT persistence_id FROM (SELECT DISTINCT persistence_id FROM journal ORDER BY persistence_id LIMIT $limit)
-        UNION SELECT persistence_id FROM (SELECT persistence_id FROM journal_highest ORDER BY persistence_id LIMIT $limit)
-        UNION SELECT persistence_id FROM (SELECT DISTINCT persistence_id FROM snapshots ORDER BY persistence_id LIMIT $limit)
-        ORDER BY persistence_id LIMIT $limit
-        """;
-
-    private const string IdsAfterOffsetSql = "SELECT ordering, persistence_id FROM journal WHERE ordering > $after ORDER BY ordering LIMIT $limit";
-
     /// <inheritdoc />
     /// <remarks>Notified after every committed write batch of this journal; writes of other processes (or of another journal on the same file) are found by polling.</remarks>
     public WriteNotifier Writes { get; } = new();
@@ -78,13 +46,13 @@ public sealed partial class SqliteJournal
         await using var connection = _database.OpenReader();
         if (filter.Tag is { } tag)
         {
-            await ReadEventsAsync(connection, EventsByTagSql, p => p.AddWithValue("$tag", tag), from, to, limit, page, cancellationToken);
+            await ReadEventsAsync(connection, SqliteJournalSql.EventsByTag, p => p.AddWithValue("$tag", tag), from, to, limit, page, cancellationToken);
             return page;
         }
 
         await ReadEventsAsync(
             connection,
-            EventsBySlicesSql,
+            SqliteJournalSql.EventsBySlices,
             p =>
             {
                 p.AddWithValue("$entityType", filter.EntityType);
@@ -112,7 +80,7 @@ public sealed partial class SqliteJournal
         // page costs about its own size whatever the number of ids (the ids' indexes are ordered).
         await using var connection = _database.OpenReader();
         await using var command = connection.CreateCommand();
-        command.CommandText = after is null ? FirstIdsSql : IdsSql;
+        command.CommandText = after is null ? SqliteJournalSql.FirstIds : SqliteJournalSql.Ids;
         if (after is not null)
         {
             command.Parameters.AddWithValue("$after", after);
@@ -139,7 +107,7 @@ public sealed partial class SqliteJournal
 
         await using var connection = _database.OpenReader();
         await using var command = connection.CreateCommand();
-        command.CommandText = IdsAfterOffsetSql;
+        command.CommandText = SqliteJournalSql.IdsAfterOffset;
         command.Parameters.AddWithValue("$after", OrderingOf(after));
         command.Parameters.AddWithValue("$limit", limit);
         await using var reader = await ExecuteReaderAsync(command, cancellationToken);
@@ -161,7 +129,7 @@ public sealed partial class SqliteJournal
     private async Task<long> LatestOrderingAsync(SqliteConnection connection, CancellationToken cancellationToken)
     {
         await using var command = connection.CreateCommand();
-        command.CommandText = "SELECT coalesce(max(ordering), 0) FROM journal";
+        command.CommandText = SqliteJournalSql.LatestOrdering;
         try
         {
             return Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken), CultureInfo.InvariantCulture);

@@ -18,13 +18,6 @@ namespace Recall.Persistence.Sqlite;
 /// </summary>
 public sealed partial class SqliteJournal : IReadJournalStore, IFencingJournal, IAsyncDisposable
 {
-    private const string InsertSql = """
-        INSERT INTO journal (persistence_id, sequence_number, writer_id, timestamp, manifest, payload, tags, entity_type, slice)
-        VALUES ($pid, $seq, $writer, $ts, $manifest, $payload, $tags, $entity, $slice)
-        """;
-
-    private const string InsertTagSql = "INSERT OR IGNORE INTO journal_tags (tag, ordering) VALUES ($tag, last_insert_rowid())";
-
     private readonly SqliteDatabase _database;
     private readonly EventSerialization _serialization;
     private readonly bool _ownsDatabase;
@@ -77,10 +70,7 @@ public sealed partial class SqliteJournal : IReadJournalStore, IFencingJournal, 
         return new ValueTask<bool>(_database.WriteAsync(connection =>
         {
             using var command = connection.CreateCommand();
-            command.CommandText = """
-                INSERT INTO journal_fencing (persistence_id, token) VALUES ($pid, $token)
-                ON CONFLICT (persistence_id) DO UPDATE SET token = excluded.token WHERE excluded.token >= journal_fencing.token
-                """;
+            command.CommandText = SqliteJournalSql.Fence;
             command.Parameters.AddWithValue("$pid", persistenceId);
             command.Parameters.AddWithValue("$token", token);
             return command.ExecuteNonQuery() == 1;
@@ -128,11 +118,7 @@ public sealed partial class SqliteJournal : IReadJournalStore, IFencingJournal, 
     private List<PersistentRepr> ReadPage(SqliteConnection connection, string persistenceId, long from, long to, long limit)
     {
         using var command = connection.CreateCommand();
-        command.CommandText = """
-            SELECT sequence_number, writer_id, timestamp, manifest, payload, tags FROM journal
-            WHERE persistence_id = $pid AND sequence_number >= $from AND sequence_number <= $to
-            ORDER BY sequence_number LIMIT $max
-            """;
+        command.CommandText = SqliteJournalSql.Replay;
         command.Parameters.AddWithValue("$pid", persistenceId);
         command.Parameters.AddWithValue("$from", from);
         command.Parameters.AddWithValue("$to", to);
@@ -157,11 +143,7 @@ public sealed partial class SqliteJournal : IReadJournalStore, IFencingJournal, 
     private static long ReadHighest(SqliteConnection connection, string persistenceId)
     {
         using var command = connection.CreateCommand();
-        command.CommandText = """
-            SELECT max(
-                coalesce((SELECT max(sequence_number) FROM journal WHERE persistence_id = $pid), 0),
-                coalesce((SELECT sequence_number FROM journal_highest WHERE persistence_id = $pid), 0))
-            """;
+        command.CommandText = SqliteJournalSql.Highest;
         command.Parameters.AddWithValue("$pid", persistenceId);
         return Convert.ToInt64(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
     }
@@ -176,14 +158,7 @@ public sealed partial class SqliteJournal : IReadJournalStore, IFencingJournal, 
             using var command = connection.CreateCommand();
             command.Transaction = transaction;
 
-            // Remember the highest sequence number before the rows that hold it may go.
-            command.CommandText = """
-                INSERT INTO journal_highest (persistence_id, sequence_number)
-                SELECT $pid, max(sequence_number) FROM journal WHERE persistence_id = $pid HAVING max(sequence_number) IS NOT NULL
-                ON CONFLICT (persistence_id) DO UPDATE SET sequence_number = max(sequence_number, excluded.sequence_number);
-                DELETE FROM journal_tags WHERE ordering IN (SELECT ordering FROM journal WHERE persistence_id = $pid AND sequence_number <= $to);
-                DELETE FROM journal WHERE persistence_id = $pid AND sequence_number <= $to;
-                """;
+            command.CommandText = SqliteJournalSql.DeleteTo;
             command.Parameters.AddWithValue("$pid", persistenceId);
             command.Parameters.AddWithValue("$to", toSequenceNumber);
             command.ExecuteNonQuery();
@@ -334,7 +309,7 @@ public sealed partial class SqliteJournal : IReadJournalStore, IFencingJournal, 
         public WriterStatements(SqliteConnection connection)
         {
             _insert = connection.CreateCommand();
-            _insert.CommandText = InsertSql;
+            _insert.CommandText = SqliteJournalSql.Insert;
             _pid = _insert.Parameters.Add("$pid", SqliteType.Text);
             _seq = _insert.Parameters.Add("$seq", SqliteType.Integer);
             _writer = _insert.Parameters.Add("$writer", SqliteType.Text);
@@ -345,13 +320,10 @@ public sealed partial class SqliteJournal : IReadJournalStore, IFencingJournal, 
             _entity = _insert.Parameters.Add("$entity", SqliteType.Text);
             _slice = _insert.Parameters.Add("$slice", SqliteType.Integer);
             _insertTag = connection.CreateCommand();
-            _insertTag.CommandText = InsertTagSql;
+            _insertTag.CommandText = SqliteJournalSql.InsertTag;
             _tag = _insertTag.Parameters.Add("$tag", SqliteType.Text);
             _fence = connection.CreateCommand();
-            _fence.CommandText = """
-                INSERT INTO journal_fencing (persistence_id, token) VALUES ($pid, $token)
-                ON CONFLICT (persistence_id) DO UPDATE SET token = excluded.token WHERE excluded.token >= journal_fencing.token
-                """;
+            _fence.CommandText = SqliteJournalSql.Fence;
             _fencePid = _fence.Parameters.Add("$pid", SqliteType.Text);
             _fenceToken = _fence.Parameters.Add("$token", SqliteType.Integer);
             Savepoint = Command(connection, "SAVEPOINT recall_write");
