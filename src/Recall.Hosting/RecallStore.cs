@@ -50,4 +50,28 @@ public abstract class RecallStore
 
     /// <summary>Makes <paramref name="persistence"/> use the store; <paramref name="services"/> are the host's (for its content root, say).</summary>
     public abstract void Apply(PersistenceOptions persistence, IServiceProvider services);
+
+    /// <summary>
+    /// Runs <paramref name="check"/> (binding the settings and their own validation) and returns what
+    /// failed as messages naming keys: a binder's error (an unknown key, a value it cannot convert)
+    /// as it is, an <see cref="ArgumentException"/> whose message names <c>Type.Setting</c>
+    /// (<paramref name="settingsType"/>) with the key instead (<paramref name="sectionPath"/>:Setting).
+    /// </summary>
+    protected static IEnumerable<string> Failures(Action check, string settingsType, string sectionPath)
+    {
+        ArgumentNullException.ThrowIfNull(check);
+        try
+        {
+            check();
+            return [];
+        }
+        catch (InvalidOperationException exception)
+        {
+            return [exception.Message];
+        }
+        catch (ArgumentException exception)
+        {
+            return [exception.Message.Replace(settingsType + ".", sectionPath + ":", StringComparison.Ordinal)];
+        }
+    }
 }

@@ -28,28 +28,15 @@ internal sealed class PostgreSqlRecallStore(IConfiguration? section, Action<Post
 {
     public const string SectionName = "PostgreSql";
 
-    public override IEnumerable<string> Validate(string sectionPath)
-    {
-        var settings = new PostgreSqlStoreOptions();
-        try
+    public override IEnumerable<string> Validate(string sectionPath) => Failures(
+        () =>
         {
+            var settings = new PostgreSqlStoreOptions();
             Configure(settings);
-        }
-        catch (InvalidOperationException exception)
-        {
-            return [exception.Message]; // the binder's: an unknown key or a value it cannot convert, named
-        }
-
-        try
-        {
             settings.Validate();
-            return [];
-        }
-        catch (ArgumentException exception)
-        {
-            return [exception.Message.Replace("PostgreSqlStoreOptions.", sectionPath + ":", StringComparison.Ordinal)];
-        }
-    }
+        },
+        nameof(PostgreSqlStoreOptions),
+        sectionPath);
 
     public override void Apply(PersistenceOptions persistence, IServiceProvider services) => persistence.UsePostgreSql(Configure);
 

@@ -28,33 +28,20 @@ internal sealed class SqliteRecallStore(IConfiguration? section, Action<SqliteSt
 {
     public const string SectionName = "Sqlite";
 
-    public override IEnumerable<string> Validate(string sectionPath)
-    {
-        var settings = new SqliteStoreOptions();
-        try
+    public override IEnumerable<string> Validate(string sectionPath) => Failures(
+        () =>
         {
+            var settings = new SqliteStoreOptions();
             Configure(settings);
-        }
-        catch (InvalidOperationException exception)
-        {
-            return [exception.Message]; // the binder's: an unknown key or a value it cannot convert, named
-        }
+            if (string.IsNullOrWhiteSpace(settings.Path))
+            {
+                throw new ArgumentException($"{nameof(SqliteStoreOptions)}.Path is empty: name the database file, e.g. \"recall.db\".");
+            }
 
-        if (string.IsNullOrWhiteSpace(settings.Path))
-        {
-            return [$"{sectionPath}:Path is empty: name the database file, e.g. \"recall.db\"."];
-        }
-
-        try
-        {
             settings.Validate();
-            return [];
-        }
-        catch (ArgumentException exception)
-        {
-            return [exception.Message.Replace("SqliteStoreOptions.", sectionPath + ":", StringComparison.Ordinal)];
-        }
-    }
+        },
+        nameof(SqliteStoreOptions),
+        sectionPath);
 
     public override void Apply(PersistenceOptions persistence, IServiceProvider services)
     {

@@ -86,16 +86,13 @@ internal sealed class ExactlyOnceDriver<TConnection, TTransaction>(
 
     public override async Task ResetAsync(Offset offset, CancellationToken cancellationToken)
     {
-        var connection = await dialect.OpenAsync(cancellationToken);
-        try
-        {
-            await dialect.SaveAsync(connection, null, id, offset, null, time.GetUtcNow(), cancellationToken);
-        }
-        finally
-        {
-            await dialect.ReleaseAsync(connection);
-        }
-
+        await dialect.UseAsync(
+            async connection =>
+            {
+                await dialect.SaveAsync(connection, null, id, offset, null, time.GetUtcNow(), cancellationToken);
+                return true;
+            },
+            cancellationToken);
         _expected = offset;
     }
 
@@ -116,35 +113,26 @@ internal sealed class ExactlyOnceDriver<TConnection, TTransaction>(
         _expected = Offset.Start;
     }
 
-    public override async Task SaveStateAsync(ProjectionState state, string? error, CancellationToken cancellationToken)
-    {
-        var connection = await dialect.OpenAsync(cancellationToken);
-        try
-        {
-            await dialect.SaveStateAsync(connection, null, id, state, error, time.GetUtcNow(), cancellationToken);
-        }
-        finally
-        {
-            await dialect.ReleaseAsync(connection);
-        }
-    }
+    public override Task SaveStateAsync(ProjectionState state, string? error, CancellationToken cancellationToken) =>
+        dialect.UseAsync(
+            async connection =>
+            {
+                await dialect.SaveStateAsync(connection, null, id, state, error, time.GetUtcNow(), cancellationToken);
+                return true;
+            },
+            cancellationToken);
 
     public override ValueTask DisposeAsync() => dialect.DisposeAsync();
 
     /// <summary>Runs <paramref name="work"/> in a transaction and commits it; a failure rolls it back.</summary>
-    private async Task<T> InTransactionAsync<T>(Func<TConnection, TTransaction, Task<T>> work, CancellationToken cancellationToken)
-    {
-        var connection = await dialect.OpenAsync(cancellationToken);
-        try
-        {
-            await using var transaction = await dialect.BeginAsync(connection, cancellationToken);
-            var result = await work((TConnection)connection, (TTransaction)transaction);
-            await transaction.CommitAsync(cancellationToken);
-            return result;
-        }
-        finally
-        {
-            await dialect.ReleaseAsync(connection);
-        }
-    }
+    private Task<T> InTransactionAsync<T>(Func<TConnection, TTransaction, Task<T>> work, CancellationToken cancellationToken) =>
+        dialect.UseAsync(
+            async connection =>
+            {
+                await using var transaction = await dialect.BeginAsync(connection, cancellationToken);
+                var result = await work((TConnection)connection, (TTransaction)transaction);
+                await transaction.CommitAsync(cancellationToken);
+                return result;
+            },
+            cancellationToken);
 }

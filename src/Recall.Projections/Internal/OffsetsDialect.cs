@@ -40,6 +40,20 @@ internal abstract class OffsetsDialect : IAsyncDisposable
 
     /// <inheritdoc />
     public abstract ValueTask DisposeAsync();
+
+    /// <summary>Runs <paramref name="work"/> on a connection of <see cref="OpenAsync"/> and gives it back, also when the work fails.</summary>
+    public async Task<T> UseAsync<T>(Func<DbConnection, Task<T>> work, CancellationToken cancellationToken)
+    {
+        var connection = await OpenAsync(cancellationToken);
+        try
+        {
+            return await work(connection);
+        }
+        finally
+        {
+            await ReleaseAsync(connection);
+        }
+    }
 }
 
 /// <summary>
@@ -49,42 +63,24 @@ internal abstract class OffsetsDialect : IAsyncDisposable
 /// </summary>
 internal sealed class OffsetsTableStore(OffsetsDialect dialect, TimeProvider time) : IProjectionOffsetStore
 {
-    public async ValueTask<StoredProjection?> ReadAsync(ProjectionId id, CancellationToken cancellationToken)
-    {
-        var connection = await dialect.OpenAsync(cancellationToken);
-        try
-        {
-            return await dialect.ReadAsync(connection, null, id, cancellationToken);
-        }
-        finally
-        {
-            await dialect.ReleaseAsync(connection);
-        }
-    }
+    public async ValueTask<StoredProjection?> ReadAsync(ProjectionId id, CancellationToken cancellationToken) =>
+        await dialect.UseAsync(connection => dialect.ReadAsync(connection, null, id, cancellationToken), cancellationToken);
 
-    public async ValueTask SaveOffsetAsync(ProjectionId id, Offset offset, DateTimeOffset? lastEventTimestamp, CancellationToken cancellationToken)
-    {
-        var connection = await dialect.OpenAsync(cancellationToken);
-        try
-        {
-            await dialect.SaveAsync(connection, null, id, offset, lastEventTimestamp, time.GetUtcNow(), cancellationToken);
-        }
-        finally
-        {
-            await dialect.ReleaseAsync(connection);
-        }
-    }
+    public async ValueTask SaveOffsetAsync(ProjectionId id, Offset offset, DateTimeOffset? lastEventTimestamp, CancellationToken cancellationToken) =>
+        await dialect.UseAsync(
+            async connection =>
+            {
+                await dialect.SaveAsync(connection, null, id, offset, lastEventTimestamp, time.GetUtcNow(), cancellationToken);
+                return true;
+            },
+            cancellationToken);
 
-    public async ValueTask SaveStateAsync(ProjectionId id, ProjectionState state, string? error, CancellationToken cancellationToken)
-    {
-        var connection = await dialect.OpenAsync(cancellationToken);
-        try
-        {
-            await dialect.SaveStateAsync(connection, null, id, state, error, time.GetUtcNow(), cancellationToken);
-        }
-        finally
-        {
-            await dialect.ReleaseAsync(connection);
-        }
-    }
+    public async ValueTask SaveStateAsync(ProjectionId id, ProjectionState state, string? error, CancellationToken cancellationToken) =>
+        await dialect.UseAsync(
+            async connection =>
+            {
+                await dialect.SaveStateAsync(connection, null, id, state, error, time.GetUtcNow(), cancellationToken);
+                return true;
+            },
+            cancellationToken);
 }
