@@ -35,10 +35,8 @@ public abstract class EventSourcedActor<TCommand, TEvent, TState> : Actor, IEven
     where TState : notnull
 {
     private readonly PersistenceId _persistenceId;
-    private readonly TState _emptyState;
+    private readonly EventSourcedRuntime _runtime;
     private TState _state;
-    private EventSourcedRuntime? _runtime;
-    private StoreOperations? _storeOperations;
     private SnapshotRetention? _snapshots;
 
     /// <summary>Creates the actor of <paramref name="persistenceId"/>, starting from <paramref name="emptyState"/>.</summary>
@@ -46,8 +44,8 @@ public abstract class EventSourcedActor<TCommand, TEvent, TState> : Actor, IEven
     {
         ArgumentNullException.ThrowIfNull(emptyState);
         _persistenceId = persistenceId;
-        _emptyState = emptyState;
         _state = emptyState;
+        _runtime = new EventSourcedRuntime(this, this);
     }
 
     /// <summary>The current state.</summary>
@@ -57,7 +55,7 @@ public abstract class EventSourcedActor<TCommand, TEvent, TState> : Actor, IEven
     protected PersistenceId PersistenceId => _persistenceId;
 
     /// <summary>The sequence number of the last event stored and applied.</summary>
-    protected long LastSequenceNumber => Runtime.LastSequenceNumber;
+    protected long LastSequenceNumber => _runtime.LastSequenceNumber;
 
     /// <summary>Makes effects: <c>Effect.Persist(e).ThenReply(replyTo, s => ...)</c>.</summary>
     protected static EffectFactory<TEvent, TState> Effect => default;
@@ -72,11 +70,7 @@ public abstract class EventSourcedActor<TCommand, TEvent, TState> : Actor, IEven
 
     Recovery IEventSourcedBehavior.Recovery => Recovery;
 
-    IActorContext IEventSourcedBehavior.Context => Context;
-
-    EventSourcedRuntime? IEventSourcedBehavior.Runtime => Volatile.Read(ref _runtime);
-
-    private EventSourcedRuntime Runtime => _runtime ?? throw new InvalidOperationException($"{GetType().Name} has not started yet.");
+    EventSourcedRuntime IEventSourcedBehavior.Runtime => _runtime;
 
     /// <summary>
     /// Decides what a command does. Pure: look at state and command, return an effect; never
@@ -121,34 +115,35 @@ public abstract class EventSourcedActor<TCommand, TEvent, TState> : Actor, IEven
     }
 
     /// <inheritdoc />
-    protected sealed override void Receive(object message) => Runtime.Receive(message);
+    protected sealed override void Receive(object message) => _runtime.Receive(message);
 
     /// <summary>A persistent actor finishes the writes it started before a <see cref="GracefulStop"/> stops it.</summary>
     internal override bool FinishesWorkBeforeStop => true;
 
+    // The kernel makes a new instance per incarnation, so the runtime made with it is this incarnation's.
     internal override void AroundPreStart()
     {
-        Start();
+        _snapshots = Snapshots;
         base.AroundPreStart();
-        _runtime!.Start();
+        _runtime.Start();
     }
 
     internal override void AroundPostRestart(Exception reason)
     {
-        Start();
+        _snapshots = Snapshots;
         base.AroundPostRestart(reason);
-        _runtime!.Start();
+        _runtime.Start();
     }
 
     internal override void AroundPreRestart(Exception reason, object? message)
     {
-        _runtime?.OnRestarting();
+        _runtime.OnRestarting();
         base.AroundPreRestart(reason, message);
     }
 
     internal override void AroundPostStop()
     {
-        _runtime?.OnStopped();
+        _runtime.OnStopped();
         base.AroundPostStop();
     }
 
@@ -168,13 +163,13 @@ public abstract class EventSourcedActor<TCommand, TEvent, TState> : Actor, IEven
                 Decide(typed);
                 break;
             case TypedStateRequest:
-                Sender.Tell(new TypedStateReply(_state, Runtime.LastSequenceNumber, _persistenceId.Value));
+                Sender.Tell(new TypedStateReply(_state, _runtime.LastSequenceNumber, _persistenceId.Value));
                 break;
             case SaveSnapshotSuccess saved when Snapshots is { KeepSnapshots: > 0 } retention:
                 var keepFrom = saved.Metadata.SequenceNumber - ((long)retention.EveryNEvents * (retention.KeepSnapshots - 1));
                 if (keepFrom > 1)
                 {
-                    _storeOperations!.DeleteSnapshots(SnapshotSelectionCriteria.UpTo(keepFrom - 1));
+                    _runtime.StoreOperations.DeleteSnapshots(SnapshotSelectionCriteria.UpTo(keepFrom - 1));
                 }
 
                 break;
@@ -186,11 +181,7 @@ public abstract class EventSourcedActor<TCommand, TEvent, TState> : Actor, IEven
         }
     }
 
-    void IEventSourcedBehavior.OnRecoveryFailure(Exception cause, object? @event)
-    {
-        EventSourcedRuntime.Log.RecoveryFailed(Runtime.Logger, cause, _persistenceId.Value);
-        OnRecoveryFailure(cause);
-    }
+    void IEventSourcedBehavior.OnRecoveryFailure(Exception cause, object? @event) => OnRecoveryFailure(cause);
 
     void IEventSourcedBehavior.OnPersistFailure(Exception cause, object @event, long sequenceNumber) =>
         OnPersistFailure(cause, AsEvent(@event), sequenceNumber);
@@ -202,14 +193,6 @@ public abstract class EventSourcedActor<TCommand, TEvent, TState> : Actor, IEven
 
     void ISideEffectTarget.UnstashAll() => Stash.UnstashAll();
 
-    private void Start()
-    {
-        _snapshots = Snapshots;
-        _state = _emptyState;
-        _runtime = new EventSourcedRuntime(this, this);
-        _storeOperations = new StoreOperations(_runtime);
-    }
-
     private void Decide(TCommand command)
     {
         var pending = OnCommandAsync(_state, command);
@@ -220,12 +203,11 @@ public abstract class EventSourcedActor<TCommand, TEvent, TState> : Actor, IEven
         }
 
         // Deciding takes I/O: commands wait in the mailbox until the effect is applied.
-        var runtime = Runtime;
         RunTask(async () =>
         {
             var effect = await pending;
             Apply(effect, command);
-            runtime.Running.SendPersisted();
+            _runtime.Running.SendPersisted();
         });
     }
 
@@ -235,7 +217,7 @@ public abstract class EventSourcedActor<TCommand, TEvent, TState> : Actor, IEven
         {
             case EffectKind.Persist when effect.Events.Count == 1:
                 // One event (the common case): no list, no enumerator.
-                Runtime.Running.Persist(
+                _runtime.Running.Persist(
                     Tagged(effect.Events[0]),
                     stored =>
                     {
@@ -249,7 +231,7 @@ public abstract class EventSourcedActor<TCommand, TEvent, TState> : Actor, IEven
             case EffectKind.Persist:
                 var events = effect.Events;
                 var applied = 0;
-                Runtime.Running.PersistAll(
+                _runtime.Running.PersistAll(
                     events.Select(Tagged),
                     stored =>
                     {
@@ -284,10 +266,10 @@ public abstract class EventSourcedActor<TCommand, TEvent, TState> : Actor, IEven
 
     private void MaybeSnapshot(TEvent @event)
     {
-        var sequenceNumber = Runtime.LastSequenceNumber;
+        var sequenceNumber = _runtime.LastSequenceNumber;
         if (ShouldSnapshot(_state, @event, sequenceNumber) || (_snapshots is { } retention && sequenceNumber % retention.EveryNEvents == 0))
         {
-            _storeOperations!.SaveSnapshot(_state);
+            _runtime.StoreOperations.SaveSnapshot(_state);
         }
     }
 

@@ -19,8 +19,10 @@ namespace Recall.Persistence;
 /// </remarks>
 public abstract class PersistentActor : Actor, IEventSourcedBehavior
 {
-    private EventSourcedRuntime? _runtime;
-    private StoreOperations? _storeOperations;
+    private readonly EventSourcedRuntime _runtime;
+
+    /// <summary>Creates the actor; its recovery starts after <see cref="Actor.PreStart"/>.</summary>
+    protected PersistentActor() => _runtime = new EventSourcedRuntime(this, this);
 
     /// <summary>The stable id of this actor's history in the journal, e.g. <c>wallet-alice</c>.</summary>
     public abstract string PersistenceId { get; }
@@ -29,26 +31,19 @@ public abstract class PersistentActor : Actor, IEventSourcedBehavior
     protected virtual Recovery Recovery => Recovery.Default;
 
     /// <summary>The sequence number of the last event stored and applied (during replay: the event being replayed).</summary>
-    protected long LastSequenceNumber => Runtime.LastSequenceNumber;
+    protected long LastSequenceNumber => _runtime.LastSequenceNumber;
 
     /// <summary>The sequence number of the snapshot recovery started from, or 0.</summary>
-    protected long SnapshotSequenceNumber => Runtime.SnapshotSequenceNumber;
+    protected long SnapshotSequenceNumber => _runtime.SnapshotSequenceNumber;
 
     /// <summary>Whether the actor is still recovering.</summary>
-    protected bool IsRecovering => Runtime.IsRecovering;
-
-    private StoreOperations StoreOperations => _storeOperations ??= new StoreOperations(Runtime);
-
-    private EventSourcedRuntime Runtime => _runtime ?? throw new InvalidOperationException(
-        $"{GetType().Name} has not started yet: persistence members are available from PreStart on.");
+    protected bool IsRecovering => _runtime.IsRecovering;
 
     string IEventSourcedBehavior.PersistenceId => PersistenceId;
 
     Recovery IEventSourcedBehavior.Recovery => Recovery;
 
-    IActorContext IEventSourcedBehavior.Context => Context;
-
-    EventSourcedRuntime? IEventSourcedBehavior.Runtime => Volatile.Read(ref _runtime);
+    EventSourcedRuntime IEventSourcedBehavior.Runtime => _runtime;
 
     /// <summary>Handles a command: validate, then persist events (or reply, or reject).</summary>
     protected abstract void ReceiveCommand(object command);
@@ -64,52 +59,52 @@ public abstract class PersistentActor : Actor, IEventSourcedBehavior
     /// New commands wait until the handler has run.
     /// </summary>
     protected void Persist<TEvent>(TEvent @event, Action<TEvent> handler)
-        where TEvent : notnull => Runtime.Running.Persist(@event, handler, stashing: true);
+        where TEvent : notnull => _runtime.Running.Persist(@event, handler, stashing: true);
 
     /// <summary>
     /// Stores <paramref name="events"/> in one atomic write (all or none) and runs
     /// <paramref name="handler"/> for each, in order. New commands wait until the handlers ran.
     /// </summary>
     protected void PersistAll<TEvent>(IEnumerable<TEvent> events, Action<TEvent> handler)
-        where TEvent : notnull => Runtime.Running.PersistAll(events, handler, stashing: true);
+        where TEvent : notnull => _runtime.Running.PersistAll(events, handler, stashing: true);
 
     /// <summary>Like <see cref="Persist{TEvent}"/>, but commands keep flowing while the write is in flight.</summary>
     protected void PersistAsync<TEvent>(TEvent @event, Action<TEvent> handler)
-        where TEvent : notnull => Runtime.Running.Persist(@event, handler, stashing: false);
+        where TEvent : notnull => _runtime.Running.Persist(@event, handler, stashing: false);
 
     /// <summary>Like <see cref="PersistAll{TEvent}"/>, but commands keep flowing while the write is in flight.</summary>
     protected void PersistAllAsync<TEvent>(IEnumerable<TEvent> events, Action<TEvent> handler)
-        where TEvent : notnull => Runtime.Running.PersistAll(events, handler, stashing: false);
+        where TEvent : notnull => _runtime.Running.PersistAll(events, handler, stashing: false);
 
     /// <summary>
     /// Runs <paramref name="handler"/> with <paramref name="event"/> (not stored) after the handlers of
     /// every earlier Persist* call; at once if none is pending. Commands keep flowing.
     /// </summary>
     protected void DeferAsync<TEvent>(TEvent @event, Action<TEvent> handler)
-        where TEvent : notnull => Runtime.Running.Defer(@event, handler, stashing: false);
+        where TEvent : notnull => _runtime.Running.Defer(@event, handler, stashing: false);
 
     /// <summary>Like <see cref="DeferAsync{TEvent}"/>, but new commands wait until the handler has run.</summary>
     protected void Defer<TEvent>(TEvent @event, Action<TEvent> handler)
-        where TEvent : notnull => Runtime.Running.Defer(@event, handler, stashing: true);
+        where TEvent : notnull => _runtime.Running.Defer(@event, handler, stashing: true);
 
     /// <summary>
     /// Deletes the stored events up to <paramref name="toSequenceNumber"/>; the actor receives
     /// <see cref="DeleteMessagesSuccess"/> or <see cref="DeleteMessagesFailure"/>. The highest
     /// sequence number is kept, so later events continue after it.
     /// </summary>
-    protected void DeleteMessages(long toSequenceNumber) => StoreOperations.DeleteMessages(toSequenceNumber);
+    protected void DeleteMessages(long toSequenceNumber) => _runtime.StoreOperations.DeleteMessages(toSequenceNumber);
 
     /// <summary>
     /// Saves <paramref name="snapshot"/> as the state after <see cref="LastSequenceNumber"/>; the actor
     /// receives <see cref="SaveSnapshotSuccess"/> or <see cref="SaveSnapshotFailure"/>.
     /// </summary>
-    protected void SaveSnapshot(object snapshot) => StoreOperations.SaveSnapshot(snapshot);
+    protected void SaveSnapshot(object snapshot) => _runtime.StoreOperations.SaveSnapshot(snapshot);
 
     /// <summary>Deletes the snapshot at <paramref name="sequenceNumber"/>; replies <see cref="DeleteSnapshotSuccess"/> or <see cref="DeleteSnapshotFailure"/>.</summary>
-    protected void DeleteSnapshot(long sequenceNumber) => StoreOperations.DeleteSnapshot(sequenceNumber);
+    protected void DeleteSnapshot(long sequenceNumber) => _runtime.StoreOperations.DeleteSnapshot(sequenceNumber);
 
     /// <summary>Deletes the snapshots matching <paramref name="criteria"/>; replies <see cref="DeleteSnapshotsSuccess"/> or <see cref="DeleteSnapshotsFailure"/>.</summary>
-    protected void DeleteSnapshots(SnapshotSelectionCriteria criteria) => StoreOperations.DeleteSnapshots(criteria);
+    protected void DeleteSnapshots(SnapshotSelectionCriteria criteria) => _runtime.StoreOperations.DeleteSnapshots(criteria);
 
     /// <summary>Called when a write failed; the actor stops afterwards. The runtime has logged it.</summary>
     protected virtual void OnPersistFailure(Exception cause, object @event, long sequenceNumber)
@@ -130,36 +125,33 @@ public abstract class PersistentActor : Actor, IEventSourcedBehavior
     }
 
     /// <inheritdoc />
-    protected sealed override void Receive(object message) => Runtime.Receive(message);
+    protected sealed override void Receive(object message) => _runtime.Receive(message);
 
     /// <summary>A persistent actor finishes the writes it started before a <see cref="GracefulStop"/> stops it.</summary>
     internal override bool FinishesWorkBeforeStop => true;
 
+    // The kernel makes a new instance per incarnation, so the runtime made with it is this incarnation's.
     internal override void AroundPreStart()
     {
-        _runtime = new EventSourcedRuntime(this, this);
-        _storeOperations = null;
         base.AroundPreStart();
         _runtime.Start();
     }
 
     internal override void AroundPostRestart(Exception reason)
     {
-        _runtime = new EventSourcedRuntime(this, this);
-        _storeOperations = null;
         base.AroundPostRestart(reason);
         _runtime.Start();
     }
 
     internal override void AroundPreRestart(Exception reason, object? message)
     {
-        _runtime?.OnRestarting();
+        _runtime.OnRestarting();
         base.AroundPreRestart(reason, message);
     }
 
     internal override void AroundPostStop()
     {
-        _runtime?.OnStopped();
+        _runtime.OnStopped();
         base.AroundPostStop();
     }
 
@@ -189,11 +181,7 @@ public abstract class PersistentActor : Actor, IEventSourcedBehavior
     /// <summary>Lets a base class built on this one take its own messages before <c>ReceiveCommand</c>.</summary>
     internal virtual bool HandleInternal(object message) => false;
 
-    void IEventSourcedBehavior.OnRecoveryFailure(Exception cause, object? @event)
-    {
-        EventSourcedRuntime.Log.RecoveryFailed(Runtime.Logger, cause, PersistenceId);
-        OnRecoveryFailure(cause, @event);
-    }
+    void IEventSourcedBehavior.OnRecoveryFailure(Exception cause, object? @event) => OnRecoveryFailure(cause, @event);
 
     void IEventSourcedBehavior.OnPersistFailure(Exception cause, object @event, long sequenceNumber) => OnPersistFailure(cause, @event, sequenceNumber);
 

@@ -8,13 +8,18 @@ namespace Recall.Persistence.Internal;
 /// <summary>
 /// The runtime of one event-sourced actor incarnation: the state its two phases share
 /// (<see cref="RecoveryPhase"/>, then <see cref="RunningPhase"/>) and the entry points the actor
-/// calls. A restart creates a new runtime, with a new writer id.
+/// calls. Both APIs make it with the actor instance, which the kernel makes anew for each
+/// incarnation, and forward their lifecycle to it: <see cref="Start"/> after PreStart (or
+/// PostRestart), <see cref="OnRestarting"/>, <see cref="OnStopped"/>. So a restart has a new
+/// runtime, with a new writer id.
 /// </summary>
 internal sealed partial class EventSourcedRuntime
 {
     private static int s_incarnations;
     private string? _writerId;
     private CancellationTokenSource? _recoveryCancellation;
+    private StoreOperations? _storeOperations;
+    private bool _started;
 
     public EventSourcedRuntime(Actor actor, IEventSourcedBehavior behavior)
     {
@@ -67,11 +72,20 @@ internal sealed partial class EventSourcedRuntime
     /// <summary>The token every write of this incarnation carries (set by whoever made it the owner), or null.</summary>
     public long? FencingToken { get; private set; }
 
+    /// <summary>Deleting events and saving or deleting snapshots, one call after another.</summary>
+    public StoreOperations StoreOperations => _storeOperations ??= new StoreOperations(this);
+
     public ILogger Logger => Cell.System.LoggerFactory.CreateLogger("Recall.Persistence");
 
-    /// <summary>Starts recovery; commands wait in the mailbox until it completes.</summary>
+    /// <summary>Starts recovery (after the actor's PreStart or PostRestart); commands wait in the mailbox until it completes.</summary>
     public void Start()
     {
+        if (_started)
+        {
+            throw new InvalidOperationException($"The persistent actor at {Cell.Self.Path} was started twice: its Props must create a new instance each time.");
+        }
+
+        _started = true;
         var id = Behavior.PersistenceId;
         if (string.IsNullOrEmpty(id))
         {

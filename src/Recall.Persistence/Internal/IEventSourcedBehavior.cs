@@ -1,5 +1,3 @@
-using Recall.Actors;
-
 namespace Recall.Persistence.Internal;
 
 /// <summary>
@@ -13,10 +11,8 @@ internal interface IEventSourcedBehavior
 
     Recovery Recovery { get; }
 
-    IActorContext Context { get; }
-
-    /// <summary>The runtime of the current incarnation, or null before it started (read by a graceful shutdown from any thread).</summary>
-    EventSourcedRuntime? Runtime { get; }
+    /// <summary>The runtime of this incarnation (read by a graceful shutdown from any thread).</summary>
+    EventSourcedRuntime Runtime { get; }
 
     void ApplySnapshot(SnapshotOffer offer);
 

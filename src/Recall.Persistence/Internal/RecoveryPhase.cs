@@ -81,6 +81,7 @@ internal static class RecoveryPhase
             };
             runtime.IsRecovering = false;
             Measure(runtime, started, position.Replayed, activity, failure);
+            EventSourcedRuntime.Log.RecoveryFailed(runtime.Logger, failure, persistenceId);
             try
             {
                 behavior.OnRecoveryFailure(failure, position.Event);
