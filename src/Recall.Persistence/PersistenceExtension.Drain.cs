@@ -76,7 +76,7 @@ public sealed partial class PersistenceExtension
         {
             if (cell.Instance is IEventSourcedBehavior { Runtime: { IsStopping: false } runtime })
             {
-                pending += runtime.Running.PendingWrites + (runtime.IsRecovering ? 0 : cell.PendingTaskCount);
+                pending += runtime.PendingWrites + (runtime.IsRecovering ? 0 : cell.PendingTaskCount);
             }
         });
         return pending;

@@ -255,6 +255,40 @@ public sealed class RecoveryTests : IAsyncLifetime
         await watcher.ExpectTerminatedAsync(recovering);
     }
 
+    [Fact]
+    public async Task IsRecovering_holds_until_RecoveryCompleted_which_may_persist_already()
+    {
+        var (actor, _) = await _h.SpawnRecoveredAsync("r-11");
+        await PersistAsync(actor, "e1");
+        await _h.StopAsync(actor);
+
+        _h.System.Spawn(Props.Create(() => new PersistingOnRecovery("r-11", _h.Log.Ref)));
+
+        await _h.Log.ExpectMsgAsync(new Noted("PreStart recovering=True"));
+        await _h.Log.ExpectMsgAsync(new Noted("e1 recovering=True last=1"));
+        await _h.Log.ExpectMsgAsync(new Noted("completed recovering=False last=1"));
+        await _h.Log.ExpectMsgAsync(new Handled("after", 2));
+    }
+
+    [Fact]
+    public async Task Persist_while_replaying_fails_recovery_and_stops_the_actor()
+    {
+        var (actor, _) = await _h.SpawnRecoveredAsync("r-12");
+        await PersistAsync(actor, "persist");
+        await _h.StopAsync(actor);
+
+        var recovering = _h.System.Spawn(Props.Create(() => new PersistingOnRecovery("r-12", _h.Log.Ref)));
+        var watcher = new TestProbe(_h.System);
+        watcher.Watch(recovering);
+
+        await _h.Log.ExpectMsgAsync(new Noted("PreStart recovering=True"));
+        await _h.Log.ExpectMsgAsync(new Noted("persist recovering=True last=1"));
+        var failed = await _h.Log.ExpectMsgAsync<RecoveryFailed>();
+        var cause = Assert.IsType<InvalidOperationException>(Assert.IsType<RecoveryFailedException>(failed.Cause).InnerException);
+        Assert.Contains("'r-12' is recovering", cause.Message);
+        await watcher.ExpectTerminatedAsync(recovering);
+    }
+
     private Task PersistAsync(IActorRef actor, string e, long expectedSequenceNumber) => PersistAsync(_h, actor, e, expectedSequenceNumber);
 
     private Task PersistAsync(IActorRef actor, params string[] events) => PersistAsync(_h, actor, events);
@@ -291,6 +325,36 @@ public sealed class ThrowingOnReplay(string persistenceId, IActorRef log) : Pers
         if (message is "boom")
         {
             throw new InvalidOperationException("cannot apply boom");
+        }
+    }
+
+    protected override void OnRecoveryFailure(Exception cause, object? @event) => log.Tell(new RecoveryFailed(cause, @event));
+}
+
+/// <summary>Notes <see cref="PersistentActor.IsRecovering"/> as recovery goes; persists when it replays "persist" and when recovery completes.</summary>
+public sealed class PersistingOnRecovery(string persistenceId, IActorRef log) : PersistentActor
+{
+    public override string PersistenceId => persistenceId;
+
+    protected override void PreStart() => log.Tell(new Noted($"PreStart recovering={IsRecovering}"));
+
+    protected override void ReceiveCommand(object command)
+    {
+    }
+
+    protected override void ReceiveRecover(object message)
+    {
+        if (message is RecoveryCompleted)
+        {
+            log.Tell(new Noted($"completed recovering={IsRecovering} last={LastSequenceNumber}"));
+            Persist("after", e => log.Tell(new Handled(e, LastSequenceNumber)));
+            return;
+        }
+
+        log.Tell(new Noted($"{message} recovering={IsRecovering} last={LastSequenceNumber}"));
+        if (message is "persist")
+        {
+            Persist("never", _ => { });
         }
     }
 

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Recall.Actors;
 using Recall.Actors.Internal;
@@ -6,20 +7,22 @@ using Recall.Persistence.Journal;
 namespace Recall.Persistence.Internal;
 
 /// <summary>
-/// The runtime of one event-sourced actor incarnation: the state its two phases share
-/// (<see cref="RecoveryPhase"/>, then <see cref="RunningPhase"/>) and the entry points the actor
-/// calls. Both APIs make it with the actor instance, which the kernel makes anew for each
-/// incarnation, and forward their lifecycle to it: <see cref="Start"/> after PreStart (or
-/// PostRestart), <see cref="OnRestarting"/>, <see cref="OnStopped"/>. So a restart has a new
-/// runtime, with a new writer id.
+/// The runtime of one event-sourced actor incarnation: a state machine whose phase only it moves,
+/// forward only (<see cref="RuntimePhase"/>): <see cref="RecoveryPhase"/> first, then a
+/// <see cref="RunningPhase"/> made from what recovery hands over (<see cref="Recovered"/>).
+/// Both APIs make it with the actor instance, which the kernel makes anew for each incarnation,
+/// and forward their lifecycle to it: <see cref="Start"/> after PreStart (or PostRestart),
+/// <see cref="OnRestarting"/>, <see cref="OnStopped"/>. So a restart has a new runtime, with a
+/// new writer id.
 /// </summary>
 internal sealed partial class EventSourcedRuntime
 {
     private static int s_incarnations;
     private string? _writerId;
-    private CancellationTokenSource? _recoveryCancellation;
     private StoreOperations? _storeOperations;
-    private bool _started;
+    private RuntimePhase _phase;
+    private RecoveryPhase? _recovery; // until running; exactly one of the two is set
+    private RunningPhase? _running;
 
     public EventSourcedRuntime(Actor actor, IEventSourcedBehavior behavior)
     {
@@ -27,7 +30,7 @@ internal sealed partial class EventSourcedRuntime
         Cell = actor.Cell;
         Persistence = Cell.System.Persistence();
         Incarnation = Interlocked.Increment(ref s_incarnations);
-        Running = new RunningPhase(this);
+        _recovery = new RecoveryPhase(this);
     }
 
     public IEventSourcedBehavior Behavior { get; }
@@ -46,31 +49,29 @@ internal sealed partial class EventSourcedRuntime
 
     public string PersistenceId { get; private set; } = "";
 
-    public RunningPhase Running { get; }
-
-    public bool IsRecovering { get; set; } = true;
-
-    public bool IsStopping { get; private set; }
-
-    /// <summary>The sequence number of the last event stored and applied.</summary>
-    public long LastSequenceNumber { get; set; }
-
-    /// <summary>The sequence number the next persisted event gets, minus one.</summary>
-    public long AssignedSequenceNumber { get; set; }
-
-    /// <summary>The sequence number of the snapshot recovery started from, or 0.</summary>
-    public long SnapshotSequenceNumber { get; set; }
-
-    public RecoveryPermit? Permit { get; set; }
-
-    /// <summary>Carried by the store calls of this incarnation's recovery; cancelled when it stops or restarts.</summary>
-    public CancellationToken RecoveryCancellation => (_recoveryCancellation ??= new CancellationTokenSource()).Token;
-
-    /// <summary>The actor stopped or restarted: this runtime no longer owns the cell.</summary>
-    public bool IsAbandoned { get; private set; }
-
     /// <summary>The token every write of this incarnation carries (set by whoever made it the owner), or null.</summary>
     public long? FencingToken { get; private set; }
+
+    /// <summary>Not running yet: in PreStart too, before recovery starts.</summary>
+    public bool IsRecovering => _phase <= RuntimePhase.Recovering;
+
+    public bool IsStopping => _phase >= RuntimePhase.Stopping;
+
+    /// <summary>The actor stopped or restarted: this runtime no longer owns the cell.</summary>
+    public bool IsAbandoned => _phase == RuntimePhase.Abandoned;
+
+    /// <summary>The running phase: commands, and the writes they persist.</summary>
+    public RunningPhase Running => _running ?? throw new InvalidOperationException(
+        $"'{PersistenceId}' is {_phase.ToString().ToLowerInvariant()}, not running: events are only persisted by commands, once recovery has completed.");
+
+    /// <summary>The sequence number of the last event stored and applied (during replay: the event being replayed).</summary>
+    public long LastSequenceNumber => _running is { } running ? running.LastSequenceNumber : _recovery!.LastSequenceNumber;
+
+    /// <summary>The sequence number of the snapshot recovery started from, or 0.</summary>
+    public long SnapshotSequenceNumber => _running is { } running ? running.SnapshotSequenceNumber : _recovery!.SnapshotSequenceNumber;
+
+    /// <summary>Write requests sent and not yet answered and handled; safe to read from any thread.</summary>
+    public int PendingWrites => _running?.PendingWrites ?? 0;
 
     /// <summary>Deleting events and saving or deleting snapshots, one call after another.</summary>
     public StoreOperations StoreOperations => _storeOperations ??= new StoreOperations(this);
@@ -80,12 +81,11 @@ internal sealed partial class EventSourcedRuntime
     /// <summary>Starts recovery (after the actor's PreStart or PostRestart); commands wait in the mailbox until it completes.</summary>
     public void Start()
     {
-        if (_started)
+        if (_phase != RuntimePhase.Created)
         {
             throw new InvalidOperationException($"The persistent actor at {Cell.Self.Path} was started twice: its Props must create a new instance each time.");
         }
 
-        _started = true;
         var id = Behavior.PersistenceId;
         if (string.IsNullOrEmpty(id))
         {
@@ -94,7 +94,19 @@ internal sealed partial class EventSourcedRuntime
 
         PersistenceId = id;
         FencingToken = Persistence.FencingTokenOf(Cell.Self.Path);
-        Cell.RunTask(() => RecoveryPhase.RunAsync(this));
+        _phase = RuntimePhase.Recovering;
+        Cell.RunTask(_recovery!.RunAsync);
+    }
+
+    /// <summary>Recovery has completed: the running phase takes over from what it hands over.</summary>
+    public RunningPhase BeginRunning(Recovered recovered)
+    {
+        Debug.Assert(_phase == RuntimePhase.Recovering, "Only recovery hands over, once.");
+        var running = new RunningPhase(this, recovered);
+        _running = running;
+        _recovery = null;
+        _phase = RuntimePhase.Running;
+        return running;
     }
 
     public void Receive(object message) => Running.Receive(message);
@@ -103,7 +115,11 @@ internal sealed partial class EventSourcedRuntime
     /// <param name="reason">Why it stops when it is a failure (told to asks whose message it cannot take), null for a requested stop.</param>
     public void Stop(string? reason = null)
     {
-        IsStopping = true;
+        if (_phase < RuntimePhase.Stopping)
+        {
+            _phase = RuntimePhase.Stopping;
+        }
+
         Cell.StopReason ??= reason;
         Cell.Stop(Cell.Self);
     }
@@ -112,28 +128,31 @@ internal sealed partial class EventSourcedRuntime
     public void OnStopped()
     {
         Abandon();
-        Permit?.Release();
-        Running.AbandonWrites();
-        Running.DropStash();
+        if (_running is { } running)
+        {
+            running.AbandonWrites();
+            running.DropStash();
+        }
     }
 
     /// <summary>The actor restarts: put the internally stashed commands back in front of the mailbox.</summary>
     public void OnRestarting()
     {
         Abandon();
-        Permit?.Release();
-        Running.AbandonWrites();
-        Running.ReturnStashToMailbox();
+        if (_running is { } running)
+        {
+            running.AbandonWrites();
+            running.ReturnStashToMailbox();
+        }
     }
 
     private void Abandon()
     {
-        IsStopping = true;
-        IsAbandoned = true;
-        if (IsRecovering && _recoveryCancellation is { } cancellation)
+        var recovering = _phase == RuntimePhase.Recovering;
+        _phase = RuntimePhase.Abandoned;
+        if (_recovery is { } recovery)
         {
-            // Not on the actor's thread: a store may do I/O when told to cancel (PostgreSQL sends a cancel request).
-            _ = cancellation.CancelAsync();
+            recovery.Abandon(cancel: recovering);
         }
     }
 
@@ -168,4 +187,23 @@ internal sealed partial class EventSourcedRuntime
         [LoggerMessage(204, LogLevel.Warning, "{Problem}")]
         public static partial void ReplayFilterWarning(ILogger logger, string problem);
     }
+}
+
+/// <summary>Where an <see cref="EventSourcedRuntime"/> is. Only the runtime moves it, and only forward.</summary>
+internal enum RuntimePhase
+{
+    /// <summary>Made with the actor instance; recovery starts after PreStart.</summary>
+    Created,
+
+    /// <summary>The <see cref="RecoveryPhase"/> runs; commands wait in the mailbox.</summary>
+    Recovering,
+
+    /// <summary>The <see cref="RunningPhase"/> handles commands and the writes they persist.</summary>
+    Running,
+
+    /// <summary>The runtime asked its actor to stop (a failure, or a graceful stop once written): nothing more is sent or handled.</summary>
+    Stopping,
+
+    /// <summary>The actor stopped or restarts: this incarnation no longer owns the cell.</summary>
+    Abandoned,
 }

@@ -7,31 +7,48 @@ namespace Recall.Persistence.Internal;
 /// <summary>
 /// First of two phases (next: <see cref="RunningPhase"/>). Waits for a recovery permit, offers the
 /// newest matching snapshot, replays the events after it in order through the replay filter and
-/// the event adapters, reads the highest sequence number, and completes. Runs as the actor's async
-/// handler, so commands wait in the mailbox; each store call that does not finish at once is
-/// bounded by <see cref="PersistenceOptions.RecoveryEventTimeout"/>.
+/// the event adapters, reads the highest sequence number, and hands what it recovered
+/// (<see cref="Recovered"/>) to the runtime, which makes the running phase from it. Runs as the
+/// actor's async handler, so commands wait in the mailbox; each store call that does not finish at
+/// once is bounded by <see cref="PersistenceOptions.RecoveryEventTimeout"/>.
 /// </summary>
 /// <remarks>
 /// Store calls start without the actor's synchronization context, so the store's own awaits resume
 /// on the thread pool and only their results come back to the actor: a store call that outlives
-/// the actor (a timeout, a stop) still runs to its end and releases its connection. They carry the
-/// incarnation's token, cancelled when the actor stops or restarts.
+/// the actor (a timeout, a stop) still runs to its end and releases its connection. They carry this
+/// recovery's token, cancelled when the actor stops or restarts during it.
 /// </remarks>
-internal static class RecoveryPhase
+internal sealed class RecoveryPhase(EventSourcedRuntime runtime)
 {
-    public static async Task RunAsync(EventSourcedRuntime runtime)
+    private readonly RecoveryPermit _permit = new(runtime.Persistence.RecoveryPermits);
+    private CancellationTokenSource? _cancellation;
+
+    // Where replay is, for the failure message: the event being read or applied, or none (0).
+    private long _position;
+    private string? _manifest;
+    private object? _event;
+    private long _replayed; // events applied, for the metrics
+
+    /// <summary>The sequence number of the last event applied (of the snapshot before the first event).</summary>
+    public long LastSequenceNumber { get; private set; }
+
+    /// <summary>The sequence number of the snapshot recovery started from, or 0.</summary>
+    public long SnapshotSequenceNumber { get; private set; }
+
+    /// <summary>Carried by the store calls of this recovery (see the remarks above).</summary>
+    private CancellationToken Cancellation => (_cancellation ??= new CancellationTokenSource()).Token;
+
+    public async Task RunAsync()
     {
         var behavior = runtime.Behavior;
         var persistenceId = runtime.PersistenceId;
         var options = runtime.Options;
         var time = runtime.Cell.System.TimeProvider;
-        var position = new Position();
         var started = Stopwatch.GetTimestamp();
         using var activity = PersistenceTelemetry.Source.HasListeners() ? PersistenceTelemetry.StartActivity("recall.recover", runtime) : null;
         try
         {
-            runtime.Permit = new RecoveryPermit(runtime.Persistence.RecoveryPermits);
-            await runtime.Permit.AcquireAsync();
+            await _permit.AcquireAsync();
 
             // A write of this id that timed out may still commit: read the history once it has ended.
             if (runtime.Persistence.AbandonedWrites.Of(persistenceId) is { } abandoned)
@@ -41,7 +58,7 @@ internal static class RecoveryPhase
             }
 
             // A new owner raises the fence before it reads: no older owner's write lands after this.
-            var cancellation = runtime.RecoveryCancellation;
+            var cancellation = Cancellation;
             if (runtime.FencingToken is { } token && runtime.Persistence.Journal is IFencingJournal fencing
                 && !await Bounded(OffActor(() => fencing.FenceAsync(persistenceId, token, cancellation)), "raise of the fencing token", options.RecoveryEventTimeout, time))
             {
@@ -49,24 +66,23 @@ internal static class RecoveryPhase
             }
 
             var recovery = behavior.Recovery;
-            await OfferSnapshotAsync(runtime, recovery, time);
+            await OfferSnapshotAsync(recovery, time);
 
-            if (recovery.ToSequenceNumber > runtime.LastSequenceNumber && recovery.ReplayMax > 0)
+            if (recovery.ToSequenceNumber > LastSequenceNumber && recovery.ReplayMax > 0)
             {
-                await ReplayAsync(runtime, recovery, position, time);
+                await ReplayAsync(recovery, time);
             }
 
-            position = new Position { Replayed = position.Replayed }; // a failure from here on is not at any event
-            var from = runtime.LastSequenceNumber;
+            MoveTo(0, null, null); // a failure from here on is not at any event
+            var from = LastSequenceNumber;
             var highest = await Bounded(
                 OffActor(() => runtime.Persistence.Journal.ReadHighestSequenceNumberAsync(persistenceId, from, cancellation)),
                 "read of the highest sequence number", options.RecoveryEventTimeout, time);
-            runtime.AssignedSequenceNumber = Math.Max(highest, runtime.LastSequenceNumber);
-            runtime.LastSequenceNumber = runtime.AssignedSequenceNumber;
+            LastSequenceNumber = Math.Max(highest, LastSequenceNumber);
         }
         catch (Exception exception)
         {
-            runtime.Permit?.Release();
+            _permit.Release();
             if (runtime.IsAbandoned)
             {
                 return; // stopped or restarted meanwhile: nothing of this incarnation is left to fail
@@ -77,38 +93,41 @@ internal static class RecoveryPhase
                 RecoveryFailedException known => known,
                 EventReadException read => new RecoveryFailedException(persistenceId, read.SequenceNumber, read.Manifest, read),
                 SnapshotLoadException snapshot => new RecoveryFailedException(persistenceId, snapshot.Metadata.SequenceNumber, snapshot.Manifest, snapshot),
-                _ => new RecoveryFailedException(persistenceId, position.SequenceNumber, position.Manifest, exception),
+                _ => new RecoveryFailedException(persistenceId, _position, _manifest, exception),
             };
-            runtime.IsRecovering = false;
-            Measure(runtime, started, position.Replayed, activity, failure);
+            Measure(started, activity, failure);
             EventSourcedRuntime.Log.RecoveryFailed(runtime.Logger, failure, persistenceId);
-            try
-            {
-                behavior.OnRecoveryFailure(failure, position.Event);
-            }
-            finally
-            {
-                // Even if the hook throws, the actor stops: its state is unknown.
-                runtime.Stop($"its recovery failed: {failure.Message}");
-            }
 
+            // Before the hook, so that the actor stops even if the hook throws: its state is unknown.
+            runtime.Stop($"its recovery failed: {failure.Message}");
+            behavior.OnRecoveryFailure(failure, _event);
             return;
         }
 
-        runtime.Permit.Release();
-        runtime.Permit = null;
+        _permit.Release();
         if (runtime.IsAbandoned)
         {
             return;
         }
 
-        runtime.IsRecovering = false;
-        Measure(runtime, started, position.Replayed, activity, null);
+        var running = runtime.BeginRunning(new Recovered(LastSequenceNumber, SnapshotSequenceNumber));
+        Measure(started, activity, null);
         behavior.OnRecoveryCompleted();
-        runtime.Running.SendPersisted();
+        running.SendPersisted();
     }
 
-    private static void Measure(EventSourcedRuntime runtime, long started, long replayed, Activity? activity, Exception? failure)
+    /// <summary>The actor stopped or restarts: give the permit back and, while still recovering, cancel the store calls.</summary>
+    public void Abandon(bool cancel)
+    {
+        _permit.Release();
+        if (cancel && _cancellation is { } cancellation)
+        {
+            // Not on the actor's thread: a store may do I/O when told to cancel (PostgreSQL sends a cancel request).
+            _ = cancellation.CancelAsync();
+        }
+    }
+
+    private void Measure(long started, Activity? activity, Exception? failure)
     {
         var system = runtime.Cell.System.Name;
         if (PersistenceTelemetry.RecoveryDuration.Enabled)
@@ -116,15 +135,15 @@ internal static class RecoveryPhase
             PersistenceTelemetry.RecordDuration(PersistenceTelemetry.RecoveryDuration, started, system, failure);
         }
 
-        if (replayed > 0 && PersistenceTelemetry.EventsReplayed.Enabled)
+        if (_replayed > 0 && PersistenceTelemetry.EventsReplayed.Enabled)
         {
-            PersistenceTelemetry.EventsReplayed.Add(replayed, PersistenceTelemetry.SystemTag(system));
+            PersistenceTelemetry.EventsReplayed.Add(_replayed, PersistenceTelemetry.SystemTag(system));
         }
 
         if (activity is not null)
         {
-            activity.SetTag("recall.events_replayed", replayed);
-            activity.SetTag("recall.sequence_number", runtime.LastSequenceNumber);
+            activity.SetTag("recall.events_replayed", _replayed);
+            activity.SetTag("recall.sequence_number", LastSequenceNumber);
             if (failure is not null)
             {
                 PersistenceTelemetry.SetError(activity, failure);
@@ -132,7 +151,7 @@ internal static class RecoveryPhase
         }
     }
 
-    private static async Task OfferSnapshotAsync(EventSourcedRuntime runtime, Recovery recovery, TimeProvider time)
+    private async Task OfferSnapshotAsync(Recovery recovery, TimeProvider time)
     {
         var store = runtime.Persistence.SnapshotStore;
         if (store is null || recovery.FromSnapshot.MaxSequenceNumber <= 0)
@@ -143,8 +162,9 @@ internal static class RecoveryPhase
         SelectedSnapshot? selected;
         try
         {
+            var cancellation = Cancellation;
             selected = await Bounded(
-                OffActor(() => store.LoadAsync(runtime.PersistenceId, recovery.FromSnapshot, runtime.RecoveryCancellation)),
+                OffActor(() => store.LoadAsync(runtime.PersistenceId, recovery.FromSnapshot, cancellation)),
                 "snapshot load", runtime.Options.RecoveryEventTimeout, time);
         }
         catch (SnapshotLoadException exception) when (runtime.Options.SnapshotIsOptional)
@@ -158,20 +178,19 @@ internal static class RecoveryPhase
             return;
         }
 
-        var sequenceNumber = selected.Metadata.SequenceNumber;
-        runtime.LastSequenceNumber = runtime.AssignedSequenceNumber = runtime.SnapshotSequenceNumber = sequenceNumber;
+        LastSequenceNumber = SnapshotSequenceNumber = selected.Metadata.SequenceNumber;
         runtime.Behavior.ApplySnapshot(new SnapshotOffer(selected.Metadata, selected.Snapshot));
     }
 
-    private static async Task ReplayAsync(EventSourcedRuntime runtime, Recovery recovery, Position position, TimeProvider time)
+    private async Task ReplayAsync(Recovery recovery, TimeProvider time)
     {
         var options = runtime.Options;
         var filter = options.ReplayFilter == ReplayFilterMode.Off
             ? null
             : new ReplayFilter(runtime.PersistenceId, options.ReplayFilter, window: 100, problem => EventSourcedRuntime.Log.ReplayFilterWarning(runtime.Logger, problem));
         var passed = filter is null ? null : new List<PersistentRepr>();
-        var cancellation = runtime.RecoveryCancellation;
-        var from = runtime.LastSequenceNumber + 1;
+        var cancellation = Cancellation;
+        var from = LastSequenceNumber + 1;
         var events = OffActor(() => runtime.Persistence.Journal
             .ReplayAsync(runtime.PersistenceId, from, recovery.ToSequenceNumber, recovery.ReplayMax, cancellation)
             .GetAsyncEnumerator(cancellation));
@@ -180,14 +199,12 @@ internal static class RecoveryPhase
 
         // The filter holds back a window of events, so the last event applied can lag behind the
         // last one read: a failure is reported at the event being read, not the one being applied.
-        var lastRead = runtime.LastSequenceNumber;
+        var lastRead = LastSequenceNumber;
         try
         {
             while (true)
             {
-                position.SequenceNumber = lastRead + 1;
-                position.Manifest = null;
-                position.Event = null;
+                MoveTo(lastRead + 1, null, null);
                 ValueTask<bool> move;
                 using (new WithoutActorContext())
                 {
@@ -202,7 +219,7 @@ internal static class RecoveryPhase
                 else
                 {
                     pendingMove = move.AsTask();
-                    hasNext = await Bounded(pendingMove, $"replay of event {position.SequenceNumber}", options.RecoveryEventTimeout, time);
+                    hasNext = await Bounded(pendingMove, $"replay of event {_position}", options.RecoveryEventTimeout, time);
                     pendingMove = null;
                 }
 
@@ -215,20 +232,19 @@ internal static class RecoveryPhase
                 lastRead = current.SequenceNumber;
                 if (filter is null)
                 {
-                    Apply(runtime, current, position);
+                    Apply(current);
                     continue;
                 }
 
-                position.SequenceNumber = current.SequenceNumber;
-                position.Manifest = current.Manifest;
+                MoveTo(current.SequenceNumber, current.Manifest, null);
                 filter.Add(current, passed!);
-                ApplyAll(runtime, passed!, position);
+                ApplyAll(passed!);
             }
 
             if (filter is not null)
             {
                 filter.Complete(passed!);
-                ApplyAll(runtime, passed!, position);
+                ApplyAll(passed!);
             }
 
             completed = true;
@@ -279,33 +295,39 @@ internal static class RecoveryPhase
             }
         });
 
-    private static void ApplyAll(EventSourcedRuntime runtime, List<PersistentRepr> passed, Position position)
+    private void MoveTo(long sequenceNumber, string? manifest, object? @event)
+    {
+        _position = sequenceNumber;
+        _manifest = manifest;
+        _event = @event;
+    }
+
+    private void ApplyAll(List<PersistentRepr> passed)
     {
         foreach (var repr in passed)
         {
-            Apply(runtime, repr, position);
+            Apply(repr);
         }
 
         passed.Clear();
     }
 
-    private static void Apply(EventSourcedRuntime runtime, PersistentRepr repr, Position position)
+    private void Apply(PersistentRepr repr)
     {
-        position.SequenceNumber = repr.SequenceNumber;
-        position.Manifest = repr.Manifest;
-        position.Replayed++;
-        runtime.LastSequenceNumber = repr.SequenceNumber;
+        MoveTo(repr.SequenceNumber, repr.Manifest, null);
+        _replayed++;
+        LastSequenceNumber = repr.SequenceNumber;
         var adapters = runtime.Options.Adapters;
         if (adapters.IsEmpty)
         {
-            position.Event = repr.Payload;
+            _event = repr.Payload;
             runtime.Behavior.ApplyEvent(repr.Payload);
             return;
         }
 
         foreach (var @event in adapters.FromJournal(repr.Payload, repr.Manifest))
         {
-            position.Event = @event;
+            _event = @event;
             runtime.Behavior.ApplyEvent(@event);
         }
     }
@@ -347,13 +369,9 @@ internal static class RecoveryPhase
 
         public void Dispose() => SynchronizationContext.SetSynchronizationContext(_saved);
     }
-
-    /// <summary>Where replay is, for the failure message.</summary>
-    private sealed class Position
-    {
-        public long SequenceNumber;
-        public string? Manifest;
-        public object? Event;
-        public long Replayed;   // events applied, for the metrics
-    }
 }
+
+/// <summary>What recovery hands to the running phase.</summary>
+/// <param name="SequenceNumber">The highest sequence number, of the journal or of the events applied: the last one stored and applied, the next event's minus one.</param>
+/// <param name="SnapshotSequenceNumber">The sequence number of the snapshot recovery started from, or 0.</param>
+internal readonly record struct Recovered(long SequenceNumber, long SnapshotSequenceNumber);

@@ -6,9 +6,9 @@ using Recall.Persistence.Journal;
 namespace Recall.Persistence.Internal;
 
 /// <summary>
-/// Second of two phases (after <see cref="RecoveryPhase"/>). Handles commands; the Persist calls
-/// of one command become one request to the journal front, and their handlers run in call order
-/// when the store answers. Persisting is a sub-state: while a stashing handler (Persist, PersistAll,
+/// Second of two phases (after <see cref="RecoveryPhase"/>, made from what it
+/// <see cref="Recovered"/>). Handles commands; the Persist calls of one command become one request
+/// to the journal front, and their handlers run in call order when the store answers. Persisting is a sub-state: while a stashing handler (Persist, PersistAll,
 /// Defer) is pending, new commands wait in a bounded internal stash, and run, in order, after the
 /// last such handler.
 /// </summary>
@@ -17,8 +17,9 @@ namespace Recall.Persistence.Internal;
 /// shutdown from another thread), and, only while a meter or activity listener is attached,
 /// traced: its send time and its persist activity wait in a queue beside the request.
 /// </remarks>
-internal sealed class RunningPhase(EventSourcedRuntime runtime)
+internal sealed class RunningPhase(EventSourcedRuntime runtime, Recovered recovered)
 {
+    private long _assignedSequenceNumber = recovered.SequenceNumber; // the next persisted event's, minus one
     private Queue<Invocation>? _pending;
     private int _pendingStashing;
     private List<AtomicWrite>? _batch;
@@ -28,7 +29,11 @@ internal sealed class RunningPhase(EventSourcedRuntime runtime)
     private int _inFlightRequests;      // write requests of this incarnation not yet answered and handled
     private Queue<RequestTrace>? _traces; // once anyone listened: one entry per request in flight
 
-    public bool IsPersisting => _pendingStashing > 0;
+    /// <summary>The sequence number of the last event stored and applied.</summary>
+    public long LastSequenceNumber { get; private set; } = recovered.SequenceNumber;
+
+    /// <summary>The sequence number of the snapshot recovery started from, or 0.</summary>
+    public long SnapshotSequenceNumber { get; } = recovered.SnapshotSequenceNumber;
 
     /// <summary>Write requests sent and not yet answered and handled; safe to read from any thread (0 once the actor stops).</summary>
     public int PendingWrites => runtime.IsStopping ? 0 : Volatile.Read(ref _inFlightRequests);
@@ -60,11 +65,10 @@ internal sealed class RunningPhase(EventSourcedRuntime runtime)
     {
         ArgumentNullException.ThrowIfNull(@event);
         ArgumentNullException.ThrowIfNull(handler);
-        EnsureRunning(nameof(Persist));
         object boxed = @event;
         var invocation = new Invocation<TEvent>(boxed, handler, stashing, deferred: false, runtime.Cell.CurrentEnvelope)
         {
-            SequenceNumber = ++runtime.AssignedSequenceNumber,
+            SequenceNumber = ++_assignedSequenceNumber,
         };
         (_batch ??= []).Add(new AtomicWrite(runtime.ToRepr(boxed, invocation.SequenceNumber)) { FencingToken = runtime.FencingToken });
         Enqueue(invocation);
@@ -75,7 +79,6 @@ internal sealed class RunningPhase(EventSourcedRuntime runtime)
     {
         ArgumentNullException.ThrowIfNull(events);
         ArgumentNullException.ThrowIfNull(handler);
-        EnsureRunning(nameof(PersistAll));
         var origin = runtime.Cell.CurrentEnvelope;
         var invocations = new List<Invocation>();
         var reprs = new List<PersistentRepr>();
@@ -85,7 +88,7 @@ internal sealed class RunningPhase(EventSourcedRuntime runtime)
             object boxed = @event;
             var invocation = new Invocation<TEvent>(boxed, handler, stashing, deferred: false, origin)
             {
-                SequenceNumber = runtime.AssignedSequenceNumber + invocations.Count + 1,
+                SequenceNumber = _assignedSequenceNumber + invocations.Count + 1,
             };
             reprs.Add(runtime.ToRepr(boxed, invocation.SequenceNumber));
             invocations.Add(invocation);
@@ -96,7 +99,7 @@ internal sealed class RunningPhase(EventSourcedRuntime runtime)
             return;
         }
 
-        runtime.AssignedSequenceNumber += reprs.Count;
+        _assignedSequenceNumber += reprs.Count;
         (_batch ??= []).Add(new AtomicWrite(reprs) { FencingToken = runtime.FencingToken });
         foreach (var invocation in invocations)
         {
@@ -109,7 +112,6 @@ internal sealed class RunningPhase(EventSourcedRuntime runtime)
     {
         ArgumentNullException.ThrowIfNull(@event);
         ArgumentNullException.ThrowIfNull(handler);
-        EnsureRunning(stashing ? nameof(Defer) : "DeferAsync");
         if (_pending is not { Count: > 0 })
         {
             // Nothing pending: the handler's turn is now.
@@ -287,14 +289,6 @@ internal sealed class RunningPhase(EventSourcedRuntime runtime)
         }
     }
 
-    private void EnsureRunning(string operation)
-    {
-        if (runtime.IsRecovering)
-        {
-            throw new InvalidOperationException($"{operation} was called during recovery of '{runtime.PersistenceId}'; events are only persisted by commands.");
-        }
-    }
-
     private void StashCurrent()
     {
         var stash = _stash ??= new Queue<Envelope>();
@@ -429,7 +423,7 @@ internal sealed class RunningPhase(EventSourcedRuntime runtime)
 
                     if (result is null)
                     {
-                        runtime.LastSequenceNumber = invocation.SequenceNumber;
+                        LastSequenceNumber = invocation.SequenceNumber;
                         Run(invocation);
                     }
                     else if (result is WriterConflictException)
