@@ -21,6 +21,9 @@ internal abstract class Invocation(object @event, bool stashing, bool deferred, 
 
     public long SequenceNumber { get; set; }
 
+    /// <summary>The last invocation of its atomic write: the write's result covers the invocations up to this one.</summary>
+    public bool EndsWrite { get; set; }
+
     public abstract void Invoke();
 }
 

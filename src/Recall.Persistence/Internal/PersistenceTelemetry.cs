@@ -120,8 +120,8 @@ internal static class PersistenceTelemetry
 }
 
 /// <summary>
-/// What a persistent actor keeps about one write request in flight while someone listens: when
-/// it was sent (for <see cref="PersistenceTelemetry.PersistDuration"/>, 0 when not measured) and
-/// its persist activity (null when not traced).
+/// What a persistent actor keeps about one write request in flight while someone listens: its
+/// number in the incarnation, when it was sent (for <see cref="PersistenceTelemetry.PersistDuration"/>,
+/// 0 when not measured) and its persist activity (null when not traced).
 /// </summary>
-internal readonly record struct RequestTrace(long Started, Activity? Activity);
+internal readonly record struct RequestTrace(long Request, long Started, Activity? Activity);

@@ -13,21 +13,24 @@ namespace Recall.Persistence.Internal;
 /// last such handler.
 /// </summary>
 /// <remarks>
-/// Each write request in flight is counted (<see cref="PendingWrites"/>, read by a graceful
-/// shutdown from another thread), and, only while a meter or activity listener is attached,
-/// traced: its send time and its persist activity wait in a queue beside the request.
+/// One queue holds the handlers waiting, in call order: those of persisted events (the last of each
+/// atomic write marked, <see cref="Invocation.EndsWrite"/>), and deferred ones between them. Each
+/// write request in flight is counted (<see cref="PendingWrites"/>, read by a graceful shutdown
+/// from another thread), and numbered: once a meter or activity listener was attached, a request's
+/// send time and persist activity wait under its number until it is answered.
 /// </remarks>
 internal sealed class RunningPhase(EventSourcedRuntime runtime, Recovered recovered)
 {
     private long _assignedSequenceNumber = recovered.SequenceNumber; // the next persisted event's, minus one
-    private Queue<Invocation>? _pending;
+    private Queue<Invocation>? _pending;  // the handlers waiting, in call order
     private int _pendingStashing;
     private List<AtomicWrite>? _batch;
-    private Queue<int>? _inFlightWriteSizes;
     private Queue<Envelope>? _stash;
-    private bool _stopWhenWritten;      // a GracefulStop arrived: stop once no write is in flight
-    private int _inFlightRequests;      // write requests of this incarnation not yet answered and handled
-    private Queue<RequestTrace>? _traces; // once anyone listened: one entry per request in flight
+    private bool _stopWhenWritten;       // a GracefulStop arrived: stop once no write is in flight
+    private int _inFlightRequests;       // write requests of this incarnation not yet answered and handled
+    private long _requestsSent;          // numbers the requests, so that a trace finds its answer
+    private long _requestsAnswered;
+    private Queue<RequestTrace>? _traces; // once anyone listened: the requests sent since, by number
 
     /// <summary>The sequence number of the last event stored and applied.</summary>
     public long LastSequenceNumber { get; private set; } = recovered.SequenceNumber;
@@ -69,6 +72,7 @@ internal sealed class RunningPhase(EventSourcedRuntime runtime, Recovered recove
         var invocation = new Invocation<TEvent>(boxed, handler, stashing, deferred: false, runtime.Cell.CurrentEnvelope)
         {
             SequenceNumber = ++_assignedSequenceNumber,
+            EndsWrite = true,
         };
         (_batch ??= []).Add(new AtomicWrite(runtime.ToRepr(boxed, invocation.SequenceNumber)) { FencingToken = runtime.FencingToken });
         Enqueue(invocation);
@@ -100,6 +104,7 @@ internal sealed class RunningPhase(EventSourcedRuntime runtime, Recovered recove
         }
 
         _assignedSequenceNumber += reprs.Count;
+        invocations[^1].EndsWrite = true;
         (_batch ??= []).Add(new AtomicWrite(reprs) { FencingToken = runtime.FencingToken });
         foreach (var invocation in invocations)
         {
@@ -133,12 +138,7 @@ internal sealed class RunningPhase(EventSourcedRuntime runtime, Recovered recove
         // The request gets an array of its own; the list stays for the next handler.
         var writes = batch.ToArray();
         batch.Clear();
-        var sizes = _inFlightWriteSizes ??= new Queue<int>();
-        foreach (var write in writes)
-        {
-            sizes.Enqueue(write.Events.Count);
-        }
-
+        _requestsSent++;
         if (_traces is not null || PersistenceTelemetry.IsPersistObserved)
         {
             Trace(writes);
@@ -245,16 +245,6 @@ internal sealed class RunningPhase(EventSourcedRuntime runtime, Recovered recove
     /// <summary>Remembers when a request was sent and starts its persist activity (a child of the command's).</summary>
     private void Trace(AtomicWrite[] batch)
     {
-        if (_traces is null)
-        {
-            // Requests sent before anyone listened get empty entries, to keep the queue beside the requests.
-            _traces = new Queue<RequestTrace>();
-            for (var i = 0; i < _inFlightRequests; i++)
-            {
-                _traces.Enqueue(default);
-            }
-        }
-
         Activity? activity = null;
         if (PersistenceTelemetry.Source.HasListeners())
         {
@@ -277,7 +267,7 @@ internal sealed class RunningPhase(EventSourcedRuntime runtime, Recovered recove
         }
 
         var started = PersistenceTelemetry.PersistDuration.Enabled ? Stopwatch.GetTimestamp() : 0;
-        _traces.Enqueue(new RequestTrace(started, activity));
+        (_traces ??= new Queue<RequestTrace>()).Enqueue(new RequestTrace(_requestsSent, started, activity));
     }
 
     private void Enqueue(Invocation invocation)
@@ -315,7 +305,9 @@ internal sealed class RunningPhase(EventSourcedRuntime runtime, Recovered recove
             return;
         }
 
-        var trace = _traces is { Count: > 0 } traces ? traces.Dequeue() : default;
+        // Requests sent before anyone listened have no trace.
+        var request = ++_requestsAnswered;
+        var trace = _traces is { Count: > 0 } traces && traces.Peek().Request == request ? traces.Dequeue() : default;
         var failure = trace.Started == 0 && trace.Activity is null
             ? HandleAnswered(response) // nobody listened when the request was sent: the usual case
             : HandleTraced(response, trace);
@@ -397,7 +389,6 @@ internal sealed class RunningPhase(EventSourcedRuntime runtime, Recovered recove
     private Exception? HandleWriteResponse(WriteResponse response)
     {
         var pending = _pending!;
-        var sizes = _inFlightWriteSizes!;
         if (response.Failure is not null)
         {
             Fail(response.Failure);
@@ -412,10 +403,10 @@ internal sealed class RunningPhase(EventSourcedRuntime runtime, Recovered recove
             {
                 var result = results[r];
                 RunDeferredHandlers(pending);
-                var size = sizes.Dequeue();
-                for (var i = 0; i < size; i++)
+                Invocation invocation;
+                do
                 {
-                    var invocation = pending.Dequeue();
+                    invocation = pending.Dequeue();
                     if (invocation.Stashing)
                     {
                         _pendingStashing--;
@@ -437,6 +428,7 @@ internal sealed class RunningPhase(EventSourcedRuntime runtime, Recovered recove
                         runtime.Behavior.OnPersistRejected(result, invocation.Event, invocation.SequenceNumber);
                     }
                 }
+                while (!invocation.EndsWrite);
 
                 RunDeferredHandlers(pending);
             }
