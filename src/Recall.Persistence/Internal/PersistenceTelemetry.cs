@@ -58,7 +58,7 @@ internal static class PersistenceTelemetry
         tags: null,
         advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = s_durationBuckets });
 
-    /// <summary>Whether a write request needs a <see cref="RequestTrace"/>.</summary>
+    /// <summary>Whether a write request is measured or traced (<see cref="PersistTracing"/>).</summary>
     public static bool IsPersistObserved => PersistDuration.Enabled || Source.HasListeners();
 
     public static KeyValuePair<string, object?> SystemTag(string systemName) => new(RecallDiagnostics.ActorSystemTag, systemName);
@@ -118,10 +118,3 @@ internal static class PersistenceTelemetry
         return stored;
     }
 }
-
-/// <summary>
-/// What a persistent actor keeps about one write request in flight while someone listens: its
-/// number in the incarnation, when it was sent (for <see cref="PersistenceTelemetry.PersistDuration"/>,
-/// 0 when not measured) and its persist activity (null when not traced).
-/// </summary>
-internal readonly record struct RequestTrace(long Request, long Started, Activity? Activity);

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Recall.Actors;
 using Recall.Actors.Internal;
 using Recall.Persistence.Journal;
@@ -16,8 +15,8 @@ namespace Recall.Persistence.Internal;
 /// One queue holds the handlers waiting, in call order: those of persisted events (the last of each
 /// atomic write marked, <see cref="Invocation.EndsWrite"/>), and deferred ones between them. Each
 /// write request in flight is counted (<see cref="PendingWrites"/>, read by a graceful shutdown
-/// from another thread), and numbered: once a meter or activity listener was attached, a request's
-/// send time and persist activity wait under its number until it is answered.
+/// from another thread), and numbered, so that <see cref="PersistTracing"/>, made once anyone
+/// listens, finds the trace of the request an answer is for.
 /// </remarks>
 internal sealed class RunningPhase(EventSourcedRuntime runtime, Recovered recovered)
 {
@@ -30,7 +29,7 @@ internal sealed class RunningPhase(EventSourcedRuntime runtime, Recovered recove
     private int _inFlightRequests;       // write requests of this incarnation not yet answered and handled
     private long _requestsSent;          // numbers the requests, so that a trace finds its answer
     private long _requestsAnswered;
-    private Queue<RequestTrace>? _traces; // once anyone listened: the requests sent since, by number
+    private PersistTracing? _tracing;    // once anyone listened
 
     /// <summary>The sequence number of the last event stored and applied.</summary>
     public long LastSequenceNumber { get; private set; } = recovered.SequenceNumber;
@@ -40,6 +39,8 @@ internal sealed class RunningPhase(EventSourcedRuntime runtime, Recovered recove
 
     /// <summary>Write requests sent and not yet answered and handled; safe to read from any thread (0 once the actor stops).</summary>
     public int PendingWrites => runtime.IsStopping ? 0 : Volatile.Read(ref _inFlightRequests);
+
+    private PersistTracing Tracing => _tracing ??= new PersistTracing(runtime, this);
 
     public void Receive(object message)
     {
@@ -139,9 +140,9 @@ internal sealed class RunningPhase(EventSourcedRuntime runtime, Recovered recove
         var writes = batch.ToArray();
         batch.Clear();
         _requestsSent++;
-        if (_traces is not null || PersistenceTelemetry.IsPersistObserved)
+        if (PersistenceTelemetry.IsPersistObserved)
         {
-            Trace(writes);
+            Tracing.Sent(_requestsSent, writes);
         }
 
         // Counted before it is sent, so a graceful shutdown never sees nothing pending while it is.
@@ -168,14 +169,7 @@ internal sealed class RunningPhase(EventSourcedRuntime runtime, Recovered recove
         }
 
         _pendingStashing = 0;
-        while (_traces is not null && _traces.TryDequeue(out var trace))
-        {
-            if (trace.Activity is { } activity)
-            {
-                PersistenceTelemetry.SetError(activity, cause ?? new OperationCanceledException("The actor stopped before the write was answered."));
-                activity.Stop();
-            }
-        }
+        _tracing?.Abandon(cause);
     }
 
     public void DropStash()
@@ -218,56 +212,18 @@ internal sealed class RunningPhase(EventSourcedRuntime runtime, Recovered recove
 
         if (PersistenceTelemetry.Source.HasListeners())
         {
-            HandleCommandTraced(command);
+            Tracing.RunCommand(command);
             return;
         }
 
+        RunCommand(command);
+    }
+
+    /// <summary>Runs the actor's command handler, then sends what it persisted.</summary>
+    public void RunCommand(object command)
+    {
         runtime.Behavior.HandleCommand(command);
         SendPersisted();
-    }
-
-    private void HandleCommandTraced(object command)
-    {
-        using var activity = PersistenceTelemetry.StartActivity("recall.command", runtime);
-        activity?.SetTag("recall.command.type", command.GetType().Name);
-        try
-        {
-            runtime.Behavior.HandleCommand(command);
-            SendPersisted();
-        }
-        catch (Exception exception)
-        {
-            PersistenceTelemetry.SetError(activity, exception);
-            throw;
-        }
-    }
-
-    /// <summary>Remembers when a request was sent and starts its persist activity (a child of the command's).</summary>
-    private void Trace(AtomicWrite[] batch)
-    {
-        Activity? activity = null;
-        if (PersistenceTelemetry.Source.HasListeners())
-        {
-            var current = Activity.Current;
-            activity = PersistenceTelemetry.StartActivity("recall.persist", runtime);
-            if (activity is { IsAllDataRequested: true })
-            {
-                var events = 0;
-                foreach (var write in batch)
-                {
-                    events += write.Events.Count;
-                }
-
-                activity.SetTag("recall.event_count", events);
-                activity.SetTag("recall.sequence_number", batch[^1].Events[^1].SequenceNumber);
-            }
-
-            // The activity lasts until the store answers; the command goes on without it.
-            Activity.Current = current;
-        }
-
-        var started = PersistenceTelemetry.PersistDuration.Enabled ? Stopwatch.GetTimestamp() : 0;
-        (_traces ??= new Queue<RequestTrace>()).Enqueue(new RequestTrace(_requestsSent, started, activity));
     }
 
     private void Enqueue(Invocation invocation)
@@ -305,52 +261,13 @@ internal sealed class RunningPhase(EventSourcedRuntime runtime, Recovered recove
             return;
         }
 
-        // Requests sent before anyone listened have no trace.
         var request = ++_requestsAnswered;
-        var trace = _traces is { Count: > 0 } traces && traces.Peek().Request == request ? traces.Dequeue() : default;
-        var failure = trace.Started == 0 && trace.Activity is null
-            ? HandleAnswered(response) // nobody listened when the request was sent: the usual case
-            : HandleTraced(response, trace);
+        var failure = _tracing is { } tracing && tracing.TryTake(request, out var trace)
+            ? tracing.HandleAnswered(response, trace)
+            : HandleAnswered(response); // nobody listened when the request was sent: the usual case
         if (failure is null && _pendingStashing == 0)
         {
             DrainStash();
-        }
-    }
-
-    private Exception? HandleTraced(WriteResponse response, RequestTrace trace)
-    {
-        if (trace.Started != 0)
-        {
-            PersistenceTelemetry.RecordDuration(PersistenceTelemetry.PersistDuration, trace.Started, runtime.Cell.System.Name, response.Failure);
-        }
-
-        var activity = trace.Activity;
-        var previous = Activity.Current;
-        try
-        {
-            // The handlers run inside the persist activity, so what they do is traced as part of it.
-            if (activity is not null)
-            {
-                Activity.Current = activity;
-            }
-
-            var failure = HandleAnswered(response);
-            if (failure is not null)
-            {
-                PersistenceTelemetry.SetError(activity, failure);
-            }
-
-            return failure;
-        }
-        catch (Exception exception)
-        {
-            PersistenceTelemetry.SetError(activity, exception);
-            throw;
-        }
-        finally
-        {
-            activity?.Stop();
-            Activity.Current = previous;
         }
     }
 
@@ -363,7 +280,7 @@ internal sealed class RunningPhase(EventSourcedRuntime runtime, Recovered recove
     }
 
     /// <summary>Handles an answered request (<see cref="HandleWriteResponse"/>), then stops counting it as in flight.</summary>
-    private Exception? HandleAnswered(WriteResponse response)
+    public Exception? HandleAnswered(WriteResponse response)
     {
         try
         {
