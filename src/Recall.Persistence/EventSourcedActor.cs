@@ -1,6 +1,5 @@
 using Recall.Actors;
 using Recall.Persistence.Internal;
-using Recall.Persistence.Serialization;
 using Recall.Persistence.Snapshots;
 
 namespace Recall.Persistence;
@@ -29,13 +28,14 @@ public sealed record SnapshotRetention(int EveryNEvents, int KeepSnapshots = 2)
 /// <typeparam name="TCommand">The commands (usually a sealed interface of records).</typeparam>
 /// <typeparam name="TEvent">The events (usually a sealed interface of records).</typeparam>
 /// <typeparam name="TState">The state (an immutable record).</typeparam>
-public abstract class EventSourcedActor<TCommand, TEvent, TState> : Actor, IEventSourcedBehavior, ISideEffectTarget
+public abstract partial class EventSourcedActor<TCommand, TEvent, TState> : Actor, IEventSourcedBehavior, ISideEffectTarget
     where TCommand : notnull
     where TEvent : notnull
     where TState : notnull
 {
     private readonly PersistenceId _persistenceId;
     private readonly EventSourcedRuntime _runtime;
+    private readonly EffectInterpreter _effects;
     private TState _state;
     private SnapshotRetention? _snapshots;
 
@@ -46,6 +46,7 @@ public abstract class EventSourcedActor<TCommand, TEvent, TState> : Actor, IEven
         _persistenceId = persistenceId;
         _state = emptyState;
         _runtime = new EventSourcedRuntime(this, this);
+        _effects = new EffectInterpreter(this);
     }
 
     /// <summary>The current state.</summary>
@@ -160,7 +161,7 @@ public abstract class EventSourcedActor<TCommand, TEvent, TState> : Actor, IEven
         switch (command)
         {
             case TCommand typed:
-                Decide(typed);
+                _effects.Decide(typed);
                 break;
             case TypedStateRequest:
                 Sender.Tell(new TypedStateReply(_state, _runtime.LastSequenceNumber, _persistenceId.Value));
@@ -192,94 +193,6 @@ public abstract class EventSourcedActor<TCommand, TEvent, TState> : Actor, IEven
     void ISideEffectTarget.StopSelf() => Context.Stop(Self);
 
     void ISideEffectTarget.UnstashAll() => Stash.UnstashAll();
-
-    private void Decide(TCommand command)
-    {
-        var pending = OnCommandAsync(_state, command);
-        if (pending.IsCompletedSuccessfully)
-        {
-            Apply(pending.Result, command);
-            return;
-        }
-
-        // Deciding takes I/O: commands wait in the mailbox until the effect is applied.
-        RunTask(async () =>
-        {
-            var effect = await pending;
-            Apply(effect, command);
-            _runtime.Running.SendPersisted();
-        });
-    }
-
-    private void Apply(Effect<TEvent, TState> effect, TCommand command)
-    {
-        switch (effect.Kind)
-        {
-            case EffectKind.Persist when effect.Events.Count == 1:
-                // One event (the common case): no list, no enumerator.
-                _runtime.Running.Persist(
-                    Tagged(effect.Events[0]),
-                    stored =>
-                    {
-                        var @event = AsEvent(stored is Tagged tagged ? tagged.Payload : stored);
-                        _state = OnEvent(_state, @event);
-                        MaybeSnapshot(@event);
-                        RunSideEffects(effect);
-                    },
-                    stashing: true);
-                break;
-            case EffectKind.Persist:
-                var events = effect.Events;
-                var applied = 0;
-                _runtime.Running.PersistAll(
-                    events.Select(Tagged),
-                    stored =>
-                    {
-                        var @event = AsEvent(stored is Tagged tagged ? tagged.Payload : stored);
-                        _state = OnEvent(_state, @event);
-                        MaybeSnapshot(@event);
-                        if (++applied == events.Count)
-                        {
-                            RunSideEffects(effect);
-                        }
-                    },
-                    stashing: true);
-                break;
-            case EffectKind.Unhandled:
-                Unhandled(command);
-                RunSideEffects(effect);
-                break;
-            case EffectKind.Stash:
-                Stash.Stash();
-                break;
-            default:
-                RunSideEffects(effect);
-                break;
-        }
-    }
-
-    private object Tagged(TEvent @event)
-    {
-        var tags = Tags(@event);
-        return tags.Count == 0 ? @event : new Tagged(@event, tags);
-    }
-
-    private void MaybeSnapshot(TEvent @event)
-    {
-        var sequenceNumber = _runtime.LastSequenceNumber;
-        if (ShouldSnapshot(_state, @event, sequenceNumber) || (_snapshots is { } retention && sequenceNumber % retention.EveryNEvents == 0))
-        {
-            _runtime.StoreOperations.SaveSnapshot(_state);
-        }
-    }
-
-    private void RunSideEffects(Effect<TEvent, TState> effect)
-    {
-        foreach (var sideEffect in effect.SideEffects)
-        {
-            sideEffect(_state, this);
-        }
-    }
 
     private TEvent AsEvent(object @event) => @event is TEvent typed
         ? typed

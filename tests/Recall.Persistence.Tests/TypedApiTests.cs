@@ -125,6 +125,38 @@ public sealed class TypedApiTests
         Assert.Equal(["counter", "odd"], Assert.Single(stored).Tags);
     }
 
+    [Fact]
+    public async Task An_effect_of_several_events_is_one_write_each_event_is_applied_and_the_side_effects_run_once_after_the_last()
+    {
+        await using var h = PersistenceHarness.Create();
+        var probe = new TestProbe(h.System);
+        var tally = h.System.Spawn(Props.Create(() => new Tally("several", probe.Ref)));
+
+        tally.Tell(new[] { 1, 2, 3 }, null);
+        Assert.Equal("after:6", await probe.ExpectMsgAsync<string>());
+        tally.Tell(new[] { 4 }, null);
+        Assert.Equal("after:10", await probe.ExpectMsgAsync<string>());
+
+        var write = Assert.Single(h.Recording.WriteCalls[0]);
+        Assert.Equal([1L, 2L, 3L], write.Events.Select(e => e.SequenceNumber));
+        Assert.Equal([1, 2, 3, 4], (await h.StoredAsync("tally|several")).Select(e => (int)e.Payload));
+    }
+
+    [Fact]
+    public async Task A_rejected_effect_of_several_events_applies_none_and_runs_no_side_effects()
+    {
+        await using var h = PersistenceHarness.Create();
+        var probe = new TestProbe(h.System);
+        var tally = h.System.Spawn(Props.Create(() => new Tally("rejected", probe.Ref)));
+        h.Journal.RejectWrites("tally|rejected", times: 1);
+
+        tally.Tell(new[] { 1, 2 }, null);
+        Assert.Equal("rejected:1@1", await probe.ExpectMsgAsync<string>());
+        Assert.Equal("rejected:2@2", await probe.ExpectMsgAsync<string>());
+        tally.Tell(new[] { 5 }, null);
+        Assert.Equal("after:5", await probe.ExpectMsgAsync<string>());
+    }
+
     private static async Task<Snapshots.SelectedSnapshot> WaitForSnapshotAsync(Snapshots.ISnapshotStore store, string id, long sequenceNumber)
     {
         var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(5);
@@ -189,6 +221,17 @@ public sealed class TypedApiTests
         }
 
         protected override int OnEvent(int state, Added @event) => state + 1;
+    }
+
+    /// <summary>Persists the numbers of a command as one effect and tells the sum after it.</summary>
+    private sealed class Tally(string id, IActorRef probe) : EventSourcedActor<int[], int, int>(PersistenceId.Of("tally", id), 0)
+    {
+        protected override Effect<int, int> OnCommand(int state, int[] command) =>
+            Effect.Persist(command).ThenRun(s => probe.Tell($"after:{s}", null));
+
+        protected override int OnEvent(int state, int @event) => state + @event;
+
+        protected override void OnPersistRejected(Exception cause, int @event, long sequenceNumber) => probe.Tell($"rejected:{@event}@{sequenceNumber}", null);
     }
 
     public sealed record Increment(IReplyTo<int> ReplyTo);

@@ -69,13 +69,15 @@ internal sealed class RunningPhase(EventSourcedRuntime runtime, Recovered recove
     {
         ArgumentNullException.ThrowIfNull(@event);
         ArgumentNullException.ThrowIfNull(handler);
-        object boxed = @event;
-        var invocation = new Invocation<TEvent>(boxed, handler, stashing, deferred: false, runtime.Cell.CurrentEnvelope)
-        {
-            SequenceNumber = ++_assignedSequenceNumber,
-            EndsWrite = true,
-        };
-        (_batch ??= []).Add(new AtomicWrite(runtime.ToRepr(boxed, invocation.SequenceNumber)) { FencingToken = runtime.FencingToken });
+        Persist(new Invocation<TEvent>(@event, handler, stashing, deferred: false, runtime.Cell.CurrentEnvelope));
+    }
+
+    /// <summary>Persists the event of <paramref name="invocation"/> as an atomic write of its own.</summary>
+    public void Persist(Invocation invocation)
+    {
+        invocation.SequenceNumber = ++_assignedSequenceNumber;
+        invocation.EndsWrite = true;
+        (_batch ??= []).Add(new AtomicWrite(runtime.ToRepr(invocation.Event, invocation.SequenceNumber)) { FencingToken = runtime.FencingToken });
         Enqueue(invocation);
     }
 
@@ -86,22 +88,28 @@ internal sealed class RunningPhase(EventSourcedRuntime runtime, Recovered recove
         ArgumentNullException.ThrowIfNull(handler);
         var origin = runtime.Cell.CurrentEnvelope;
         var invocations = new List<Invocation>();
-        var reprs = new List<PersistentRepr>();
         foreach (var @event in events)
         {
             ArgumentNullException.ThrowIfNull(@event, nameof(events));
-            object boxed = @event;
-            var invocation = new Invocation<TEvent>(boxed, handler, stashing, deferred: false, origin)
-            {
-                SequenceNumber = _assignedSequenceNumber + invocations.Count + 1,
-            };
-            reprs.Add(runtime.ToRepr(boxed, invocation.SequenceNumber));
-            invocations.Add(invocation);
+            invocations.Add(new Invocation<TEvent>(@event, handler, stashing, deferred: false, origin));
         }
 
-        if (reprs.Count == 0)
+        PersistAll(invocations);
+    }
+
+    /// <summary>Persists the events of <paramref name="invocations"/> as one atomic write (nothing when there are none).</summary>
+    public void PersistAll(List<Invocation> invocations)
+    {
+        if (invocations.Count == 0)
         {
             return;
+        }
+
+        var reprs = new List<PersistentRepr>(invocations.Count);
+        foreach (var invocation in invocations)
+        {
+            invocation.SequenceNumber = _assignedSequenceNumber + reprs.Count + 1;
+            reprs.Add(runtime.ToRepr(invocation.Event, invocation.SequenceNumber));
         }
 
         _assignedSequenceNumber += reprs.Count;
