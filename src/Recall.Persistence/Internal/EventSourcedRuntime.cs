@@ -61,8 +61,7 @@ internal sealed partial class EventSourcedRuntime
     public bool IsAbandoned => _phase == RuntimePhase.Abandoned;
 
     /// <summary>The running phase: commands, and the writes they persist.</summary>
-    public RunningPhase Running => _running ?? throw new InvalidOperationException(
-        $"'{PersistenceId}' is {_phase.ToString().ToLowerInvariant()}, not running: events are only persisted by commands, once recovery has completed.");
+    public RunningPhase Running => _running ?? NotRunning();
 
     /// <summary>The sequence number of the last event stored and applied (during replay: the event being replayed).</summary>
     public long LastSequenceNumber => _running is { } running ? running.LastSequenceNumber : _recovery!.LastSequenceNumber;
@@ -145,6 +144,10 @@ internal sealed partial class EventSourcedRuntime
             running.ReturnStashToMailbox();
         }
     }
+
+    // Apart, so that Running stays small enough to inline on the path of every command and persist.
+    private RunningPhase NotRunning() => throw new InvalidOperationException(
+        $"'{PersistenceId}' is {_phase.ToString().ToLowerInvariant()}, not running: events are only persisted by commands, once recovery has completed.");
 
     private void Abandon()
     {

@@ -7,9 +7,9 @@ namespace Recall.Persistence.Internal;
 /// <summary>
 /// Second of two phases (after <see cref="RecoveryPhase"/>, made from what it
 /// <see cref="Recovered"/>). Handles commands; the Persist calls of one command become one request
-/// to the journal front, and their handlers run in call order when the store answers. Persisting is a sub-state: while a stashing handler (Persist, PersistAll,
-/// Defer) is pending, new commands wait in a bounded internal stash, and run, in order, after the
-/// last such handler.
+/// to the journal front, and their handlers run in call order when the store answers. Persisting
+/// is a sub-state: while a stashing handler (Persist, PersistAll, Defer) is pending, new commands
+/// wait in a bounded internal stash, and run, in order, after the last such handler.
 /// </summary>
 /// <remarks>
 /// One queue holds the handlers waiting, in call order: those of persisted events (the last of each
