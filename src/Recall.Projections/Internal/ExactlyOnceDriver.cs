@@ -87,11 +87,7 @@ internal sealed class ExactlyOnceDriver<TConnection, TTransaction>(
     public override async Task ResetAsync(Offset offset, CancellationToken cancellationToken)
     {
         await dialect.UseAsync(
-            async connection =>
-            {
-                await dialect.SaveAsync(connection, null, id, offset, null, time.GetUtcNow(), cancellationToken);
-                return true;
-            },
+            connection => dialect.SaveAsync(connection, null, id, offset, null, time.GetUtcNow(), cancellationToken),
             cancellationToken);
         _expected = offset;
     }
@@ -115,11 +111,7 @@ internal sealed class ExactlyOnceDriver<TConnection, TTransaction>(
 
     public override Task SaveStateAsync(ProjectionState state, string? error, CancellationToken cancellationToken) =>
         dialect.UseAsync(
-            async connection =>
-            {
-                await dialect.SaveStateAsync(connection, null, id, state, error, time.GetUtcNow(), cancellationToken);
-                return true;
-            },
+            connection => dialect.SaveStateAsync(connection, null, id, state, error, time.GetUtcNow(), cancellationToken),
             cancellationToken);
 
     public override ValueTask DisposeAsync() => dialect.DisposeAsync();

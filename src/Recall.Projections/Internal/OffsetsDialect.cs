@@ -42,6 +42,20 @@ internal abstract class OffsetsDialect : IAsyncDisposable
     public abstract ValueTask DisposeAsync();
 
     /// <summary>Runs <paramref name="work"/> on a connection of <see cref="OpenAsync"/> and gives it back, also when the work fails.</summary>
+    public async Task UseAsync(Func<DbConnection, Task> work, CancellationToken cancellationToken)
+    {
+        var connection = await OpenAsync(cancellationToken);
+        try
+        {
+            await work(connection);
+        }
+        finally
+        {
+            await ReleaseAsync(connection);
+        }
+    }
+
+    /// <inheritdoc cref="UseAsync(Func{DbConnection, Task}, CancellationToken)"/>
     public async Task<T> UseAsync<T>(Func<DbConnection, Task<T>> work, CancellationToken cancellationToken)
     {
         var connection = await OpenAsync(cancellationToken);
@@ -68,19 +82,11 @@ internal sealed class OffsetsTableStore(OffsetsDialect dialect, TimeProvider tim
 
     public async ValueTask SaveOffsetAsync(ProjectionId id, Offset offset, DateTimeOffset? lastEventTimestamp, CancellationToken cancellationToken) =>
         await dialect.UseAsync(
-            async connection =>
-            {
-                await dialect.SaveAsync(connection, null, id, offset, lastEventTimestamp, time.GetUtcNow(), cancellationToken);
-                return true;
-            },
+            connection => dialect.SaveAsync(connection, null, id, offset, lastEventTimestamp, time.GetUtcNow(), cancellationToken),
             cancellationToken);
 
     public async ValueTask SaveStateAsync(ProjectionId id, ProjectionState state, string? error, CancellationToken cancellationToken) =>
         await dialect.UseAsync(
-            async connection =>
-            {
-                await dialect.SaveStateAsync(connection, null, id, state, error, time.GetUtcNow(), cancellationToken);
-                return true;
-            },
+            connection => dialect.SaveStateAsync(connection, null, id, state, error, time.GetUtcNow(), cancellationToken),
             cancellationToken);
 }
