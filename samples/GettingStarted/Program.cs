@@ -4,7 +4,7 @@ using Recall.Persistence.Serialization;
 using Recall.Persistence.Sqlite;
 
 await using var system = ActorSystem.Create("bank", o => o
-    .UsePersistence(p => p.UseSqlite("bank.db").Events.RegisterAssemblyOf<Wallet>()));
+    .UsePersistence(p => p.UseSqlite("bank.db")));
 var wallet = system.Spawn(Props.Create(() => new Wallet("alice")), "wallet-alice");
 wallet.Tell(new Deposit(10));
 Console.WriteLine($"balance: {await wallet.Ask<int>(new GetBalance(), TimeSpan.FromSeconds(5))}");
