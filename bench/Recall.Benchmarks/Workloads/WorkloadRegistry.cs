@@ -21,6 +21,7 @@ internal static class WorkloadRegistry
         new Persistence.PersistWorkload("persist-many-typed", Persistence.Mode.Persist, 1000, 100, options, typed: true),
         new Persistence.IdleMemoryPersistent(options),
         new Persistence.LimitSqliteInsert(options),
+        new Persistence.LimitPostgresInsert(options),
         new Persistence.QueryLiveLatency(options),
         new ProjectionCatchUp(options),
 
