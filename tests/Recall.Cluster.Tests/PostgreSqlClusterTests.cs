@@ -5,6 +5,10 @@ using Recall.Persistence.PostgreSql;
 using Recall.Persistence.PostgreSql.Tests;
 using Recall.TestKit;
 
+// The PostgreSQL tests of this assembly skip (or, under RECALL_REQUIRE_POSTGRES=1, fail) without a
+// server, exactly as those of Recall.Persistence.PostgreSql.Tests do.
+[assembly: TestFramework("Recall.Persistence.PostgreSql.Tests.PostgresTestFramework", "Recall.Persistence.PostgreSql.Tests")]
+
 namespace Recall.Cluster.Tests;
 
 /// <summary>In-process nodes on a real PostgreSQL: members, leases and the journal in one schema.</summary>
