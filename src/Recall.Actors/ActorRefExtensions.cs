@@ -49,6 +49,7 @@ public static class ActorRefExtensions
     {
         var system = promise.System;
         using var activity = ActorTracing.StartAsk(target, message);
+        promise.Asked = (target.Path, message.GetType());
         target.Tell(message, promise);
         RunNext.Release(); // an actor that blocks on this ask must not hold the target back
         object reply;

@@ -214,16 +214,26 @@ public sealed partial class ActorSystem : IAsyncDisposable
 
     /// <summary>
     /// When <paramref name="sender"/> is an ask still waiting for its answer, fails it at once with
-    /// <see cref="AskFailedException"/> saying <paramref name="reason"/>; otherwise does nothing.
+    /// <see cref="AskFailedException"/> saying <paramref name="reason"/>; an ask of another process
+    /// (a reply ref there) is sent the reason, and fails the same way; otherwise does nothing.
     /// </summary>
     internal static void FailAsk(IActorRef? sender, IActorRef recipient, object message, string reason, Exception? cause = null)
     {
-        if (sender is PromiseActorRef promise && !promise.Reply.IsCompleted)
+        if (sender is PromiseActorRef promise)
         {
-            var type = message is TracedMessage traced ? traced.Message.GetType() : message.GetType();
-            promise.Fail(new AskFailedException(recipient.Path, type, reason, cause));
+            if (!promise.Reply.IsCompleted)
+            {
+                var type = message is TracedMessage traced ? traced.Message.GetType() : message.GetType();
+                promise.Fail(new AskFailedException(recipient.Path, type, reason, cause));
+            }
+        }
+        else if (sender is IInternalActorRef other and not LocalActorRef && IsTempPath(sender.Path))
+        {
+            other.SendSystemMessage(new AskFailed(reason));
         }
     }
+
+    private static bool IsTempPath(ActorPath path) => path.Parent is { Name: "temp", Parent.Parent: null };
 
     private static string ReasonOf(IActorRef recipient) => recipient switch
     {

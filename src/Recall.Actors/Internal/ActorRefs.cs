@@ -70,6 +70,9 @@ internal sealed class PromiseActorRef(ActorSystem system, ActorPath path) : IInt
     /// <summary>The asked message could not be delivered: the ask fails at once.</summary>
     public void Fail(Exception cause) => _reply.TrySetException(cause);
 
+    /// <summary>The ask's target and message type, set before the message is sent.</summary>
+    public (ActorPath Target, Type MessageType)? Asked { get; set; }
+
     public void Tell(object message, IActorRef? sender)
     {
         ArgumentNullException.ThrowIfNull(message);
@@ -84,6 +87,11 @@ internal sealed class PromiseActorRef(ActorSystem system, ActorPath path) : IInt
         if (message is Watch watch && _reply.Task.IsCompleted)
         {
             watch.Watcher.SendSystemMessage(new DeathWatchNotification(this));
+        }
+        else if (message is AskFailed failed && Asked is var (target, type))
+        {
+            // From the asked actor's process: it will not answer.
+            Fail(new AskFailedException(target, type, failed.Reason));
         }
     }
 

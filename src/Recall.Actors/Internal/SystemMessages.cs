@@ -12,6 +12,15 @@ internal abstract class SystemMessage
     public SystemMessage? Next;
 }
 
+/// <summary>
+/// To an ask's reply ref in another process: the asked actor will not answer (it failed handling
+/// the message, or the message could not be delivered), so the ask there fails at once.
+/// </summary>
+internal sealed class AskFailed(string reason) : SystemMessage
+{
+    public string Reason { get; } = reason;
+}
+
 /// <summary>Create the actor instance and run PreStart.</summary>
 internal sealed class Create : SystemMessage;
 

@@ -41,6 +41,10 @@ internal sealed class RemoteActorRef(ActorSystem system, ActorPath path, Associa
 
                 Association.Send(new Outbound(RecordKind.Terminated, this, null, null, notification.Actor.Path, 0));
                 break;
+            case AskFailed failed:
+                // This ref is an ask's reply ref: the ask fails at once on its node.
+                Association.Send(new Outbound(RecordKind.AskFailed, this, failed.Reason, null, null, 0));
+                break;
         }
     }
 

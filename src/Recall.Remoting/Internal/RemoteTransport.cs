@@ -192,6 +192,15 @@ internal sealed partial class RemoteTransport : IRemoteProvider
             case RecordKind.Leaving:
                 writer.Kind(RecordKind.Leaving);
                 return false;
+            case RecordKind.AskFailed:
+            {
+                var asker = tables.Path(item.Path, writer);
+                writer.Kind(RecordKind.AskFailed);
+                asker.WriteTo(writer);
+                writer.Text((string)item.Message!);
+                return false;
+            }
+
             default:
                 throw new InvalidOperationException($"Record kind {item.Kind} is not sent from the outbound queue.");
         }
@@ -421,6 +430,14 @@ internal sealed partial class RemoteTransport : IRemoteProvider
                         association.Identified(request, found);
                     }
 
+                    break;
+                }
+
+                case RecordKind.AskFailed:
+                {
+                    var asker = tables.Local(PathRef.ReadFrom(ref reader), System);
+                    var reason = reader.Text();
+                    (asker as PromiseActorRef)?.SendSystemMessage(new AskFailed(reason));
                     break;
                 }
 

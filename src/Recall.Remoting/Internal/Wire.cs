@@ -21,6 +21,7 @@ internal enum RecordKind : byte
     Identified = 8,       // request number, found (0/1)
     Leaving = 9,          // the sending node is shutting down
     ResetTables = 10,     // forget every path and manifest defined so far on this stream
+    AskFailed = 11,       // ask reply path id (on the receiver), reason: the asked actor will not answer
 }
 
 /// <summary>The gRPC method: one bidirectional stream of frames per ordered pair of nodes.</summary>
