@@ -23,7 +23,8 @@ internal sealed class RunningPhase(EventSourcedRuntime runtime, Recovered recove
     private long _assignedSequenceNumber = recovered.SequenceNumber; // the next persisted event's, minus one
     private Queue<Invocation>? _pending;  // the handlers waiting, in call order
     private int _pendingStashing;
-    private List<AtomicWrite>? _batch;
+    private List<AtomicWrite>? _batch;   // persisted, not yet sent
+    private int _batchEvents;
     private Queue<Envelope>? _stash;
     private bool _stopWhenWritten;       // a GracefulStop arrived: stop once no write is in flight
     private int _inFlightRequests;       // write requests of this incarnation not yet answered and handled
@@ -77,7 +78,7 @@ internal sealed class RunningPhase(EventSourcedRuntime runtime, Recovered recove
     {
         invocation.SequenceNumber = ++_assignedSequenceNumber;
         invocation.EndsWrite = true;
-        (_batch ??= []).Add(new AtomicWrite(runtime.ToRepr(invocation.Event, invocation.SequenceNumber)) { FencingToken = runtime.FencingToken });
+        Add(new AtomicWrite(runtime.ToRepr(invocation.Event, invocation.SequenceNumber)) { FencingToken = runtime.FencingToken }, 1);
         Enqueue(invocation);
     }
 
@@ -114,7 +115,7 @@ internal sealed class RunningPhase(EventSourcedRuntime runtime, Recovered recove
 
         _assignedSequenceNumber += reprs.Count;
         invocations[^1].EndsWrite = true;
-        (_batch ??= []).Add(new AtomicWrite(reprs) { FencingToken = runtime.FencingToken });
+        Add(new AtomicWrite(reprs) { FencingToken = runtime.FencingToken }, reprs.Count);
         foreach (var invocation in invocations)
         {
             Enqueue(invocation);
@@ -136,17 +137,47 @@ internal sealed class RunningPhase(EventSourcedRuntime runtime, Recovered recove
         Enqueue(new Invocation<TEvent>(@event, handler, stashing, deferred: true, runtime.Cell.CurrentEnvelope));
     }
 
-    /// <summary>After a command or handler ran: send what it persisted.</summary>
-    public void SendPersisted()
+    /// <summary>
+    /// After a command or handler ran: send what it persisted. While an earlier request is in flight
+    /// (<paramref name="answered"/>: besides the one being answered now), what later commands persist
+    /// waits and goes out as one request when that one is answered, or once it holds
+    /// <see cref="PersistenceOptions.MaxBatchSize"/> writes: fewer, larger requests, which the journal
+    /// front would have put into one batch anyway (an id's writes never overlap).
+    /// </summary>
+    public void SendPersisted(bool answered = false)
     {
         if (_batch is not { Count: > 0 } batch || runtime.IsStopping)
         {
             return;
         }
 
+        if (_inFlightRequests > (answered ? 1 : 0) && _batchEvents < runtime.Options.MaxBatchSize && !PersistenceTelemetry.IsPersistObserved)
+        {
+            return;
+        }
+
+        Send(batch);
+    }
+
+    /// <summary>Adds a write to what is sent next; what waits goes first when the write would take it past <see cref="PersistenceOptions.MaxBatchSize"/>.</summary>
+    private void Add(AtomicWrite write, int events)
+    {
+        var batch = _batch ??= [];
+        if (batch.Count > 0 && _batchEvents + events > runtime.Options.MaxBatchSize && !runtime.IsStopping)
+        {
+            Send(batch);
+        }
+
+        batch.Add(write);
+        _batchEvents += events;
+    }
+
+    private void Send(List<AtomicWrite> batch)
+    {
         // The request gets an array of its own; the list stays for the next handler.
         var writes = batch.ToArray();
         batch.Clear();
+        _batchEvents = 0;
         _requestsSent++;
         if (PersistenceTelemetry.IsPersistObserved)
         {
@@ -363,7 +394,7 @@ internal sealed class RunningPhase(EventSourcedRuntime runtime, Recovered recove
             runtime.Cell.CurrentEnvelope = saved;
         }
 
-        SendPersisted();
+        SendPersisted(answered: true);
         return null;
     }
 
