@@ -31,7 +31,7 @@ namespace Recall.Persistence.PostgreSql;
 /// docs/postgresql.md, "Read side"). Every write batch notifies the schema's channel; the first
 /// live stream starts one listening connection that wakes the streams on each notification.</para>
 /// </remarks>
-public sealed partial class PostgreSqlJournal : IReadJournalStore, IFencingJournal, IAsyncDisposable
+public sealed partial class PostgreSqlJournal : IJournal, IReadJournalStore, IFencingJournal, IAsyncDisposable
 {
     private readonly PostgreSqlDatabase _database;
     private readonly EventSerialization _serialization;

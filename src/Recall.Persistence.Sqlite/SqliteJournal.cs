@@ -16,7 +16,7 @@ namespace Recall.Persistence.Sqlite;
 /// <c>system.Persistence().ReadJournal</c>, or with <c>new ReadJournal(journal)</c>, in this
 /// process or in another one that opens the file (<see cref="SqliteStoreOptions.ReadOnly"/>).
 /// </summary>
-public sealed partial class SqliteJournal : IReadJournalStore, IFencingJournal, IAsyncDisposable
+public sealed partial class SqliteJournal : IJournal, IReadJournalStore, IFencingJournal, IAsyncDisposable
 {
     private readonly SqliteDatabase _database;
     private readonly EventSerialization _serialization;

@@ -20,6 +20,7 @@ public sealed partial class PersistenceExtension : IAsyncDisposable
         options.Serialization.BindTo(system);
         Journal = options.CreateJournal();
         SnapshotStore = options.CreateSnapshotStore();
+        ReadJournalStore = options.CreateReadJournalStore() ?? Journal as IReadJournalStore;
         RecoveryPermits = new SemaphoreSlim(options.MaxConcurrentRecoveries, options.MaxConcurrentRecoveries);
         Breaker = new CircuitBreaker(options.CircuitBreakerMaxFailures, options.CircuitBreakerResetTimeout, system.TimeProvider);
         JournalFront = system.SpawnSystemActor(Props.Create(() => new JournalFront(Journal, options, Breaker, AbandonedWrites)), "journal");
@@ -38,12 +39,19 @@ public sealed partial class PersistenceExtension : IAsyncDisposable
     public ISnapshotStore? SnapshotStore { get; }
 
     /// <summary>
-    /// The journal read as streams (CQRS read side), with the system's read adapters and
-    /// <see cref="PersistenceOptions.Query"/> settings.
+    /// The store of the read side: the one <see cref="PersistenceOptions.UseReadJournalStore(Func{EventSerialization, IReadJournalStore})"/>
+    /// chose, else the journal when it implements <see cref="IReadJournalStore"/>, else null.
     /// </summary>
-    /// <exception cref="NotSupportedException">The journal cannot be read as streams (it does not implement <see cref="IReadJournalStore"/>).</exception>
+    public IReadJournalStore? ReadJournalStore { get; }
+
+    /// <summary>
+    /// The journal read as streams (CQRS read side) through <see cref="ReadJournalStore"/>, with the
+    /// system's read adapters and <see cref="PersistenceOptions.Query"/> settings.
+    /// </summary>
+    /// <exception cref="NotSupportedException">No read store is configured and the journal does not implement <see cref="IReadJournalStore"/>.</exception>
     public IReadJournal ReadJournal => _readJournal ??= new ReadJournal(
-        Journal as IReadJournalStore ?? throw new NotSupportedException($"The journal {Journal.GetType().Name} cannot be read as streams: it does not implement IReadJournalStore."),
+        ReadJournalStore ?? throw new NotSupportedException(
+            $"The journal {Journal.GetType().Name} cannot be read as streams: it does not implement IReadJournalStore, and no read store is configured (PersistenceOptions.UseReadJournalStore)."),
         Options.Adapters,
         Options.Query,
         System.TimeProvider);
@@ -102,6 +110,13 @@ public sealed partial class PersistenceExtension : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         RecoveryPermits.Dispose();
+
+        // The reader first: it may share the journal's storage, which the journal closes.
+        if (ReadJournalStore is IAsyncDisposable reads && !ReferenceEquals(ReadJournalStore, Journal) && !ReferenceEquals(ReadJournalStore, SnapshotStore))
+        {
+            await reads.DisposeAsync();
+        }
+
         if (SnapshotStore is IAsyncDisposable snapshots && !ReferenceEquals(SnapshotStore, Journal))
         {
             await snapshots.DisposeAsync();

@@ -38,6 +38,7 @@ public sealed class PersistenceOptions
 {
     private Func<EventSerialization, IJournal>? _journal;
     private Func<EventSerialization, ISnapshotStore>? _snapshotStore;
+    private Func<EventSerialization, IReadJournalStore>? _readJournalStore;
 
     /// <summary>The manifest registry and serializer every store of the system uses. Default: JSON with a fresh registry.</summary>
     public EventSerialization Serialization { get; set; } = new();
@@ -105,11 +106,36 @@ public sealed class PersistenceOptions
         return UseJournal(_ => journal);
     }
 
-    /// <summary>Stores events in the journal <paramref name="factory"/> creates with the system's serialization.</summary>
+    /// <summary>
+    /// Stores events in the journal <paramref name="factory"/> creates with the system's serialization.
+    /// A read store chosen before (<see cref="UseReadJournalStore(Func{EventSerialization, IReadJournalStore})"/>)
+    /// is forgotten, as it read the former journal's storage: choose one after this call.
+    /// </summary>
     public PersistenceOptions UseJournal(Func<EventSerialization, IJournal> factory)
     {
         ArgumentNullException.ThrowIfNull(factory);
         _journal = factory;
+        _readJournalStore = null;
+        return this;
+    }
+
+    /// <summary>Reads the journal as streams (<see cref="PersistenceExtension.ReadJournal"/>) through <paramref name="store"/>.</summary>
+    public PersistenceOptions UseReadJournalStore(IReadJournalStore store)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        return UseReadJournalStore(_ => store);
+    }
+
+    /// <summary>
+    /// Reads the journal as streams (<see cref="PersistenceExtension.ReadJournal"/>) through the
+    /// store <paramref name="factory"/> creates with the system's serialization, after the journal.
+    /// Without one the system reads its journal, when the journal implements
+    /// <see cref="IReadJournalStore"/>. The store packages' <c>Use...</c> methods choose their own.
+    /// </summary>
+    public PersistenceOptions UseReadJournalStore(Func<EventSerialization, IReadJournalStore> factory)
+    {
+        ArgumentNullException.ThrowIfNull(factory);
+        _readJournalStore = factory;
         return this;
     }
 
@@ -132,6 +158,8 @@ public sealed class PersistenceOptions
         (_journal ?? throw new InvalidOperationException("No journal is configured: call UsePersistence(p => p.UseInMemory()) or another store's Use... method."))(Serialization);
 
     internal ISnapshotStore? CreateSnapshotStore() => _snapshotStore?.Invoke(Serialization);
+
+    internal IReadJournalStore? CreateReadJournalStore() => _readJournalStore?.Invoke(Serialization);
 
     internal void Validate()
     {

@@ -47,13 +47,14 @@ public sealed class PostgreSqlQueryConformanceTests : QueryConformance
 {
     private readonly string _schema = PostgresServer.NewSchema("query");
 
-    protected override (IReadJournalStore Journal, ISnapshotStore Snapshots) CreateStores(EventSerialization serialization)
+    protected override (IJournal Journal, IReadJournalStore Reads, ISnapshotStore Snapshots) CreateStores(EventSerialization serialization)
     {
         var database = new PostgreSqlDatabase(PostgresServer.Options(_schema));
-        return (new PostgreSqlJournal(database, serialization), new PostgreSqlSnapshotStore(database.Acquire(), serialization));
+        var journal = new PostgreSqlJournal(database, serialization);
+        return (journal, journal, new PostgreSqlSnapshotStore(database.Acquire(), serialization));
     }
 
-    protected override async Task WriteFailedAsync(IReadJournalStore journal, string persistenceId, long sequenceNumber)
+    protected override async Task WriteFailedAsync(IJournal journal, string persistenceId, long sequenceNumber)
     {
         await using var connection = await PostgresServer.OpenAsync();
         await using var transaction = await connection.BeginTransactionAsync();

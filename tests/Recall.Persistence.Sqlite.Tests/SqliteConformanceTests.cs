@@ -31,15 +31,16 @@ public sealed class SqliteQueryConformanceTests : QueryConformance, IDisposable
 {
     private readonly TempDatabase _database = new();
 
-    protected override (IReadJournalStore Journal, ISnapshotStore Snapshots) CreateStores(EventSerialization serialization)
+    protected override (IJournal Journal, IReadJournalStore Reads, ISnapshotStore Snapshots) CreateStores(EventSerialization serialization)
     {
         // As UseSqlite wires them: one file, one writer thread; the journal owns the database.
         var database = new SqliteDatabase(new SqliteStoreOptions { Path = _database.Path });
-        return (new SqliteJournal(database, serialization, ownsDatabase: true), new SqliteSnapshotStore(database, serialization, ownsDatabase: false));
+        var journal = new SqliteJournal(database, serialization, ownsDatabase: true);
+        return (journal, journal, new SqliteSnapshotStore(database, serialization, ownsDatabase: false));
     }
 
     /// <summary>Q21's failed write: a transaction of another connection inserts a tagged event of the id, then rolls back.</summary>
-    protected override Task WriteFailedAsync(IReadJournalStore journal, string persistenceId, long sequenceNumber)
+    protected override Task WriteFailedAsync(IJournal journal, string persistenceId, long sequenceNumber)
     {
         using var connection = new SqliteConnection($"Data Source={_database.Path};Pooling=False");
         connection.Open();

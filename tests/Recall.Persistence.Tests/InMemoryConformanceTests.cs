@@ -21,10 +21,12 @@ public sealed class InMemorySnapshotStoreConformanceTests : SnapshotStoreConform
 
 public sealed class InMemoryQueryConformanceTests : QueryConformance
 {
-    protected override (IReadJournalStore Journal, ISnapshotStore Snapshots) CreateStores(EventSerialization serialization)
+    protected override (IJournal Journal, IReadJournalStore Reads, ISnapshotStore Snapshots) CreateStores(EventSerialization serialization)
     {
+        // One class is both the journal and its read store.
         var snapshots = new InMemorySnapshotStore(serialization);
-        return (new InMemoryJournal(serialization, snapshots), snapshots);
+        var journal = new InMemoryJournal(serialization, snapshots);
+        return (journal, journal, snapshots);
     }
 }
 

@@ -1,3 +1,5 @@
+using Recall.Persistence.InMemory;
+
 namespace Recall.Persistence.Tests;
 
 /// <summary>The read side through an actor system: the system's read journal, adapters on read, and persistent views.</summary>
@@ -86,6 +88,37 @@ public sealed class ReadSideTests
         public IReadOnlyList<object> FromJournal(object stored, string manifest) => [new DepositedInCents(((Deposited)stored).Amount * 100L)];
     }
 
+    /// <summary>A read store of its own, counting its disposals.</summary>
+    private sealed class DisposableReads(InMemoryJournal store) : IReadJournalStore, IAsyncDisposable
+    {
+        public int Disposed { get; private set; }
+
+        public WriteNotifier Writes => store.Writes;
+
+        public IAsyncEnumerable<PersistentRepr> ReplayAsync(string persistenceId, long fromSequenceNumber, long toSequenceNumber, long max, CancellationToken cancellationToken) =>
+            store.ReplayAsync(persistenceId, fromSequenceNumber, toSequenceNumber, max, cancellationToken);
+
+        public ValueTask<long> ReadHighestSequenceNumberAsync(string persistenceId, long fromSequenceNumber, CancellationToken cancellationToken) =>
+            store.ReadHighestSequenceNumberAsync(persistenceId, fromSequenceNumber, cancellationToken);
+
+        public ValueTask<Offset> ReadLatestOffsetAsync(CancellationToken cancellationToken) => store.ReadLatestOffsetAsync(cancellationToken);
+
+        public ValueTask<IReadOnlyList<OffsetEvent>> ReadEventsAsync(EventFilter filter, Offset after, Offset upTo, int limit, CancellationToken cancellationToken) =>
+            store.ReadEventsAsync(filter, after, upTo, limit, cancellationToken);
+
+        public ValueTask<IReadOnlyList<string>> ReadPersistenceIdsAsync(string? after, int limit, CancellationToken cancellationToken) =>
+            store.ReadPersistenceIdsAsync(after, limit, cancellationToken);
+
+        public ValueTask<IReadOnlyList<PersistenceIdAt>> ReadPersistenceIdsAsync(Offset after, int limit, CancellationToken cancellationToken) =>
+            store.ReadPersistenceIdsAsync(after, limit, cancellationToken);
+
+        public ValueTask DisposeAsync()
+        {
+            Disposed++;
+            return ValueTask.CompletedTask;
+        }
+    }
+
     private static ActorSystem CreateSystem(Action<PersistenceOptions>? configure = null) =>
         ActorSystem.Create("read", o => o.UsePersistence(p =>
         {
@@ -132,6 +165,51 @@ public sealed class ReadSideTests
             [("account|alice", 1L, (object)new DepositedInCents(100)), ("account|alice", 2L, new DepositedInCents(200)), ("account|bob", 1L, new DepositedInCents(300))],
             seen.Select(e => (e.PersistenceId, e.SequenceNumber, e.Event)));
         Assert.All(seen, e => Assert.Equal(["deposits"], e.Tags));
+    }
+
+    [Fact]
+    public async Task The_systems_read_journal_reads_the_store_UseReadJournalStore_chose_and_the_system_disposes_it()
+    {
+        // Another store than the journal, holding an event the system's journal does not have:
+        // streams read what the chosen store holds.
+        var serialization = new EventSerialization();
+        serialization.Registry.Register<Deposited>();
+        var elsewhere = new InMemoryJournal(serialization);
+        await elsewhere.WriteAsync([new AtomicWrite(new PersistentRepr("account|erin", 1, new Deposited(7)) { Tags = ["deposits"] })], default);
+        var reads = new DisposableReads(elsewhere);
+        var system = CreateSystem(p => p.UseReadJournalStore(reads));
+        var probe = new TestProbe(system);
+        await DepositAsync(probe, system.Spawn(Props.Create(() => new Account("account|frank"))), 1);
+
+        Assert.Same(reads, system.Persistence().ReadJournalStore);
+        var seen = await system.Persistence().ReadJournal.EventsByTag("deposits", Offset.Start, live: false).ToListAsync();
+        Assert.Equal([("account|erin", 1L, (object)new Deposited(7))], seen.Select(e => (e.PersistenceId, e.SequenceNumber, e.Event)));
+
+        await system.DisposeAsync();
+        Assert.Equal(1, reads.Disposed);
+    }
+
+    [Fact]
+    public async Task A_journal_without_a_read_side_and_no_read_store_gives_a_clear_error()
+    {
+        var folder = Directory.CreateTempSubdirectory("recall-read-side-").FullName;
+        try
+        {
+            // A read store chosen before UseJournal read the former journal: UseJournal forgets it.
+            await using var system = CreateSystem(p => p
+                .UseReadJournalStore(new InMemoryJournal(p.Serialization))
+                .UseJournal(serialization => new Recall.Samples.FileJournal.FileJournal(folder, serialization)));
+
+            Assert.Null(system.Persistence().ReadJournalStore);
+            var error = Assert.Throws<NotSupportedException>(() => system.Persistence().ReadJournal);
+            Assert.Contains("FileJournal", error.Message, StringComparison.Ordinal);
+            Assert.Contains("IReadJournalStore", error.Message, StringComparison.Ordinal);
+            Assert.Contains("UseReadJournalStore", error.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
     }
 
     [Fact]

@@ -166,7 +166,7 @@ public sealed class PostgreSqlTests : IAsyncLifetime
                 s.MaxWriteConnections = 3;
             }))
             .UseProjections());
-        var journal = (IReadJournalStore)system.Persistence().Journal;
+        var journal = system.Persistence().Journal;
         var value = 0;
         async Task WriteAsync(string id, int from, int count)
         {
@@ -199,7 +199,7 @@ public sealed class PostgreSqlTests : IAsyncLifetime
 
         // Three writers commit concurrently while the projection follows the live stream.
         await Task.WhenAll(Enumerable.Range(0, 3).Select(w => WriteAsync($"live-{w}", value + 1 + (w * 30), 30)));
-        var last = await journal.ReadLatestOffsetAsync(default);
+        var last = await system.Persistence().ReadJournalStore!.ReadLatestOffsetAsync(default);
         await Wait.ForAsync(handle.WaitForOffsetAsync(last), "catch-up with the concurrent writes");
 
         await AssertExactlyOnceAsync(130);

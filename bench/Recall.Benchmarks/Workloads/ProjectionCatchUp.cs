@@ -66,7 +66,7 @@ internal sealed class ProjectionCatchUp(BenchOptions options) : IWorkload, IDisp
             Check.That(results.All(r => r is null), $"writing the events: {results.FirstOrDefault(r => r is not null)?.Message}");
         }
 
-        _last = await ((IReadJournalStore)journal).ReadLatestOffsetAsync(CancellationToken.None);
+        _last = await system.Persistence().ReadJournalStore!.ReadLatestOffsetAsync(CancellationToken.None);
         await system.TerminateAsync();
     }
 

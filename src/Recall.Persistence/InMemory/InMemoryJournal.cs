@@ -20,7 +20,7 @@ namespace Recall.Persistence.InMemory;
 /// manifest is looked up and returned on replay), but one that the serializer cannot handle is only
 /// found out by a real store.
 /// </param>
-public sealed class InMemoryJournal(EventSerialization serialization, InMemorySnapshotStore? snapshots = null, bool serialize = true) : IReadJournalStore, IFencingJournal
+public sealed class InMemoryJournal(EventSerialization serialization, InMemorySnapshotStore? snapshots = null, bool serialize = true) : IJournal, IReadJournalStore, IFencingJournal
 {
     private readonly Dictionary<string, History> _histories = new(StringComparer.Ordinal);
     private readonly List<StoredEvent> _all = [];

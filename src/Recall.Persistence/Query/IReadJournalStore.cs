@@ -3,22 +3,40 @@ using Recall.Persistence.Journal;
 namespace Recall.Persistence.Query;
 
 /// <summary>
-/// What a journal implements so that <see cref="ReadJournal"/> can read it as streams: finite,
-/// paged reads in the global order and a signal when events were written. Users read through
+/// The read side of a store: what <see cref="ReadJournal"/> reads as streams, with finite, paged
+/// reads in the global order and a signal when events were written. Users read through
 /// <see cref="IReadJournal"/>; store authors implement this and pass the query checklist of
 /// <c>Recall.TestKit.Conformance.QueryConformance</c>.
 /// </summary>
 /// <remarks>
+/// <para><b>Apart from the journal.</b> A store may read in a class of its own (the SQLite and
+/// PostgreSQL stores do: a process that only reads opens only the reader), or one class may be
+/// both the <see cref="IJournal"/> and this (the in-memory journal): <see cref="ReplayAsync"/> and
+/// <see cref="ReadHighestSequenceNumberAsync"/> mean the same on both. A system reads the store
+/// that <c>PersistenceOptions.UseReadJournalStore</c> names, else its journal when that implements
+/// this interface.</para>
 /// <para><b>Final events only.</b> A page contains only events whose place in the global order is
 /// final: no event that commits later may get an offset at or below one already returned. Stores
 /// whose commits are serialized (SQLite, in-memory) get this for free; PostgreSQL returns only
 /// events of transactions older than every transaction still running.</para>
-/// <para><b>Events by persistence id</b> are read with <see cref="IJournal.ReplayAsync"/>.</para>
 /// </remarks>
-public interface IReadJournalStore : IJournal
+public interface IReadJournalStore
 {
     /// <summary>Notified after every write of this process that stored events, and on the store's push where it has one.</summary>
     WriteNotifier Writes { get; }
+
+    /// <summary>
+    /// The stored events of <paramref name="persistenceId"/> with sequence numbers from
+    /// <paramref name="fromSequenceNumber"/> to <paramref name="toSequenceNumber"/> (both inclusive),
+    /// in order, at most <paramref name="max"/> of them. Deleted events are not returned.
+    /// </summary>
+    IAsyncEnumerable<PersistentRepr> ReplayAsync(string persistenceId, long fromSequenceNumber, long toSequenceNumber, long max, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// The highest sequence number ever stored for <paramref name="persistenceId"/> (0 if none),
+    /// including deleted events; <paramref name="fromSequenceNumber"/> is a hint where to start looking.
+    /// </summary>
+    ValueTask<long> ReadHighestSequenceNumberAsync(string persistenceId, long fromSequenceNumber, CancellationToken cancellationToken);
 
     /// <summary>The offset of the newest final event, <see cref="Offset.Start"/> for an empty journal.</summary>
     ValueTask<Offset> ReadLatestOffsetAsync(CancellationToken cancellationToken);

@@ -9,8 +9,8 @@ namespace Recall.TestKit.Conformance;
 /// <summary>
 /// The query half of the store conformance checklist (items Q1 to Q21, listed in docs/custom-store.md,
 /// plus events by slices), one xunit test per item. Every <see cref="IReadJournalStore"/> passes it
-/// through <see cref="ReadJournal"/>: subclass it in a test project and implement
-/// <see cref="CreateStores"/>.
+/// through <see cref="ReadJournal"/>, reading what the store's <see cref="IJournal"/> wrote:
+/// subclass it in a test project and implement <see cref="CreateStores"/>.
 /// </summary>
 /// <remarks>
 /// <para><b>Shared stores.</b> Each test uses persistence ids, tags and an entity type unique to
@@ -69,11 +69,13 @@ public abstract class QueryConformance : IAsyncLifetime
     protected virtual TimeSpan PollInterval => TimeSpan.FromMilliseconds(100);
 
     /// <summary>
-    /// Creates a journal that can be read as streams and the snapshot store of the same storage
-    /// (whose persistence ids the journal lists), serializing with <paramref name="serialization"/>.
-    /// Called once per test; the stores may be shared with other tests.
+    /// Creates the journal, the read store that reads it (the journal itself where one class does
+    /// both) and the snapshot store of the same storage (whose persistence ids the read store
+    /// lists), serializing with <paramref name="serialization"/>. The suite writes through the
+    /// journal and reads through the read store. Called once per test; the stores may be shared
+    /// with other tests.
     /// </summary>
-    protected abstract (IReadJournalStore Journal, ISnapshotStore Snapshots) CreateStores(EventSerialization serialization);
+    protected abstract (IJournal Journal, IReadJournalStore Reads, ISnapshotStore Snapshots) CreateStores(EventSerialization serialization);
 
     /// <summary>Runs before each test; override to prepare what <see cref="CreateStores"/> needs.</summary>
     public virtual Task InitializeAsync() => Task.CompletedTask;
@@ -535,7 +537,7 @@ public abstract class QueryConformance : IAsyncLifetime
     /// inside the store, e.g. a transaction that inserts and rolls back, for Q21. Default: nothing
     /// (the lost single-writer race of Q21 covers stores without such a path).
     /// </summary>
-    protected virtual Task WriteFailedAsync(IReadJournalStore journal, string persistenceId, long sequenceNumber) => Task.CompletedTask;
+    protected virtual Task WriteFailedAsync(IJournal journal, string persistenceId, long sequenceNumber) => Task.CompletedTask;
 
     /// <summary>
     /// Event <paramref name="sequenceNumber"/> of <paramref name="persistenceId"/>: green (tagged
@@ -553,7 +555,7 @@ public abstract class QueryConformance : IAsyncLifetime
     }
 
     /// <summary>Writes events <paramref name="from"/> to <paramref name="to"/> of <paramref name="persistenceId"/> as one atomic write and asserts it was stored.</summary>
-    protected async Task WriteAsync(IReadJournalStore journal, string persistenceId, long from, long to, bool green = false)
+    protected async Task WriteAsync(IJournal journal, string persistenceId, long from, long to, bool green = false)
     {
         ArgumentNullException.ThrowIfNull(journal);
         var events = new List<PersistentRepr>();
@@ -615,21 +617,25 @@ public abstract class QueryConformance : IAsyncLifetime
         }
     }
 
-    private (IReadJournalStore Journal, ReadJournal Read) NewStores()
+    private (IJournal Journal, ReadJournal Read) NewStores()
     {
-        var (journal, snapshots) = CreateStores(CreateSerialization());
-        _stores.Add(journal);
-        if (!ReferenceEquals(journal, snapshots))
+        var (journal, reads, snapshots) = CreateStores(CreateSerialization());
+
+        // Disposed in this order, each once: the read store first, as it may share the journal's storage.
+        foreach (var store in new object[] { reads, journal, snapshots })
         {
-            _stores.Add(snapshots);
+            if (!_stores.Any(added => ReferenceEquals(added, store)))
+            {
+                _stores.Add(store);
+            }
         }
 
         Snapshots = snapshots;
-        return (journal, new ReadJournal(journal, options: new ReadJournalOptions { PageSize = PageSize, PollInterval = PollInterval }));
+        return (journal, new ReadJournal(reads, options: new ReadJournalOptions { PageSize = PageSize, PollInterval = PollInterval }));
     }
 
     /// <summary>Fresh stores with IdA and IdB holding events 1 to 5 each, written interleaved: A1..3, B1..3, A4..5, B4..5.</summary>
-    private async Task<(IReadJournalStore Journal, ReadJournal Read)> WithFixtureAsync()
+    private async Task<(IJournal Journal, ReadJournal Read)> WithFixtureAsync()
     {
         var stores = NewStores();
         await WriteAsync(stores.Journal, IdA, 1, 3);
