@@ -70,6 +70,9 @@ internal sealed class SqliteDatabase : IAsyncDisposable
 
     public string ConnectionString { get; }
 
+    /// <summary>Notified after every committed write batch of a journal on this database: wakes the live streams of every read store on it.</summary>
+    public WriteNotifier Writes { get; } = new();
+
     /// <summary>Runs <paramref name="work"/> on the writer thread with the writer connection.</summary>
     public Task<T> WriteAsync<T>(Func<SqliteConnection, T> work)
     {

@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using System.Text.Json;
 using Microsoft.Data.Sqlite;
 using Recall.Persistence.Journal;
@@ -12,11 +11,11 @@ namespace Recall.Persistence.Sqlite;
 /// on the store's writer thread, with prepared statements; an atomic write of several events is
 /// all-or-nothing within it (a savepoint), and an existing (persistence id, sequence number)
 /// makes that write a <see cref="SequenceConflictException"/> while the rest of the batch commits.
-/// It is also the store of the read side (<see cref="IReadJournalStore"/>): read it with
-/// <c>system.Persistence().ReadJournal</c>, or with <c>new ReadJournal(journal)</c>, in this
-/// process or in another one that opens the file (<see cref="SqliteStoreOptions.ReadOnly"/>).
+/// Its read side is <see cref="Reads"/> (read it with <c>system.Persistence().ReadJournal</c>, or
+/// with <c>new ReadJournal(journal.Reads)</c>); another process reads the file with a
+/// <see cref="SqliteReadJournalStore"/> of its own (<see cref="SqliteStoreOptions.ReadOnly"/>).
 /// </summary>
-public sealed partial class SqliteJournal : IJournal, IReadJournalStore, IFencingJournal, IAsyncDisposable
+public sealed class SqliteJournal : IJournal, IFencingJournal, IAsyncDisposable
 {
     private readonly SqliteDatabase _database;
     private readonly EventSerialization _serialization;
@@ -34,10 +33,18 @@ public sealed partial class SqliteJournal : IJournal, IReadJournalStore, IFencin
         _database = database;
         _serialization = serialization;
         _ownsDatabase = ownsDatabase;
+        Reads = new SqliteReadJournalStore(database, serialization, ownsDatabase: false);
     }
 
     /// <summary>The full path of the database file.</summary>
     public string Path => _database.Path;
+
+    /// <summary>
+    /// The read side of this journal's database: replays, and the store to read as streams
+    /// (<c>new ReadJournal(journal.Reads)</c>), whose live streams wake at each write of this
+    /// journal. Closed with the journal.
+    /// </summary>
+    public SqliteReadJournalStore Reads { get; }
 
     /// <inheritdoc />
     public ValueTask<IReadOnlyList<Exception?>> WriteAsync(IReadOnlyList<AtomicWrite> writes, CancellationToken cancellationToken)
@@ -77,76 +84,13 @@ public sealed partial class SqliteJournal : IJournal, IReadJournalStore, IFencin
         }));
     }
 
-    /// <summary>Events read per query of a replay.</summary>
-    internal const int ReplayPageSize = 5_000;
+    /// <inheritdoc />
+    public IAsyncEnumerable<PersistentRepr> ReplayAsync(string persistenceId, long fromSequenceNumber, long toSequenceNumber, long max, CancellationToken cancellationToken) =>
+        Reads.ReplayAsync(persistenceId, fromSequenceNumber, toSequenceNumber, max, cancellationToken);
 
     /// <inheritdoc />
-    public async IAsyncEnumerable<PersistentRepr> ReplayAsync(
-        string persistenceId, long fromSequenceNumber, long toSequenceNumber, long max, [EnumeratorCancellation] CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(persistenceId);
-        if (max <= 0 || fromSequenceNumber > toSequenceNumber)
-        {
-            yield break;
-        }
-
-        var next = fromSequenceNumber;
-        var left = max;
-        while (left > 0 && next <= toSequenceNumber)
-        {
-            // A page at a time, each in a read transaction of its own and read off the caller's
-            // thread: a long history neither pins the write-ahead log for the whole replay (the
-            // writer's checkpoints can start it over between pages) nor blocks the recovering
-            // actor's thread, so that RecoveryEventTimeout can end a read that waits on the file.
-            var (from, limit) = (next, Math.Min(left, ReplayPageSize));
-            var page = await _database.ReadAsync(connection => ReadPage(connection, persistenceId, from, toSequenceNumber, limit), cancellationToken);
-            foreach (var repr in page)
-            {
-                yield return repr;
-            }
-
-            if (page.Count < limit)
-            {
-                yield break;
-            }
-
-            left -= page.Count;
-            next = page[^1].SequenceNumber + 1;
-        }
-    }
-
-    private List<PersistentRepr> ReadPage(SqliteConnection connection, string persistenceId, long from, long to, long limit)
-    {
-        using var command = connection.CreateCommand();
-        command.CommandText = SqliteJournalSql.Replay;
-        command.Parameters.AddWithValue("$pid", persistenceId);
-        command.Parameters.AddWithValue("$from", from);
-        command.Parameters.AddWithValue("$to", to);
-        command.Parameters.AddWithValue("$max", limit);
-        var page = new List<PersistentRepr>((int)Math.Min(limit, ReplayPageSize));
-        using var reader = command.ExecuteReader();
-        while (reader.Read())
-        {
-            page.Add(ReadEvent(reader, persistenceId));
-        }
-
-        return page;
-    }
-
-    /// <inheritdoc />
-    public ValueTask<long> ReadHighestSequenceNumberAsync(string persistenceId, long fromSequenceNumber, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(persistenceId);
-        return new ValueTask<long>(_database.ReadAsync(connection => ReadHighest(connection, persistenceId), cancellationToken));
-    }
-
-    private static long ReadHighest(SqliteConnection connection, string persistenceId)
-    {
-        using var command = connection.CreateCommand();
-        command.CommandText = SqliteJournalSql.Highest;
-        command.Parameters.AddWithValue("$pid", persistenceId);
-        return Convert.ToInt64(command.ExecuteScalar(), System.Globalization.CultureInfo.InvariantCulture);
-    }
+    public ValueTask<long> ReadHighestSequenceNumberAsync(string persistenceId, long fromSequenceNumber, CancellationToken cancellationToken) =>
+        Reads.ReadHighestSequenceNumberAsync(persistenceId, fromSequenceNumber, cancellationToken);
 
     /// <inheritdoc />
     public ValueTask DeleteToAsync(string persistenceId, long toSequenceNumber, CancellationToken cancellationToken)
@@ -174,29 +118,6 @@ public sealed partial class SqliteJournal : IJournal, IReadJournalStore, IFencin
         {
             await _database.DisposeAsync();
         }
-    }
-
-    internal PersistentRepr ReadEvent(SqliteDataReader reader, string persistenceId)
-    {
-        var sequenceNumber = reader.GetInt64(0);
-        var manifest = reader.GetString(3);
-        object payload;
-        try
-        {
-            payload = _serialization.Deserialize(manifest, (byte[])reader.GetValue(4));
-        }
-        catch (Exception exception)
-        {
-            throw new EventReadException(persistenceId, sequenceNumber, manifest, exception);
-        }
-
-        return new PersistentRepr(persistenceId, sequenceNumber, payload)
-        {
-            WriterId = reader.GetString(1),
-            Timestamp = new DateTimeOffset(reader.GetInt64(2), TimeSpan.Zero),
-            Manifest = manifest,
-            Tags = reader.IsDBNull(5) ? [] : JsonSerializer.Deserialize<string[]>(reader.GetString(5)) ?? [],
-        };
     }
 
     private Row[] Serialize(AtomicWrite write)
@@ -275,7 +196,7 @@ public sealed partial class SqliteJournal : IJournal, IReadJournalStore, IFencin
 
             // Committed: wake this process's live streams. (Other processes find the events by
             // polling.) Their next read sees every event of this batch, in its final place.
-            Writes.Notify();
+            _database.Writes.Notify();
             return results;
         }
         catch (SqliteException exception)

@@ -75,7 +75,7 @@ public sealed class SchemaUpgradeTests : IDisposable
         CreateVersion1File(_database.Path);
 
         await using var journal = new SqliteJournal(new SqliteStoreOptions { Path = _database.Path }, _serialization);
-        var read = new ReadJournal(journal, options: new ReadJournalOptions { PageSize = 2 });
+        var read = new ReadJournal(journal.Reads, options: new ReadJournalOptions { PageSize = 2 });
 
         // Every old event, in its old place, found by slices with the entity type of its id.
         var accounts = await read.EventsBySlices("account", 0, Slices.Count - 1, Offset.Start, live: false).ToListAsync();
@@ -155,7 +155,7 @@ public sealed class SchemaUpgradeTests : IDisposable
         try
         {
             Assert.Equal([1L, 2L, 3L, 4L], Column("SELECT version FROM recall_schema ORDER BY version"));
-            var read = new ReadJournal(journals[3]);
+            var read = new ReadJournal(journals[3].Reads);
             Assert.Equal(5, (await read.EventsBySlices("account", 0, Slices.Count - 1, Offset.Start, live: false).ToListAsync()).Count);
         }
         finally

@@ -33,10 +33,11 @@ public sealed class SqliteQueryConformanceTests : QueryConformance, IDisposable
 
     protected override (IJournal Journal, IReadJournalStore Reads, ISnapshotStore Snapshots) CreateStores(EventSerialization serialization)
     {
-        // As UseSqlite wires them: one file, one writer thread; the journal owns the database.
+        // As UseSqlite wires them: one file, one writer thread; the journal owns the database, and
+        // its read store wakes at its writes.
         var database = new SqliteDatabase(new SqliteStoreOptions { Path = _database.Path });
         var journal = new SqliteJournal(database, serialization, ownsDatabase: true);
-        return (journal, journal, new SqliteSnapshotStore(database, serialization, ownsDatabase: false));
+        return (journal, journal.Reads, new SqliteSnapshotStore(database, serialization, ownsDatabase: false));
     }
 
     /// <summary>Q21's failed write: a transaction of another connection inserts a tagged event of the id, then rolls back.</summary>

@@ -42,6 +42,8 @@ public sealed class SqliteReadJournalSystemTests : IDisposable
             // of this process's writes.
             p.Query.PollInterval = TimeSpan.FromHours(1);
         }));
+        // The system reads through a read store of its own over the journal's database.
+        Assert.IsType<SqliteReadJournalStore>(system.Persistence().ReadJournalStore);
         var one = system.Spawn(Props.Create(() => new Cart("1")), "cart-1");
         var two = system.Spawn(Props.Create(() => new Cart("2")), "cart-2");
         Assert.Equal("ok", await one.Ask<string>(new AddItem("apple"), Timeout));

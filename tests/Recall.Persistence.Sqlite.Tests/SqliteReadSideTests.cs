@@ -26,9 +26,9 @@ public sealed class SqliteReadSideTests : IDisposable
     public async Task An_empty_file_has_the_start_offset_as_latest()
     {
         await using var journal = Open();
-        Assert.Equal(Offset.Start, await journal.ReadLatestOffsetAsync(default));
+        Assert.Equal(Offset.Start, await journal.Reads.ReadLatestOffsetAsync(default));
         await WriteAsync(journal, "note|a", 1, 3, "t");
-        Assert.Equal(Offset.Sequence(3), await journal.ReadLatestOffsetAsync(default));
+        Assert.Equal(Offset.Sequence(3), await journal.Reads.ReadLatestOffsetAsync(default));
     }
 
     [Fact]
@@ -37,7 +37,7 @@ public sealed class SqliteReadSideTests : IDisposable
         await using var writer = Open();
         await using var reader = Open();
         var time = new FakeTimeProvider();
-        var read = new ReadJournal(reader, options: new ReadJournalOptions { PollInterval = TimeSpan.FromMinutes(5) }, timeProvider: time);
+        var read = new ReadJournal(reader.Reads, options: new ReadJournalOptions { PollInterval = TimeSpan.FromMinutes(5) }, timeProvider: time);
         using var cancel = new CancellationTokenSource(Timeout);
         await WriteAsync(writer, "note|a", 1, 1, "t");
         await using var stream = read.EventsByTag("t", Offset.Start, live: true, cancel.Token).GetAsyncEnumerator(cancel.Token);
@@ -63,15 +63,12 @@ public sealed class SqliteReadSideTests : IDisposable
     }
 
     [Fact]
-    public async Task A_read_only_store_reads_live_streams_and_refuses_writes()
+    public async Task A_read_store_opened_read_only_on_the_file_reads_what_a_journal_writes_live()
     {
         await using var writer = Open();
         await WriteAsync(writer, "note|a", 1, 2, "t");
-        await using var readOnly = Open(readOnly: true);
-        var read = new ReadJournal(readOnly, options: new ReadJournalOptions { PollInterval = TimeSpan.FromMilliseconds(50) });
-
-        await Assert.ThrowsAsync<InvalidOperationException>(async () => await readOnly.WriteAsync([Write("note|c", 1, "t")], default));
-        await Assert.ThrowsAsync<InvalidOperationException>(async () => await readOnly.DeleteToAsync("note|a", 1, default));
+        await using var reads = OpenReads();
+        var read = new ReadJournal(reads, options: new ReadJournalOptions { PollInterval = TimeSpan.FromMilliseconds(50) });
 
         using var cancel = new CancellationTokenSource(Timeout);
         var byTag = new List<EventEnvelope>();
@@ -93,12 +90,29 @@ public sealed class SqliteReadSideTests : IDisposable
         Assert.Equal(new Note("note|b 2"), byTag[^1].Event);
         Assert.Equal(["note|a", "note|b"], await read.PersistenceIds(live: false).ToListAsync());
         Assert.Equal(4, (await read.EventsBySlices("note", 0, Slices.Count - 1, Offset.Start, live: false).ToListAsync()).Count);
+        Assert.Equal([1L, 2L], await read.EventsByPersistenceId("note|b", 1, long.MaxValue, live: false).Select(e => e.SequenceNumber).ToListAsync());
+        Assert.Equal(2, await reads.ReadHighestSequenceNumberAsync("note|a", 0, default));
     }
 
     [Fact]
-    public void A_read_only_store_never_creates_a_file()
+    public async Task A_read_only_journal_refuses_writes()
+    {
+        await using (Open())
+        {
+            // The file exists with its schema before the journal opens it read-only.
+        }
+
+        await using var readOnly = Open(readOnly: true);
+        await Assert.ThrowsAsync<InvalidOperationException>(async () => await readOnly.WriteAsync([Write("note|c", 1, "t")], default));
+        await Assert.ThrowsAsync<InvalidOperationException>(async () => await readOnly.DeleteToAsync("note|a", 1, default));
+    }
+
+    [Fact]
+    public void A_read_only_journal_or_read_store_never_creates_a_file()
     {
         var error = Assert.Throws<SqliteStoreException>(() => Open(readOnly: true));
+        Assert.Contains(_database.Path, error.Message, StringComparison.Ordinal);
+        error = Assert.Throws<SqliteStoreException>(OpenReads);
         Assert.Contains(_database.Path, error.Message, StringComparison.Ordinal);
         Assert.False(File.Exists(_database.Path));
     }
@@ -113,8 +127,8 @@ public sealed class SqliteReadSideTests : IDisposable
         }
 
         var go = Path.Combine(_database.Folder, "go");
-        await using var readOnly = Open(readOnly: true);
-        var read = new ReadJournal(readOnly, options: new ReadJournalOptions { PollInterval = TimeSpan.FromMilliseconds(50) });
+        await using var reads = OpenReads();
+        var read = new ReadJournal(reads, options: new ReadJournalOptions { PollInterval = TimeSpan.FromMilliseconds(50) });
         using var cancel = new CancellationTokenSource(TimeSpan.FromSeconds(90));
         var reading = Task.Run(async () =>
         {
@@ -156,12 +170,12 @@ public sealed class SqliteReadSideTests : IDisposable
         const int stores = 4, writersPerStore = 2, idsPerWriter = 2, eventsPerId = 30;
         const int expected = stores * writersPerStore * idsPerWriter * eventsPerId;
         var journals = Enumerable.Range(0, stores).Select(_ => Open()).ToList();
-        await using var readOnly = Open(readOnly: true);
+        await using var reads = OpenReads();
         try
         {
             var options = new ReadJournalOptions { PollInterval = TimeSpan.FromMilliseconds(50), PageSize = 7 };
             using var cancel = new CancellationTokenSource(Timeout * 2);
-            var readers = new[] { new ReadJournal(readOnly, options: options), new ReadJournal(journals[0], options: options) }
+            var readers = new[] { new ReadJournal(reads, options: options), new ReadJournal(journals[0].Reads, options: options) }
                 .Select(read => Task.Run(async () =>
                 {
                     var seen = new List<EventEnvelope>();
@@ -219,7 +233,7 @@ public sealed class SqliteReadSideTests : IDisposable
     {
         await using var journal = Open();
         await WriteAsync(journal, "note|a", 1, 20, "t");
-        var read = new ReadJournal(journal, options: new ReadJournalOptions { PageSize = 5 });
+        var read = new ReadJournal(journal.Reads, options: new ReadJournalOptions { PageSize = 5 });
 
         await using var stream = read.EventsByTag("t", Offset.Start, live: false).GetAsyncEnumerator();
         Assert.True(await stream.MoveNextAsync());
@@ -273,7 +287,7 @@ public sealed class SqliteReadSideTests : IDisposable
 
         Assert.All(await journal.WriteAsync(batch, default), Assert.Null);
 
-        var small = new ReadJournal(journal, options: new ReadJournalOptions { PageSize = 4 });
+        var small = new ReadJournal(journal.Reads, options: new ReadJournalOptions { PageSize = 4 });
         var rares = await small.EventsBySlices("rare", 0, Slices.Count - 1, Offset.Start, live: false).ToListAsync();
         Assert.Equal(20, rares.Count);
         AssertIncreasing(rares);
@@ -289,7 +303,7 @@ public sealed class SqliteReadSideTests : IDisposable
             (await small.EventsBySlices("rare", slice, slice, Offset.Start, live: false).ToListAsync()).Select(e => e.Offset));
         Assert.Equal(rares.Skip(7).Select(e => e.Offset), (await small.EventsBySlices("rare", 0, Slices.Count - 1, rares[6].Offset, live: false).ToListAsync()).Select(e => e.Offset));
 
-        var read = new ReadJournal(journal, options: new ReadJournalOptions { PageSize = 64 });
+        var read = new ReadJournal(journal.Reads, options: new ReadJournalOptions { PageSize = 64 });
         var commons = await read.EventsBySlices("common", 0, Slices.Count - 1, Offset.Start, live: false).ToListAsync();
         Assert.Equal(2000, commons.Count);
         AssertIncreasing(commons);
@@ -303,7 +317,13 @@ public sealed class SqliteReadSideTests : IDisposable
     }
 
     private SqliteJournal Open(bool readOnly = false) =>
-        new(new SqliteStoreOptions { Path = _database.Path, ReadOnly = readOnly }, new EventSerialization(new EventTypeRegistry().Register<Note>().Register<ProbeAdded>(), new JsonEventSerializer()));
+        new(new SqliteStoreOptions { Path = _database.Path, ReadOnly = readOnly }, Serialization());
+
+    /// <summary>A read store of its own on the file, read-only, as a process that only reads opens it.</summary>
+    private SqliteReadJournalStore OpenReads() => new(new SqliteStoreOptions { Path = _database.Path, ReadOnly = true }, Serialization());
+
+    private static EventSerialization Serialization() =>
+        new(new EventTypeRegistry().Register<Note>().Register<ProbeAdded>(), new JsonEventSerializer());
 
     private static AtomicWrite Write(string id, long sequenceNumber, string? tag) =>
         new(new PersistentRepr(id, sequenceNumber, new Note($"{id} {sequenceNumber}"))

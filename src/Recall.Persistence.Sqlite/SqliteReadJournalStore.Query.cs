@@ -4,7 +4,7 @@ using Recall.Persistence.Query;
 
 namespace Recall.Persistence.Sqlite;
 
-// The read side of the journal: the pages ReadJournal builds its streams from.
+// The pages ReadJournal builds its streams from.
 //
 // Why Offset.Sequence(ordering) is final the moment a reader sees it: SQLite lets one transaction
 // write at a time, across every connection and every process that has the file open (the WAL
@@ -18,12 +18,8 @@ namespace Recall.Persistence.Sqlite;
 // Every page is read whole on a pooled connection that is closed before the page is returned, so
 // a slow consumer never keeps a read transaction open (which in WAL mode would stop checkpoints
 // from recycling the log while the writer goes on).
-public sealed partial class SqliteJournal
+public sealed partial class SqliteReadJournalStore
 {
-    /// <inheritdoc />
-    /// <remarks>Notified after every committed write batch of this journal; writes of other processes (or of another journal on the same file) are found by polling.</remarks>
-    public WriteNotifier Writes { get; } = new();
-
     /// <inheritdoc />
     public async ValueTask<Offset> ReadLatestOffsetAsync(CancellationToken cancellationToken)
     {
