@@ -1,12 +1,15 @@
 using System.Net.Sockets;
 using Npgsql;
+using Recall.Persistence.Query;
 
 namespace Recall.Persistence.PostgreSql;
 
 /// <summary>
 /// One PostgreSQL schema as the store uses it: the connection pool, the schema check on first use,
-/// and errors rephrased to name the server, database and schema. Shared by a journal and a snapshot
-/// store; the last one to be disposed closes the pool.
+/// the read side's wake-ups (the write notifier, the listening connection and the follow-up timer,
+/// one each for every reader of the database), and errors rephrased to name the server, database
+/// and schema. Shared by a journal, its readers and a snapshot store; the last one to be disposed
+/// closes the listener and the pool.
 /// </summary>
 /// <remarks>
 /// The pool holds <see cref="PostgreSqlStoreOptions.MaxReadConnections"/> +
@@ -52,7 +55,7 @@ internal sealed class PostgreSqlDatabase : IAsyncDisposable
 
         // The listener of the read side holds one connection for as long as live streams run: its
         // own, outside the pool, so that it never takes a connection from reads or writes.
-        ListenerConnectionString = new NpgsqlConnectionStringBuilder(builder.ConnectionString)
+        var listener = new NpgsqlConnectionStringBuilder(builder.ConnectionString)
         {
             Pooling = false,
             ApplicationName = builder.ApplicationName + " listener",
@@ -61,6 +64,8 @@ internal sealed class PostgreSqlDatabase : IAsyncDisposable
         // A notification channel is an identifier of at most 63 bytes; schema names are ASCII. Two
         // schemas whose names differ only beyond that share a channel, which only costs wake-ups.
         Channel = ("recall_" + options.Schema)[..Math.Min(63, 7 + options.Schema.Length)];
+        Listener = new PostgreSqlListener(listener, Channel, Writes.Notify);
+        WakeUntilFinal = new WakeUntilFinal(Writes);
         var reads = smallPool ? SmallPool : options.MaxReadConnections;
         builder.MaxPoolSize = reads + (smallPool ? SmallPool : options.MaxWriteConnections);
         builder.MinPoolSize = Math.Min(builder.MinPoolSize, builder.MaxPoolSize);
@@ -76,8 +81,14 @@ internal sealed class PostgreSqlDatabase : IAsyncDisposable
     /// <summary>The notification channel of this schema: writes notify it, the read side listens to it.</summary>
     public string Channel { get; }
 
-    /// <summary>The connection string of the read side's listening connection (not pooled).</summary>
-    public string ListenerConnectionString { get; }
+    /// <summary>Notified after every write of a journal on this database and on every notification of <see cref="Channel"/>: wakes the live streams of every reader.</summary>
+    public WriteNotifier Writes { get; } = new();
+
+    /// <summary>The read side's listening connection (its own, not pooled), started by the first live stream.</summary>
+    public PostgreSqlListener Listener { get; }
+
+    /// <summary>Wakes the live streams again while committed events are not final yet.</summary>
+    public WakeUntilFinal WakeUntilFinal { get; }
 
     /// <summary>Where the tables are, for messages: <c>schema 's' of database 'd' on host:port</c>.</summary>
     public string Location { get; }
@@ -183,6 +194,7 @@ internal sealed class PostgreSqlDatabase : IAsyncDisposable
             return;
         }
 
+        await Listener.DisposeAsync();
         await _source.DisposeAsync();
         _readSlots.Dispose();
     }

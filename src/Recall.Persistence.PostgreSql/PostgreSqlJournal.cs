@@ -1,8 +1,6 @@
-using System.Runtime.CompilerServices;
 using Npgsql;
 using NpgsqlTypes;
 using Recall.Persistence.Journal;
-using Recall.Persistence.Query;
 using Recall.Persistence.Serialization;
 
 namespace Recall.Persistence.PostgreSql;
@@ -25,21 +23,15 @@ namespace Recall.Persistence.PostgreSql;
 /// <see cref="PostgreSqlStoreException"/> naming the server, database and schema. Nothing is
 /// retried: a commit whose acknowledgement was lost may or may not be stored, and only recovery of
 /// the writer can tell.</para>
-/// <para><b>Read side.</b> The journal is an <see cref="IReadJournalStore"/>. Its offsets are
-/// (transaction id, ordering), and it returns only events of transactions older than every
-/// transaction still running, so that an event that commits late is never skipped (see
-/// docs/postgresql.md, "Read side"). Every write batch notifies the schema's channel; the first
-/// live stream starts one listening connection that wakes the streams on each notification.</para>
+/// <para><b>Read side.</b> <see cref="Reads"/>, a <see cref="PostgreSqlReadJournalStore"/> over
+/// the journal's connection pool: every write batch notifies the schema's channel and wakes the
+/// pool's live streams.</para>
 /// </remarks>
-public sealed partial class PostgreSqlJournal : IJournal, IReadJournalStore, IFencingJournal, IAsyncDisposable
+public sealed partial class PostgreSqlJournal : IJournal, IFencingJournal, IAsyncDisposable
 {
     private readonly PostgreSqlDatabase _database;
     private readonly EventSerialization _serialization;
-    private readonly WriteNotifier _writes = new();
-    private readonly PostgreSqlListener _listener;
-    private readonly WakeUntilFinal _wakeUntilFinal;
     private readonly PostgreSqlJournalSql _sql;
-    private long _pagesRead;
 
     /// <summary>Opens the journal in the schema of <paramref name="options"/>; the schema is checked (and created when allowed) on first use.</summary>
     /// <exception cref="ArgumentException">A setting of <paramref name="options"/> is invalid.</exception>
@@ -54,13 +46,19 @@ public sealed partial class PostgreSqlJournal : IJournal, IReadJournalStore, IFe
         ArgumentNullException.ThrowIfNull(serialization);
         _database = database;
         _serialization = serialization;
-        _listener = new PostgreSqlListener(database.ListenerConnectionString, database.Channel, _writes.Notify);
-        _wakeUntilFinal = new WakeUntilFinal(_writes);
         _sql = new PostgreSqlJournalSql(database.Schema);
+        Reads = new PostgreSqlReadJournalStore(database.Acquire(), serialization);
     }
 
     /// <summary>Where the journal is: schema, database, host and port.</summary>
     public string Location => _database.Location;
+
+    /// <summary>
+    /// The read side of this journal's schema over its connection pool: replays, and the store to
+    /// read as streams (<c>new ReadJournal(journal.Reads)</c>), whose live streams wake at each write
+    /// of this journal and at the schema's notifications. Closed with the journal.
+    /// </summary>
+    public PostgreSqlReadJournalStore Reads { get; }
 
     /// <inheritdoc />
     public async ValueTask<bool> FenceAsync(string persistenceId, long token, CancellationToken cancellationToken)
@@ -154,7 +152,7 @@ public sealed partial class PostgreSqlJournal : IJournal, IReadJournalStore, IFe
             cancellationToken);
         if (written.Any(result => result is null))
         {
-            _writes.Notify();
+            _database.Writes.Notify();
         }
 
         return written;
@@ -178,45 +176,12 @@ public sealed partial class PostgreSqlJournal : IJournal, IReadJournalStore, IFe
     }
 
     /// <inheritdoc />
-    public async IAsyncEnumerable<PersistentRepr> ReplayAsync(
-        string persistenceId, long fromSequenceNumber, long toSequenceNumber, long max, [EnumeratorCancellation] CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(persistenceId);
-        var pageSize = _database.Options.ReplayPageSize;
-        while (max > 0 && fromSequenceNumber <= toSequenceNumber)
-        {
-            // Read a page, return the connection, then deserialize and hand out the events: a slow
-            // consumer (a recovering actor) never holds a pooled connection.
-            var page = await ReadPageAsync(persistenceId, fromSequenceNumber, toSequenceNumber, Math.Min(max, pageSize), cancellationToken);
-            foreach (var row in page)
-            {
-                yield return ToRepr(persistenceId, row);
-            }
-
-            if (page.Count < Math.Min(max, pageSize))
-            {
-                yield break;
-            }
-
-            max -= page.Count;
-            fromSequenceNumber = page[^1].SequenceNumber + 1;
-        }
-    }
+    public IAsyncEnumerable<PersistentRepr> ReplayAsync(string persistenceId, long fromSequenceNumber, long toSequenceNumber, long max, CancellationToken cancellationToken) =>
+        Reads.ReplayAsync(persistenceId, fromSequenceNumber, toSequenceNumber, max, cancellationToken);
 
     /// <inheritdoc />
-    public async ValueTask<long> ReadHighestSequenceNumberAsync(string persistenceId, long fromSequenceNumber, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(persistenceId);
-        return await _database.ReadAsync(
-            $"read of the highest sequence number of '{persistenceId}'",
-            async connection =>
-            {
-                await using var command = new NpgsqlCommand(_sql.Highest, connection);
-                command.Parameters.Add(new NpgsqlParameter<string>() { TypedValue = persistenceId, NpgsqlDbType = NpgsqlDbType.Text });
-                return (long)(await command.ExecuteScalarAsync(cancellationToken))!;
-            },
-            cancellationToken);
-    }
+    public ValueTask<long> ReadHighestSequenceNumberAsync(string persistenceId, long fromSequenceNumber, CancellationToken cancellationToken) =>
+        Reads.ReadHighestSequenceNumberAsync(persistenceId, fromSequenceNumber, cancellationToken);
 
     /// <inheritdoc />
     public async ValueTask DeleteToAsync(string persistenceId, long toSequenceNumber, CancellationToken cancellationToken)
@@ -234,10 +199,10 @@ public sealed partial class PostgreSqlJournal : IJournal, IReadJournalStore, IFe
             cancellationToken);
     }
 
-    /// <summary>Stops listening and releases the connection pool (shared with the snapshot store: the last one closes it).</summary>
+    /// <summary>Closes <see cref="Reads"/> and lets go of the connection pool; the last store on it (journal, reader or snapshot store) stops the listener and closes the pool.</summary>
     public async ValueTask DisposeAsync()
     {
-        await _listener.DisposeAsync();
+        await Reads.DisposeAsync();
         await _database.DisposeAsync();
     }
 
@@ -307,54 +272,4 @@ public sealed partial class PostgreSqlJournal : IJournal, IReadJournalStore, IFe
             batch.Conflict(row, batch.SequenceNumbers[row], violation);
         }
     }
-
-    private Task<List<StoredRow>> ReadPageAsync(string persistenceId, long from, long to, long limit, CancellationToken cancellationToken) =>
-        _database.ReadAsync(
-            $"replay of '{persistenceId}' from {from}",
-            async connection =>
-            {
-                await using var command = new NpgsqlCommand(_sql.Replay, connection);
-                command.Parameters.Add(new NpgsqlParameter<string>() { TypedValue = persistenceId, NpgsqlDbType = NpgsqlDbType.Text });
-                command.Parameters.Add(new NpgsqlParameter<long>() { TypedValue = from });
-                command.Parameters.Add(new NpgsqlParameter<long>() { TypedValue = to });
-                command.Parameters.Add(new NpgsqlParameter<long>() { TypedValue = limit });
-                await using var reader = await command.ExecuteReaderAsync(cancellationToken);
-                var rows = new List<StoredRow>();
-                while (await reader.ReadAsync(cancellationToken))
-                {
-                    rows.Add(new StoredRow(
-                        reader.GetInt64(0),
-                        reader.GetString(1),
-                        reader.GetFieldValue<DateTime>(2),
-                        reader.GetString(3),
-                        reader.GetFieldValue<byte[]>(4),
-                        reader.GetFieldValue<string[]>(5)));
-                }
-
-                return rows;
-            },
-            cancellationToken);
-
-    private PersistentRepr ToRepr(string persistenceId, StoredRow row)
-    {
-        object payload;
-        try
-        {
-            payload = _serialization.Deserialize(row.Manifest, row.Payload);
-        }
-        catch (Exception exception)
-        {
-            throw new EventReadException(persistenceId, row.SequenceNumber, row.Manifest, exception);
-        }
-
-        return new PersistentRepr(persistenceId, row.SequenceNumber, payload)
-        {
-            WriterId = row.WriterId,
-            Timestamp = new DateTimeOffset(DateTime.SpecifyKind(row.Timestamp, DateTimeKind.Utc)),
-            Manifest = row.Manifest,
-            Tags = row.Tags,
-        };
-    }
-
-    private sealed record StoredRow(long SequenceNumber, string WriterId, DateTime Timestamp, string Manifest, byte[] Payload, string[] Tags);
 }

@@ -1,4 +1,5 @@
 using Npgsql;
+using Recall.Persistence.Query;
 
 namespace Recall.Persistence.PostgreSql;
 
@@ -146,5 +147,47 @@ internal sealed class PostgreSqlListener : IAsyncDisposable
 
             backoff = TimeSpan.FromTicks(Math.Min(MaxBackoff.Ticks, backoff.Ticks * 2));
         }
+    }
+}
+
+/// <summary>
+/// Wakes live streams again when they caught up while committed events were not final yet: a
+/// notification (or this process's own write) can arrive while an older transaction elsewhere
+/// is still finishing, and that transaction may send no notification of its own (another
+/// schema's, another application's, a rolled-back one). Rather than leave the streams to their
+/// poll interval, wake them after 5 ms, then at doubling intervals up to 1 s while events stay
+/// pending. One timer for all streams of the database.
+/// </summary>
+internal sealed class WakeUntilFinal(WriteNotifier writes)
+{
+    private static readonly TimeSpan First = TimeSpan.FromMilliseconds(5);
+    private static readonly TimeSpan Longest = TimeSpan.FromSeconds(1);
+    private long _nextDelayTicks = First.Ticks;
+    private int _scheduled;
+
+    /// <summary>A read of the live tail finished: <paramref name="pending"/> when committed events were not final yet.</summary>
+    public void Read(bool caughtUp, bool pending)
+    {
+        if (!pending)
+        {
+            Volatile.Write(ref _nextDelayTicks, First.Ticks);
+            return;
+        }
+
+        if (!caughtUp || Interlocked.Exchange(ref _scheduled, 1) == 1)
+        {
+            return;
+        }
+
+        var delay = Volatile.Read(ref _nextDelayTicks);
+        Volatile.Write(ref _nextDelayTicks, Math.Min(delay * 2, Longest.Ticks));
+        _ = WakeLaterAsync(TimeSpan.FromTicks(delay));
+    }
+
+    private async Task WakeLaterAsync(TimeSpan delay)
+    {
+        await Task.Delay(delay).ConfigureAwait(false);
+        Volatile.Write(ref _scheduled, 0);
+        writes.Notify();
     }
 }

@@ -5,13 +5,13 @@ public static class PostgreSqlPersistenceOptionsExtensions
 {
     /// <summary>
     /// Stores events and snapshots in the database of <paramref name="connectionString"/> (an Npgsql
-    /// connection string), in the schema <c>recall</c>, created on first use.
+    /// connection string), in the schema <c>recall</c>, created on first use, and reads them there as streams.
     /// </summary>
     /// <exception cref="ArgumentException">The connection string is empty or invalid.</exception>
     public static PersistenceOptions UsePostgreSql(this PersistenceOptions options, string connectionString) =>
         options.UsePostgreSql(o => o.ConnectionString = connectionString);
 
-    /// <summary>Stores events and snapshots in PostgreSQL with the settings <paramref name="configure"/> chooses.</summary>
+    /// <summary>Stores events and snapshots in PostgreSQL with the settings <paramref name="configure"/> chooses, and reads them there as streams.</summary>
     /// <exception cref="ArgumentException">A setting is invalid.</exception>
     public static PersistenceOptions UsePostgreSql(this PersistenceOptions options, Action<PostgreSqlStoreOptions> configure)
     {
@@ -21,12 +21,14 @@ public static class PostgreSqlPersistenceOptionsExtensions
         configure(settings);
         settings.Validate();
 
-        // Journal and snapshot store share the connection pools; the last one disposed closes them.
+        // Journal, read store and snapshot store share the connection pools (and the read side's
+        // listener, so live streams wake at the journal's writes); the last one disposed closes them.
         // The factories run once per actor system, so each system gets its own pools.
         PostgreSqlDatabase? database = null;
         PostgreSqlDatabase Database() => database is null ? database = new PostgreSqlDatabase(settings) : database.Acquire();
         return options
             .UseJournal(serialization => new PostgreSqlJournal(Database(), serialization))
+            .UseReadJournalStore(serialization => new PostgreSqlReadJournalStore(Database(), serialization))
             .UseSnapshotStore(serialization => new PostgreSqlSnapshotStore(Database(), serialization));
     }
 }

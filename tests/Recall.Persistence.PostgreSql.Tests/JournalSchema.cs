@@ -2,10 +2,10 @@ using Recall.Persistence.Serialization;
 
 namespace Recall.Persistence.PostgreSql.Tests;
 
-/// <summary>A schema of one test's own and the journals the test opened in it: all disposed, and the schema dropped, after the test.</summary>
+/// <summary>A schema of one test's own and the journals and read stores the test opened in it: all disposed, and the schema dropped, after the test.</summary>
 internal sealed class JournalSchema(string purpose) : IAsyncDisposable
 {
-    private readonly List<PostgreSqlJournal> _journals = [];
+    private readonly List<IAsyncDisposable> _stores = [];
 
     /// <summary>The schema's name.</summary>
     public string Name { get; } = PostgresServer.NewSchema(purpose);
@@ -15,22 +15,31 @@ internal sealed class JournalSchema(string purpose) : IAsyncDisposable
     {
         var options = PostgresServer.Options(Name);
         configure?.Invoke(options);
-        var journal = new PostgreSqlJournal(options, serialization);
-        lock (_journals)
-        {
-            _journals.Add(journal);
-        }
-
-        return journal;
+        return Add(new PostgreSqlJournal(options, serialization));
     }
+
+    /// <summary>Opens a read store of its own in the schema, as a process that only reads does.</summary>
+    public PostgreSqlReadJournalStore NewReads(EventSerialization serialization) =>
+        Add(new PostgreSqlReadJournalStore(PostgresServer.Options(Name), serialization));
 
     public async ValueTask DisposeAsync()
     {
-        foreach (var journal in _journals)
+        foreach (var store in _stores)
         {
-            await journal.DisposeAsync();
+            await store.DisposeAsync();
         }
 
         await PostgresServer.DropSchemaAsync(Name);
+    }
+
+    private T Add<T>(T store)
+        where T : IAsyncDisposable
+    {
+        lock (_stores)
+        {
+            _stores.Add(store);
+        }
+
+        return store;
     }
 }

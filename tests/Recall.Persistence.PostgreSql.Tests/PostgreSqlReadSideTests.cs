@@ -34,7 +34,7 @@ public sealed class PostgreSqlReadSideTests : IAsyncLifetime
     public async Task Many_journals_writing_at_once_are_read_by_a_live_stream_every_event_exactly_once()
     {
         const int writers = 6, idsPerWriter = 4, writesPerId = 15;
-        var reader = NewJournal();
+        var reader = _store.NewReads(Serialization());
         var read = new ReadJournal(reader, options: new ReadJournalOptions { PageSize = 7, PollInterval = TimeSpan.FromMilliseconds(200) });
         var expected = new HashSet<(string, long)>();
         for (var writer = 0; writer < writers; writer++)
@@ -78,14 +78,14 @@ public sealed class PostgreSqlReadSideTests : IAsyncLifetime
         var journal = NewJournal();
         await WriteAsync(journal, "x", 1, 2, "t");
         await WriteAsync(journal, "y", 1, 1, "t");
-        var read = new ReadJournal(journal);
+        var read = new ReadJournal(journal.Reads);
 
         var envelopes = await read.EventsByTag("t", Offset.Start, live: false, default).ToListAsync();
         var rows = await QueryAsync($"SELECT transaction_id::text::bigint, ordering FROM \"{_store.Name}\".journal ORDER BY ordering", r => new Offset(r.GetInt64(0), r.GetInt64(1)));
         Assert.Equal(rows, envelopes.Select(e => e.Offset));
         Assert.Equal(envelopes[0].Offset.Transaction, envelopes[1].Offset.Transaction);
         Assert.True(envelopes[2].Offset.Transaction > envelopes[1].Offset.Transaction);
-        Assert.Equal(envelopes[^1].Offset, await journal.ReadLatestOffsetAsync(default));
+        Assert.Equal(envelopes[^1].Offset, await journal.Reads.ReadLatestOffsetAsync(default));
         Assert.Equal(envelopes[1].Offset, Offset.Parse(envelopes[1].Offset.ToString()));
     }
 
@@ -96,7 +96,7 @@ public sealed class PostgreSqlReadSideTests : IAsyncLifetime
         await WriteAsync(journal, "shop|a", 1, 4, "red", "blue");
         await WriteAsync(journal, "shop|b", 1, 2, "red");
         await journal.DeleteToAsync("shop|a", 3, default);
-        var read = new ReadJournal(journal);
+        var read = new ReadJournal(journal.Reads);
 
         Assert.Equal([("shop|a", 4L), ("shop|b", 1L), ("shop|b", 2L)], (await read.EventsByTag("red", Offset.Start, live: false, default).ToListAsync()).Select(e => (e.PersistenceId, e.SequenceNumber)));
         Assert.Equal([("shop|a", 4L)], (await read.EventsByTag("blue", Offset.Start, live: false, default).ToListAsync()).Select(e => (e.PersistenceId, e.SequenceNumber)));
@@ -115,7 +115,7 @@ public sealed class PostgreSqlReadSideTests : IAsyncLifetime
         var rows = await QueryAsync($"SELECT persistence_id, entity_type, slice FROM \"{_store.Name}\".journal ORDER BY ordering", r => (r.GetString(0), r.GetString(1), r.GetInt32(2)));
         Assert.Equal([("account|42", "account", Slices.Of("account|42")), ("no-type", "", Slices.Of("no-type"))], rows);
         Assert.Equal(["x", "y"], await QueryAsync($"SELECT tag FROM \"{_store.Name}\".journal_tags ORDER BY tag", r => r.GetString(0)));
-        var envelope = Assert.Single(await new ReadJournal(journal).EventsByTag("x", Offset.Start, live: false, default).ToListAsync());
+        var envelope = Assert.Single(await new ReadJournal(journal.Reads).EventsByTag("x", Offset.Start, live: false, default).ToListAsync());
         Assert.Equal(["x", "x", "y"], envelope.Tags);
     }
 
@@ -135,7 +135,7 @@ public sealed class PostgreSqlReadSideTests : IAsyncLifetime
         await snapshots.SaveAsync(new Snapshots.SnapshotMetadata("z-snap", 4, DateTimeOffset.UtcNow), new Happened(0), default);
         await snapshots.SaveAsync(new Snapshots.SnapshotMetadata("b", 3, DateTimeOffset.UtcNow), new Happened(0), default);
 
-        var read = new ReadJournal(journal, options: new ReadJournalOptions { PageSize = 2 });
+        var read = new ReadJournal(journal.Reads, options: new ReadJournalOptions { PageSize = 2 });
         var listed = await read.PersistenceIds(live: false, default).ToListAsync();
         Assert.Equal(ids.Order(StringComparer.Ordinal), listed);
         Assert.Equal(listed, await QueryAsync($"SELECT id FROM unnest(ARRAY['{string.Join("','", ids)}']) AS u(id) ORDER BY id COLLATE \"C\"", r => r.GetString(0)));
@@ -146,11 +146,11 @@ public sealed class PostgreSqlReadSideTests : IAsyncLifetime
     {
         var journal = NewJournal();
         await WriteAsync(journal, "a", 1, 2, "t");
-        var read = new ReadJournal(journal);
+        var read = new ReadJournal(journal.Reads);
         Assert.Equal(2, (await read.EventsByTag("t", Offset.Start, live: false, default).ToListAsync()).Count);
         Assert.Equal(2, (await read.EventsByPersistenceId("a", 1, long.MaxValue, live: false, default).ToListAsync()).Count);
         Assert.Single(await read.PersistenceIds(live: false, default).ToListAsync());
-        Assert.Equal(0, journal.Listener.Connections);
+        Assert.Equal(0, journal.Reads.Listener.Connections);
     }
 
     [Fact]
@@ -269,7 +269,7 @@ public sealed class PostgreSqlReadSideTimingTests : IAsyncLifetime
     public async Task A_write_that_commits_after_later_ones_is_read_once_and_nothing_is_skipped()
     {
         var reader = NewJournal();
-        var read = new ReadJournal(reader, options: new ReadJournalOptions { PageSize = 5, PollInterval = TimeSpan.FromMilliseconds(50) });
+        var read = new ReadJournal(reader.Reads, options: new ReadJournalOptions { PageSize = 5, PollInterval = TimeSpan.FromMilliseconds(50) });
         var writers = Enumerable.Range(0, 3).Select(_ => NewJournal()).ToArray();
         var seen = new ConcurrentQueue<EventEnvelope>();
         using var cancel = new CancellationTokenSource(Timeout * 2);
@@ -329,15 +329,15 @@ public sealed class PostgreSqlReadSideTimingTests : IAsyncLifetime
         // The reader delivered everything final (including "early", committed after "held" began),
         // and nothing of "held" nor of the rows behind it; 20 more polls change nothing.
         await UntilAsync(() => seen.Count >= before.Count, $"the {before.Count} final events");
-        var polled = reader.PagesRead;
-        await UntilAsync(() => reader.PagesRead >= polled + 20, "20 more polls");
+        var polled = reader.Reads.PagesRead;
+        await UntilAsync(() => reader.Reads.PagesRead >= polled + 20, "20 more polls");
         Assert.Equal(before.Order(), seen.Select(e => (e.PersistenceId, e.SequenceNumber)).Order());
 
         await held.CommitAsync();
         var all = before.Concat([("held", 1L), ("held", 2L)]).Concat(after).ToHashSet();
         await UntilAsync(() => seen.Count >= all.Count, $"all {all.Count} events");
-        polled = reader.PagesRead;
-        await UntilAsync(() => reader.PagesRead >= polled + 5, "5 more polls (nothing is delivered twice)");
+        polled = reader.Reads.PagesRead;
+        await UntilAsync(() => reader.Reads.PagesRead >= polled + 5, "5 more polls (nothing is delivered twice)");
         await cancel.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => reading);
 
@@ -353,7 +353,7 @@ public sealed class PostgreSqlReadSideTimingTests : IAsyncLifetime
     [Fact]
     public async Task A_live_stream_wakes_on_another_journals_write_long_before_its_poll_interval()
     {
-        var reader = NewJournal();
+        var reader = NewReads();
         var writer = NewJournal();
         var read = new ReadJournal(reader, options: new ReadJournalOptions { PollInterval = NoPoll });
         await PostgreSqlReadSideTests.WriteAsync(writer, "a", 1, 1, "t");
@@ -393,7 +393,7 @@ public sealed class PostgreSqlReadSideTimingTests : IAsyncLifetime
     [Fact]
     public async Task A_stream_woken_while_an_older_transaction_still_runs_reads_again_when_it_ends_without_waiting_for_its_poll()
     {
-        var reader = NewJournal();
+        var reader = NewReads();
         var writer = NewJournal();
         var read = new ReadJournal(reader, options: new ReadJournalOptions { PollInterval = NoPoll });
         using var cancel = new CancellationTokenSource(Timeout);
@@ -438,10 +438,10 @@ public sealed class PostgreSqlReadSideTimingTests : IAsyncLifetime
     public async Task Writes_of_the_same_journal_wake_its_streams_without_a_notification()
     {
         var journal = NewJournal(o => o.NotifyOnWrite = false);
-        var read = new ReadJournal(journal, options: new ReadJournalOptions { PollInterval = NoPoll });
+        var read = new ReadJournal(journal.Reads, options: new ReadJournalOptions { PollInterval = NoPoll });
         using var cancel = new CancellationTokenSource(Timeout);
         var reading = PostgreSqlReadSideTests.CollectAsync(read.EventsByTag("t", Offset.Start, live: true, cancel.Token), 3);
-        await journal.Listener.FirstListen.WaitAsync(Timeout);
+        await journal.Reads.Listener.FirstListen.WaitAsync(Timeout);
         var sent = Stopwatch.GetTimestamp();
         await PostgreSqlReadSideTests.WriteAsync(journal, "a", 1, 3, "t");
         Assert.Equal(3, (await reading.WaitAsync(Prompt)).Count);
@@ -449,9 +449,54 @@ public sealed class PostgreSqlReadSideTimingTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_systems_read_journal_wakes_at_the_systems_own_writes_without_a_notification()
+    {
+        // The system reads through a read store of its own over the journal's pool: a write of the
+        // journal wakes its live streams with no notification and no poll.
+        await using var system = ActorSystem.Create("pg-read", o => o.UsePersistence(p =>
+        {
+            p.UsePostgreSql(s =>
+            {
+                s.ConnectionString = PostgresServer.Required;
+                s.Schema = _store.Name;
+                s.NotifyOnWrite = false;
+            });
+            p.Events.Register<PostgreSqlReadSideTests.Happened>("test.read-happened.v1");
+            p.Query.PollInterval = NoPoll;
+        }));
+        var reads = Assert.IsType<PostgreSqlReadJournalStore>(system.Persistence().ReadJournalStore);
+        var journal = Assert.IsType<PostgreSqlJournal>(system.Persistence().Journal);
+        await PostgreSqlReadSideTests.WriteAsync(journal, "a", 1, 1, "t");
+        using var cancel = new CancellationTokenSource(Timeout * 2);
+        var arrivals = System.Threading.Channels.Channel.CreateUnbounded<EventEnvelope>();
+        var reading = Task.Run(async () =>
+        {
+            await foreach (var envelope in system.Persistence().ReadJournal.EventsByTag("t", Offset.Start, live: true, cancel.Token))
+            {
+                arrivals.Writer.TryWrite(envelope);
+            }
+        });
+
+        // Caught up, and past the listener's first wake-up: from here only a write can wake the stream.
+        Assert.Equal(1, (await arrivals.Reader.ReadAsync(cancel.Token).AsTask().WaitAsync(Prompt)).SequenceNumber);
+        await reads.Listener.FirstListen.WaitAsync(Timeout);
+        for (var n = 2; n <= 4; n++)
+        {
+            var sent = Stopwatch.GetTimestamp();
+            await PostgreSqlReadSideTests.WriteAsync(journal, "a", n, n, "t");
+            var envelope = await arrivals.Reader.ReadAsync(cancel.Token).AsTask().WaitAsync(Prompt);
+            Assert.Equal(("a", (long)n), (envelope.PersistenceId, envelope.SequenceNumber));
+            Assert.True(Stopwatch.GetElapsedTime(sent) < Prompt);
+        }
+
+        await cancel.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => reading);
+    }
+
+    [Fact]
     public async Task The_listener_reconnects_when_its_connection_is_cut_and_closes_on_dispose()
     {
-        var reader = NewJournal();
+        var reader = NewReads();
         var writer = NewJournal();
         var read = new ReadJournal(reader, options: new ReadJournalOptions { PollInterval = NoPoll });
         using var cancel = new CancellationTokenSource(Timeout * 2);
@@ -488,6 +533,9 @@ public sealed class PostgreSqlReadSideTimingTests : IAsyncLifetime
     {
         return _store.NewJournal(PostgreSqlReadSideTests.Serialization(), configure);
     }
+
+    /// <summary>A read store of its own: its listener is the only one of its pool.</summary>
+    private PostgreSqlReadJournalStore NewReads() => _store.NewReads(PostgreSqlReadSideTests.Serialization());
 
     private static Task UntilAsync(Func<bool> condition, string what) => UntilAsync(() => Task.FromResult(condition()), what);
 

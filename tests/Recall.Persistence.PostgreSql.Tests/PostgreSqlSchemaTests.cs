@@ -132,7 +132,7 @@ public sealed class PostgreSqlSchemaTests : IAsyncLifetime
 
         // The old events read by tag (in the order they were written) and by slices; new ones follow.
         await using var journal = new PostgreSqlJournal(options, Serialization());
-        var read = new ReadJournal(journal);
+        var read = new ReadJournal(journal.Reads);
         var two = await read.EventsByTag("two", Offset.Start, live: false).ToListAsync();
         Assert.Equal(Enumerable.Range(1, ids).Select(n => (n % 3 == 0 ? $"plain-{n}" : $"shop|{n}", 2L)), two.Select(e => (e.PersistenceId, e.SequenceNumber)));
         Assert.Equal(new Note("5-2"), two[4].Event);

@@ -5,26 +5,9 @@ using Recall.Persistence.Query;
 
 namespace Recall.Persistence.PostgreSql;
 
-/// <summary>The read side of the journal: event pages in the global order, offsets, persistence ids, wake-ups.</summary>
-public sealed partial class PostgreSqlJournal
+/// <summary>Event pages in the global order, offsets and persistence ids.</summary>
+public sealed partial class PostgreSqlReadJournalStore
 {
-    /// <summary>
-    /// Notified after every write of this journal and on every notification of the schema's channel
-    /// (writes of other processes). Live streams read this before they wait, so the first of them
-    /// starts the listening connection; finite streams never do.
-    /// </summary>
-    public WriteNotifier Writes
-    {
-        get
-        {
-            _listener.EnsureStarted();
-            return _writes;
-        }
-    }
-
-    /// <summary>The listening connection of the read side (for tests).</summary>
-    internal PostgreSqlListener Listener => _listener;
-
     /// <summary>
     /// The offset of the newest event committed when called, once it is final: while a transaction
     /// older than it still runs, an event could yet commit before it, so this waits (polling, at most
@@ -117,21 +100,12 @@ public sealed partial class PostgreSqlJournal
                 var page = new List<(Offset Offset, string PersistenceId, StoredRow Row)>();
                 while (await reader.ReadAsync(cancellationToken))
                 {
-                    page.Add((
-                        ReadOffset(reader, 0),
-                        reader.GetString(2),
-                        new StoredRow(
-                            reader.GetInt64(3),
-                            reader.GetString(4),
-                            reader.GetFieldValue<DateTime>(5),
-                            reader.GetString(6),
-                            reader.GetFieldValue<byte[]>(7),
-                            reader.GetFieldValue<string[]>(8))));
+                    page.Add((ReadOffset(reader, 0), reader.GetString(2), ReadRow(reader, 3)));
                 }
 
                 await reader.NextResultAsync(cancellationToken);
                 await reader.ReadAsync(cancellationToken);
-                _wakeUntilFinal.Read(caughtUp: page.Count < limit, pending: reader.GetBoolean(0));
+                _database.WakeUntilFinal.Read(caughtUp: page.Count < limit, pending: reader.GetBoolean(0));
                 return page;
             },
             cancellationToken);
@@ -216,46 +190,4 @@ public sealed partial class PostgreSqlJournal
     /// <summary>The offset in columns <paramref name="column"/> (transaction_id) and the next (ordering).</summary>
     private static Offset ReadOffset(NpgsqlDataReader reader, int column) =>
         new((long)reader.GetFieldValue<ulong>(column), reader.GetInt64(column + 1));
-
-    /// <summary>
-    /// Wakes live streams again when they caught up while committed events were not final yet: a
-    /// notification (or this process's own write) can arrive while an older transaction elsewhere
-    /// is still finishing, and that transaction may send no notification of its own (another
-    /// schema's, another application's, a rolled-back one). Rather than leave the streams to their
-    /// poll interval, wake them after 5 ms, then at doubling intervals up to 1 s while events stay
-    /// pending. One timer for all streams of the journal.
-    /// </summary>
-    private sealed class WakeUntilFinal(WriteNotifier writes)
-    {
-        private static readonly TimeSpan First = TimeSpan.FromMilliseconds(5);
-        private static readonly TimeSpan Longest = TimeSpan.FromSeconds(1);
-        private long _nextDelayTicks = First.Ticks;
-        private int _scheduled;
-
-        /// <summary>A read of the live tail finished: <paramref name="pending"/> when committed events were not final yet.</summary>
-        public void Read(bool caughtUp, bool pending)
-        {
-            if (!pending)
-            {
-                Volatile.Write(ref _nextDelayTicks, First.Ticks);
-                return;
-            }
-
-            if (!caughtUp || Interlocked.Exchange(ref _scheduled, 1) == 1)
-            {
-                return;
-            }
-
-            var delay = Volatile.Read(ref _nextDelayTicks);
-            Volatile.Write(ref _nextDelayTicks, Math.Min(delay * 2, Longest.Ticks));
-            _ = WakeLaterAsync(TimeSpan.FromTicks(delay));
-        }
-
-        private async Task WakeLaterAsync(TimeSpan delay)
-        {
-            await Task.Delay(delay).ConfigureAwait(false);
-            Volatile.Write(ref _scheduled, 0);
-            writes.Notify();
-        }
-    }
 }
