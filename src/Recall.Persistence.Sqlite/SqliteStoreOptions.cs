@@ -32,11 +32,12 @@ public sealed class SqliteStoreOptions
     public bool CreateIfMissing { get; set; } = true;
 
     /// <summary>
-    /// Whether the file is opened for reading only, e.g. to read another process's journal as
-    /// streams. A read-only store never creates the file, never creates or upgrades the schema
-    /// (a file of an older schema version is refused until a writer opened it once), and fails
-    /// every write with an <see cref="InvalidOperationException"/>. Its live streams see the other
-    /// process's writes by polling (<c>ReadJournalOptions.PollInterval</c>). Default false.
+    /// Whether the file is opened for reading only, e.g. by a <see cref="SqliteReadJournalStore"/>
+    /// that reads another process's journal as streams. A read-only store never creates the file,
+    /// never creates or upgrades the schema (a file of an older schema version is refused until a
+    /// writer opened it once), and a journal opened so fails every write with an
+    /// <see cref="InvalidOperationException"/>. Its live streams see the other process's writes by
+    /// polling (<c>ReadJournalOptions.PollInterval</c>). Default false.
     /// </summary>
     public bool ReadOnly { get; set; }
 
