@@ -27,6 +27,7 @@ public sealed partial class PostgreSqlReadJournalStore : IReadJournalStore, IAsy
     private readonly EventSerialization _serialization;
     private readonly PostgreSqlJournalSql _sql;
     private long _pagesRead;
+    private int _disposed;
 
     /// <summary>Opens the read side of the schema of <paramref name="options"/>; the schema is checked (and created when allowed) on first use.</summary>
     /// <exception cref="ArgumentException">A setting of <paramref name="options"/> is invalid.</exception>
@@ -103,8 +104,8 @@ public sealed partial class PostgreSqlReadJournalStore : IReadJournalStore, IAsy
             cancellationToken);
     }
 
-    /// <summary>Lets go of the connection pool; the last store on it (journal, reader or snapshot store) stops the listener and closes the pool.</summary>
-    public ValueTask DisposeAsync() => _database.DisposeAsync();
+    /// <summary>Lets go of the connection pool, once; the last store on it (journal, reader or snapshot store) stops the listener and closes the pool.</summary>
+    public ValueTask DisposeAsync() => Interlocked.Exchange(ref _disposed, 1) == 0 ? _database.DisposeAsync() : ValueTask.CompletedTask;
 
     private Task<List<StoredRow>> ReadPageAsync(string persistenceId, long from, long to, long limit, CancellationToken cancellationToken) =>
         _database.ReadAsync(

@@ -154,6 +154,17 @@ public sealed class PostgreSqlReadSideTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Disposing_a_journals_reader_again_and_again_leaves_the_journals_pool_open()
+    {
+        var journal = NewJournal();
+        await journal.Reads.DisposeAsync();
+        await journal.Reads.DisposeAsync();
+
+        await WriteAsync(journal, "a", 1, 2);
+        Assert.Equal(2, await journal.ReadHighestSequenceNumberAsync("a", 0, default));
+    }
+
+    [Fact]
     public async Task NotifyOnWrite_false_writes_send_no_notification()
     {
         await using var listener = await PostgresServer.OpenAsync();
