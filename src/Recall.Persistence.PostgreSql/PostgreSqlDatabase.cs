@@ -6,9 +6,9 @@ namespace Recall.Persistence.PostgreSql;
 
 /// <summary>
 /// One PostgreSQL schema as the store uses it: the connection pool, the schema check on first use,
-/// the read side's wake-ups (the write notifier, the listening connection and the follow-up timer,
-/// one each for every reader of the database), and errors rephrased to name the server, database
-/// and schema. Shared by a journal, its readers and a snapshot store; the last one to be disposed
+/// the read side's wake-ups (the write notifier, the listening connection and the follow-up timer:
+/// one of each, shared by every reader of the database), and errors rephrased to name the server,
+/// database and schema. Shared by a journal, its readers and a snapshot store; the last one to be disposed
 /// closes the listener and the pool.
 /// </summary>
 /// <remarks>
