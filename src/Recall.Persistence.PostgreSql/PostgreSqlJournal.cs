@@ -68,13 +68,7 @@ public sealed partial class PostgreSqlJournal : IJournal, IFencingJournal, IAsyn
             $"raising the fencing token of '{persistenceId}'",
             async connection =>
             {
-                await using var command = new NpgsqlCommand(
-                    $"""
-                    INSERT INTO {_database.Schema}.journal_fencing AS f (persistence_id, token) VALUES ($1, $2)
-                    ON CONFLICT (persistence_id) DO UPDATE SET token = greatest(f.token, excluded.token)
-                    RETURNING token
-                    """,
-                    connection);
+                await using var command = new NpgsqlCommand(_sql.Fence, connection);
                 command.Parameters.AddWithValue(persistenceId);
                 command.Parameters.AddWithValue(token);
                 return (long)(await command.ExecuteScalarAsync(cancellationToken))! == token;

@@ -58,6 +58,11 @@ internal sealed class PostgreSqlJournalSql
 
         // Sent in the insert's implicit transaction (same round trip): listeners hear of it at commit.
         Notify = "SELECT pg_notify($1, '')";
+        Fence = $"""
+            INSERT INTO {s}.journal_fencing AS f (persistence_id, token) VALUES ($1, $2)
+            ON CONFLICT (persistence_id) DO UPDATE SET token = greatest(f.token, excluded.token)
+            RETURNING token
+            """;
         Existing = $"""
             SELECT u.position FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS u(persistence_id, sequence_number, position)
             WHERE EXISTS (SELECT 1 FROM {s}.journal j WHERE j.persistence_id = u.persistence_id AND j.sequence_number = u.sequence_number)
@@ -167,6 +172,9 @@ internal sealed class PostgreSqlJournalSql
 
     /// <summary>Notifies the schema's channel, in the insert's transaction.</summary>
     public string Notify { get; }
+
+    /// <summary>Raises an id's fencing token (never lowers it) and returns the id's newest token.</summary>
+    public string Fence { get; }
 
     /// <summary>Which of the given (persistence id, sequence number) pairs are taken (after a conflict).</summary>
     public string Existing { get; }
