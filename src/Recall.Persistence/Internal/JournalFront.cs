@@ -256,13 +256,7 @@ internal sealed class JournalFront(IJournal journal, PersistenceOptions options,
                 }
                 else
                 {
-                    var own = new Exception?[request.Writes.Count];
-                    for (var i = 0; i < own.Length; i++)
-                    {
-                        own[i] = results![offset + i];
-                    }
-
-                    slice = own;
+                    slice = Slice(results!, offset, request.Writes.Count);
                 }
             }
 
@@ -270,6 +264,32 @@ internal sealed class JournalFront(IJournal journal, PersistenceOptions options,
             request.Writer.Tell(new WriteResponse(request.Incarnation, slice, failure), null);
         }
     }
+
+    /// <summary>The results of one request: a shared all-stored list when nothing in it was refused (the usual case), else a copy.</summary>
+    private static Exception?[] Slice(IReadOnlyList<Exception?> results, int offset, int count)
+    {
+        var refused = false;
+        for (var i = 0; i < count && !refused; i++)
+        {
+            refused = results[offset + i] is not null;
+        }
+
+        if (!refused && count < AllStored.Length)
+        {
+            return AllStored[count];
+        }
+
+        var own = new Exception?[count];
+        for (var i = 0; i < count; i++)
+        {
+            own[i] = results[offset + i];
+        }
+
+        return own;
+    }
+
+    // Results of requests of up to 15 writes that were all stored; read only, so shared.
+    private static readonly Exception?[][] AllStored = [.. Enumerable.Range(0, 16).Select(count => new Exception?[count])];
 
     // Started: when the write began (a Stopwatch timestamp), or 0 when not measured.
     private sealed record BatchCompleted(List<WriteRequest> Batch, IReadOnlyList<Exception?>? Results, Exception? Failure, long Started);
