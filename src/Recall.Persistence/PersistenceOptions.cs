@@ -38,6 +38,7 @@ public sealed class PersistenceOptions
 {
     private Func<EventSerialization, IJournal>? _journal;
     private Func<EventSerialization, ISnapshotStore>? _snapshotStore;
+    private int? _maxConcurrentWrites;
     private Func<EventSerialization, IReadJournalStore>? _readJournalStore;
 
     /// <summary>The manifest registry and serializer every store of the system uses. Default: JSON with a fresh registry.</summary>
@@ -54,6 +55,21 @@ public sealed class PersistenceOptions
 
     /// <summary>The most events the journal front writes in one batch. Default 1,000.</summary>
     public int MaxBatchSize { get; set; } = 1000;
+
+    /// <summary>
+    /// How many batches the journal front may have in the store at once, each with other persistence
+    /// ids (an id's writes never overlap). Default: the store's choice, 2 on PostgreSQL (batches go
+    /// out on pooled connections and commit side by side, so a second batch is written while the
+    /// first waits for its commit), 1 on the others.
+    /// </summary>
+    public int MaxConcurrentWrites
+    {
+        get => _maxConcurrentWrites ?? StoreConcurrentWrites;
+        set => _maxConcurrentWrites = value;
+    }
+
+    /// <summary>The store's choice of <see cref="MaxConcurrentWrites"/>, set with its journal.</summary>
+    internal int StoreConcurrentWrites { get; set; } = 1;
 
     /// <summary>How long a journal write may take before it counts as failed. Default 10 s.</summary>
     public TimeSpan JournalCallTimeout { get; set; } = TimeSpan.FromSeconds(10);
@@ -116,6 +132,7 @@ public sealed class PersistenceOptions
         ArgumentNullException.ThrowIfNull(factory);
         _journal = factory;
         _readJournalStore = null;
+        StoreConcurrentWrites = 1;
         return this;
     }
 
@@ -164,6 +181,7 @@ public sealed class PersistenceOptions
     internal void Validate()
     {
         Positive(MaxBatchSize, nameof(MaxBatchSize));
+        Positive(MaxConcurrentWrites, nameof(MaxConcurrentWrites));
         Positive(MaxConcurrentRecoveries, nameof(MaxConcurrentRecoveries));
         Positive(CircuitBreakerMaxFailures, nameof(CircuitBreakerMaxFailures));
         Positive(InternalStashCapacity, nameof(InternalStashCapacity));

@@ -83,4 +83,44 @@ public sealed class JournalFrontTests
         Assert.All(h.Recording.WriteCalls, call => Assert.InRange(call.Sum(w => w.Events.Count), 1, 3));
         Assert.Equal(expected, (await h.StoredAsync("jf-batch")).Select(r => r.Payload));
     }
+    [Fact]
+    public async Task With_two_concurrent_writes_another_id_is_written_while_a_batch_is_in_the_store_and_an_id_never_overlaps_itself()
+    {
+        // MaxBatchSize 1: the actor's second event goes to the front while its first is still in the store.
+        await using var h = PersistenceHarness.Create(p =>
+        {
+            p.MaxConcurrentWrites = 2;
+            p.MaxBatchSize = 1;
+        });
+        var (a, _) = await h.SpawnRecoveredAsync("jf-a");
+        var (b, _) = await h.SpawnRecoveredAsync("jf-b");
+        h.Journal.StallWrites(times: 1);
+
+        a.Tell(new Cmd("a1", PersistAsync("a1")));
+        await h.Journal.WaitForStalledAsync();
+        a.Tell(new Cmd("a2", PersistAsync("a2")));
+        await h.Log.ExpectMsgAsync(new Received("a1"));
+        await h.Log.ExpectMsgAsync(new Received("a2"));
+        b.Tell(new Cmd("b1", PersistAsync("b1")));
+        await h.Log.ExpectMsgAsync(new Received("b1"));
+
+        // b's write went to the store beside a's stalled one; a's second waits for its first.
+        await h.Log.ExpectMsgAsync(new Handled("b1", 1));
+        Assert.Single(await h.StoredAsync("jf-b"));
+        Assert.DoesNotContain(h.Recording.WriteCalls, call => call.Any(w => w.Events.Any(e => Equals(e.Payload, "a2"))));
+
+        h.Journal.ReleaseStalled();
+        await h.Log.ExpectMsgAsync(new Handled("a1", 1));
+        await h.Log.ExpectMsgAsync(new Handled("a2", 2));
+        Assert.Equal(["a1", "a2"], (await h.StoredAsync("jf-a")).Select(r => (string)r.Payload));
+    }
+
+    [Fact]
+    public void One_batch_is_in_the_store_at_a_time_by_default_a_setting_wins_and_zero_is_refused()
+    {
+        Assert.Equal(1, new PersistenceOptions().UseInMemory().MaxConcurrentWrites);
+        var chosen = new PersistenceOptions { MaxConcurrentWrites = 3 }.UseInMemory();
+        Assert.Equal(3, chosen.MaxConcurrentWrites);
+        Assert.Throws<ArgumentOutOfRangeException>(() => PersistenceHarness.Create(p => p.MaxConcurrentWrites = 0));
+    }
 }

@@ -15,9 +15,11 @@ internal sealed record WriteResponse(int Incarnation, IReadOnlyList<Exception?>?
 
 /// <summary>
 /// The actor in front of a journal (group commit). Requests from all persistent actors are
-/// gathered while one batch is being written; when it completes, the gathered requests go out as
-/// the next batch (up to <see cref="PersistenceOptions.MaxBatchSize"/> events). Requests keep
-/// their arrival order, so each actor's writes and responses stay in order. Each batch's size,
+/// gathered while a batch is being written; when it completes, the gathered requests go out as
+/// the next batch (up to <see cref="PersistenceOptions.MaxBatchSize"/> events). With
+/// <see cref="PersistenceOptions.MaxConcurrentWrites"/> above 1, further batches go out meanwhile
+/// with the requests whose persistence id has no batch in the store; the others wait. Requests of
+/// one id keep their arrival order, so each actor's writes and responses stay in order. Each batch's size,
 /// write time and stored events are measured only while a meter listener is attached.
 /// </summary>
 /// <remarks>
@@ -30,7 +32,8 @@ internal sealed class JournalFront(IJournal journal, PersistenceOptions options,
 {
     private List<WriteRequest> _gathered = [];
     private List<WriteRequest>? _spare; // a completed batch's list, cleared, for the next one
-    private bool _writing;
+    private int _writing; // batches in the store
+    private HashSet<string>? _writingIds; // their persistence ids, when several may be in the store at once
 
     protected override void Receive(object message)
     {
@@ -38,14 +41,22 @@ internal sealed class JournalFront(IJournal journal, PersistenceOptions options,
         {
             case WriteRequest request:
                 _gathered.Add(request);
-                if (!_writing)
+                if (_writing < options.MaxConcurrentWrites)
                 {
                     Flush();
                 }
 
                 break;
             case BatchCompleted completed:
-                _writing = false;
+                _writing--;
+                if (_writingIds is not null)
+                {
+                    foreach (var request in completed.Batch)
+                    {
+                        _writingIds.Remove(request.Writes[0].PersistenceId);
+                    }
+                }
+
                 Complete(completed.Batch, completed.Results, completed.Failure, completed.Started);
                 Flush();
                 break;
@@ -57,9 +68,14 @@ internal sealed class JournalFront(IJournal journal, PersistenceOptions options,
 
     private void Flush()
     {
-        while (_gathered.Count > 0)
+        while (_gathered.Count > 0 && _writing < options.MaxConcurrentWrites)
         {
-            var batch = TakeBatch(out var events);
+            var batch = _writing == 0 ? TakeBatch(out var events) : TakeIdle(out events);
+            if (batch.Count == 0)
+            {
+                return; // every gathered request waits for an id in the store
+            }
+
             if (!abandoned.IsEmpty && !RefuseAbandonedIds(batch, ref events))
             {
                 continue;
@@ -96,10 +112,58 @@ internal sealed class JournalFront(IJournal journal, PersistenceOptions options,
                 continue;
             }
 
-            _writing = true;
+            _writing++;
+            if (options.MaxConcurrentWrites > 1)
+            {
+                _writingIds ??= new HashSet<string>(StringComparer.Ordinal);
+                foreach (var request in batch)
+                {
+                    _writingIds.Add(request.Writes[0].PersistenceId);
+                }
+            }
+
             _ = AwaitAsync(pending, batch, started, Self, options.JournalCallTimeout, Context.System.TimeProvider, abandoned);
-            return;
         }
+    }
+
+    /// <summary>
+    /// The gathered requests whose persistence id has no batch in the store, in arrival order, up to
+    /// the batch size; the others stay gathered, in order.
+    /// </summary>
+    private List<WriteRequest> TakeIdle(out int events)
+    {
+        events = 0;
+        var batch = new List<WriteRequest>();
+        var kept = 0;
+        var full = false;
+        for (var i = 0; i < _gathered.Count; i++)
+        {
+            var request = _gathered[i];
+            var size = Size(request);
+            full |= batch.Count > 0 && events + size > options.MaxBatchSize; // then the rest waits, in order
+            if (full || _writingIds!.Contains(request.Writes[0].PersistenceId))
+            {
+                _gathered[kept++] = request;
+                continue;
+            }
+
+            events += size;
+            batch.Add(request);
+        }
+
+        _gathered.RemoveRange(kept, _gathered.Count - kept);
+        return batch;
+    }
+
+    private static int Size(WriteRequest request)
+    {
+        var size = 0;
+        for (var i = 0; i < request.Writes.Count; i++)
+        {
+            size += request.Writes[i].Events.Count;
+        }
+
+        return size;
     }
 
     private List<WriteRequest> TakeBatch(out int events)
@@ -108,12 +172,7 @@ internal sealed class JournalFront(IJournal journal, PersistenceOptions options,
         var count = 0;
         while (count < _gathered.Count)
         {
-            var size = 0;
-            var writes = _gathered[count].Writes;
-            for (var i = 0; i < writes.Count; i++)
-            {
-                size += writes[i].Events.Count;
-            }
+            var size = Size(_gathered[count]);
 
             // A request is answered as a whole, so it is never split: one larger than the limit goes alone.
             if (count > 0 && events + size > options.MaxBatchSize)
