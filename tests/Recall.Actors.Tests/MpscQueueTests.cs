@@ -21,10 +21,10 @@ public sealed class MpscQueueTests
     }
 
     [Fact]
-    public void One_thread_gets_its_items_back_in_order_across_segment_growth()
+    public void One_thread_gets_its_items_back_in_order_across_ring_growth()
     {
         var box = new Box<int>();
-        const int count = 20_000; // segments of 8, 16, ... 2048, 2048, ...
+        const int count = 20_000; // rings of 8, 16, ... 1024, 1024, ...
 
         for (var i = 0; i < count; i++)
         {
@@ -43,7 +43,7 @@ public sealed class MpscQueueTests
     }
 
     [Fact]
-    public void Interleaved_enqueues_and_dequeues_keep_fifo_order_across_segment_boundaries()
+    public void Interleaved_enqueues_and_dequeues_keep_fifo_order_across_ring_laps_and_growth()
     {
         var box = new Box<int>();
         var next = 0;
@@ -67,6 +67,57 @@ public sealed class MpscQueueTests
         }
 
         Assert.Equal(next, expected);
+    }
+
+    [Fact]
+    public void A_consumer_that_keeps_up_reuses_the_ring_and_allocates_nothing()
+    {
+        var box = new Box<object>();
+        var message = new object();
+        for (var i = 0; i < 100; i++)
+        {
+            box.Queue.Enqueue(message); // the first ring and its growth to hold 100
+        }
+
+        while (box.Queue.TryDequeue(out _))
+        {
+        }
+
+        var before = GC.GetAllocatedBytesForCurrentThread();
+        for (var lap = 0; lap < 10_000; lap++)
+        {
+            for (var i = 0; i < 50; i++)
+            {
+                box.Queue.Enqueue(message);
+            }
+
+            for (var i = 0; i < 50; i++)
+            {
+                Assert.True(box.Queue.TryDequeue(out var item));
+                Assert.Same(message, item);
+            }
+        }
+
+        Assert.Equal(0, GC.GetAllocatedBytesForCurrentThread() - before);
+        Assert.Equal(0, box.Queue.ApproximateCount);
+    }
+
+    [Fact]
+    public void The_approximate_count_follows_items_across_rings()
+    {
+        var box = new Box<int>();
+        for (var i = 0; i < 3_000; i++)
+        {
+            box.Queue.Enqueue(i);
+        }
+
+        Assert.Equal(3_000, box.Queue.ApproximateCount);
+        for (var i = 0; i < 2_990; i++)
+        {
+            Assert.True(box.Queue.TryDequeue(out _));
+        }
+
+        Assert.Equal(10, box.Queue.ApproximateCount);
     }
 
     [Fact]

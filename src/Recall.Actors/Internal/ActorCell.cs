@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 
 namespace Recall.Actors.Internal;
@@ -15,6 +16,12 @@ namespace Recall.Actors.Internal;
 /// during the turn is never stranded.
 /// A message that wakes an idle actor from inside a turn keeps it in the thread's run-next slot
 /// (<see cref="RunNext"/>) instead of queueing it.
+/// <para>
+/// The message path (<see cref="LocalActorRef.Tell"/>, <see cref="Post"/>, the mailbox, the turn,
+/// <see cref="Invoke"/>, <see cref="RunNext.Run"/>) is compiled fully optimized on first call
+/// (<see cref="MethodImplOptions.AggressiveOptimization"/>): left to tiered compilation it ran as
+/// unoptimized code for the first second or so of a process, at a third of its later speed.
+/// </para>
 /// <para>
 /// This file holds the fields, construction, sending and the turn; the other parts are named after
 /// what they hold: SystemMessages, Lifecycle, Faults, Children, DeathWatch, ReceiveTimeout, Async
@@ -100,6 +107,7 @@ internal sealed partial class ActorCell : IActorContext, IThreadPoolWorkItem
 
     // ---- sending
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Post(Envelope envelope)
     {
         _mailbox.Enqueue(envelope);
@@ -175,6 +183,7 @@ internal sealed partial class ActorCell : IActorContext, IThreadPoolWorkItem
     public void Execute() => RunNext.Run(this);
 
     /// <summary>One turn: system messages, then up to the throughput of user messages.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void RunTurn()
     {
         t_current = this;
@@ -240,6 +249,7 @@ internal sealed partial class ActorCell : IActorContext, IThreadPoolWorkItem
         return _mailbox.TryDequeue(out envelope);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Invoke(Envelope envelope)
     {
         System.Diagnostics.Activity? activity = null;

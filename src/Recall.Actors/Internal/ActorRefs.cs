@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 namespace Recall.Actors.Internal;
 
 /// <summary>A ref the kernel can also send lifecycle messages to.</summary>
@@ -17,6 +18,7 @@ internal sealed class LocalActorRef(ActorCell cell, ActorPath path) : IInternalA
 
     public ActorSystem System => Cell.System;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Tell(object message, IActorRef? sender)
     {
         ArgumentNullException.ThrowIfNull(message);

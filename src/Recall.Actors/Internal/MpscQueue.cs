@@ -3,193 +3,260 @@ using System.Runtime.CompilerServices;
 namespace Recall.Actors.Internal;
 
 /// <summary>
-/// An unbounded lock-free queue for many producers and one consumer, storing items inline in
-/// linked array segments so that an enqueue allocates nothing except, now and then, a segment.
+/// An unbounded lock-free queue for many producers and one consumer: a ring of reused slots that
+/// grows into a larger ring when it fills, so that a mailbox whose actor keeps up allocates nothing.
 /// </summary>
 /// <remarks>
-/// Producers reserve a slot with one interlocked increment on the tail segment and publish it with
-/// a release write of the slot's flag; the consumer reads slots in order and never writes shared
-/// state other than the slots it has consumed and <c>_first</c>, which it moves along so that
-/// consumed segments can be collected. The first segment is created on the first enqueue,
-/// so an actor that never receives a user message pays nothing for its mailbox.
+/// <para>
+/// Each ring is a bounded queue in the manner of D. Vyukov's: every slot carries a sequence number
+/// that says whose turn the slot is. A producer claims position <c>p</c> with a compare-exchange of
+/// the ring's tail once the slot's sequence equals <c>p</c>, writes the item and publishes it by
+/// writing <c>p + 1</c>; the consumer takes the item when it sees <c>p + 1</c> and hands the slot
+/// to the producer one lap later by writing <c>p + length</c>. Positions are ints that wrap; only
+/// differences are compared.
+/// </para>
+/// <para>
+/// A producer that finds its ring full freezes it (adds a lap offset to the tail, after which no
+/// claim on it can succeed), links a ring twice as large (up to <see cref="MaxRingLength"/>) and
+/// moves the tail there. The consumer leaves a frozen ring once it has taken every item claimed
+/// before the freeze, so nothing enqueued is passed over and the old ring becomes garbage. The first
+/// ring is created on the first enqueue, so an actor that never receives a user message pays nothing
+/// for its mailbox.
+/// </para>
 /// </remarks>
 internal struct MpscQueue<T>
 {
-    private const int FirstSegmentLength = 8;
-    private const int MaxSegmentLength = 2048;
+    private const int FirstRingLength = 8;
+    private const int MaxRingLength = 1024;
 
-    private Segment? _first;  // set by the first enqueue; then the consumer's current segment
-    private Segment? _head;   // consumer only
-    private int _headIndex;   // consumer only
-    private Segment? _tail;   // producers
+    private Ring? _head;      // the consumer's ring; set by the first enqueue, then moved by the consumer only
+    private Slot[]? _headSlots; // consumer only: the slots of _head
+    private int _headPosition; // consumer only (read by HasItems and ApproximateCount from any thread)
+    private Ring? _tail;      // producers
 
     /// <summary>Adds an item; safe to call from any number of threads at once.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Enqueue(T item)
     {
-        var tail = Volatile.Read(ref _tail) ?? InitializeFirstSegment();
-        while (true)
+        var ring = Volatile.Read(ref _tail) ?? InitializeFirstRing();
+        while (!ring.TryEnqueue(item))
         {
-            var index = Interlocked.Increment(ref tail.Reserved) - 1;
-            if (index < tail.Slots.Length)
-            {
-                ref var slot = ref tail.Slots[index];
-                slot.Item = item;
-                Volatile.Write(ref slot.Published, 1);
-                return;
-            }
-
-            // The segment is full: link (or find) the next one and retry there. Whoever wins the
-            // compare-exchange provides the segment; the others use it.
-            var next = Volatile.Read(ref tail.Next);
-            if (next is null)
-            {
-                var created = new Segment(Math.Min(tail.Slots.Length * 2, MaxSegmentLength));
-                next = Interlocked.CompareExchange(ref tail.Next, created, null) ?? created;
-            }
-
-            Interlocked.CompareExchange(ref _tail, next, tail);
-            tail = next;
+            ring = Grow(ring);
         }
     }
 
     /// <summary>Takes the oldest published item; consumer thread only.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public bool TryDequeue(out T item)
     {
-        var head = _head;
-        if (head is null)
+        // The consumer reads the ring's slots through its own copy of the reference: the ring object's
+        // cache line is written by every producer's claim.
+        var slots = _headSlots;
+        if (slots is null)
         {
-            head = Volatile.Read(ref _first);
-            if (head is null)
+            var first = Volatile.Read(ref _head);
+            if (first is null)
             {
                 item = default!;
                 return false;
             }
 
-            _head = head;
+            _headSlots = slots = first.Slots;
         }
 
-        var index = _headIndex;
-        if (index == head.Slots.Length)
+        while (true)
         {
-            var next = Volatile.Read(ref head.Next);
+            var position = _headPosition;
+            ref var slot = ref slots[position & (slots.Length - 1)];
+            if (Volatile.Read(ref slot.Sequence) == position + 1)
+            {
+                item = slot.Item;
+                if (RuntimeHelpers.IsReferenceOrContainsReferences<T>())
+                {
+                    slot.Item = default!;
+                }
+
+                Volatile.Write(ref slot.Sequence, position + slots.Length);
+                _headPosition = position + 1;
+                return true;
+            }
+
+            // Not published: empty, or a producer claimed the slot and has not written it yet (it
+            // schedules the consumer again after publishing, so nothing is lost), or the ring is
+            // frozen and everything claimed in it was taken: then go on in the next one.
+            var ring = _head!;
+            var next = ring.IsDrainedAt(position) ? Volatile.Read(ref ring.Next) : null;
             if (next is null)
             {
                 item = default!;
                 return false;
             }
 
-            _head = head = next;
-            _headIndex = index = 0;
-
-            // Drop the consumed segment: _first would otherwise keep the whole chain alive.
-            Volatile.Write(ref _first, next);
+            Volatile.Write(ref _head, next);
+            _headSlots = slots = next.Slots;
+            Volatile.Write(ref _headPosition, 0);
         }
-
-        ref var slot = ref head.Slots[index];
-        if (Volatile.Read(ref slot.Published) == 0)
-        {
-            // Either empty, or a producer reserved this slot and has not published it yet; that
-            // producer schedules the consumer again after publishing, so nothing is lost.
-            item = default!;
-            return false;
-        }
-
-        item = slot.Item;
-        if (RuntimeHelpers.IsReferenceOrContainsReferences<T>())
-        {
-            slot.Item = default!;
-        }
-
-        _headIndex = index + 1;
-        return true;
     }
 
     /// <summary>
     /// Whether a published item is waiting. Meant for the consumer thread, but also safe (never
     /// throws, may answer true spuriously) while another thread consumes: the end of a turn asks
     /// after clearing the scheduled flag, when the next turn may already run elsewhere and move
-    /// the head to another segment between the reads of <c>_head</c> and <c>_headIndex</c>.
+    /// the head to another ring between the reads of <c>_head</c> and <c>_headPosition</c>.
     /// </summary>
     public bool HasItems
     {
         get
         {
-            var head = Volatile.Read(ref _head) ?? Volatile.Read(ref _first);
-            if (head is null)
+            var ring = Volatile.Read(ref _head);
+            if (ring is null)
             {
                 return false;
             }
 
-            var index = Volatile.Read(ref _headIndex);
-            var slots = head.Slots;
-            if (index == slots.Length)
+            var position = Volatile.Read(ref _headPosition);
+            if (Volatile.Read(ref ring.Slots[position & ring.Mask].Sequence) == position + 1)
             {
-                var next = Volatile.Read(ref head.Next);
-                if (next is null)
-                {
-                    return false;
-                }
-
-                slots = next.Slots;
-                index = 0;
-            }
-
-            if ((uint)index >= (uint)slots.Length)
-            {
-                // A torn read of a head that another thread is moving: someone is consuming.
                 return true;
             }
 
-            return Volatile.Read(ref slots[index].Published) != 0;
+            var next = ring.IsDrainedAt(position) ? Volatile.Read(ref ring.Next) : null;
+            return next is not null && Volatile.Read(ref next.Slots[0].Sequence) == 1;
         }
     }
 
     /// <summary>
     /// About how many items wait, for metrics: safe from any thread and never negative, but read
-    /// without stopping producers or the consumer, so it may be off by what moves meanwhile (up to
-    /// one segment when the consumer crosses into the next one during the read). Walks the
-    /// segments, so it costs nothing on enqueue or dequeue and a little per segment when read.
+    /// without stopping producers or the consumer, so it may be off by what moves meanwhile. Walks
+    /// the rings, so it costs nothing on enqueue or dequeue and a little per ring when read.
     /// </summary>
     public int ApproximateCount
     {
         get
         {
-            var segment = Volatile.Read(ref _first);
-            if (segment is null)
+            var ring = Volatile.Read(ref _head);
+            if (ring is null)
             {
                 return 0;
             }
 
-            // _first moves to the segment the consumer is in, and _headIndex counts what it took there.
-            long count = -Volatile.Read(ref _headIndex);
-            for (; segment is not null; segment = Volatile.Read(ref segment.Next))
+            // Positions count from 0 in every ring and wrap; the consumer's is in the first ring.
+            long count = ring.Claimed - Volatile.Read(ref _headPosition);
+            for (var next = Volatile.Read(ref ring.Next); next is not null; next = Volatile.Read(ref next.Next))
             {
-                count += Math.Min(Volatile.Read(ref segment.Reserved), segment.Slots.Length);
+                count += (uint)next.Claimed;
             }
 
             return (int)Math.Clamp(count, 0, int.MaxValue);
         }
     }
 
-    private Segment InitializeFirstSegment()
+    private Ring InitializeFirstRing()
     {
-        // The consumer starts from _first, never from _tail, which may already have moved on.
-        var created = new Segment(FirstSegmentLength);
-        var first = Interlocked.CompareExchange(ref _first, created, null) ?? created;
+        // The consumer starts from _head, never from _tail, which may already have moved on.
+        var created = new Ring(FirstRingLength);
+        var first = Interlocked.CompareExchange(ref _head, created, null) ?? created;
         Interlocked.CompareExchange(ref _tail, first, null);
         return Volatile.Read(ref _tail)!;
+    }
+
+    /// <summary>Freezes the full <paramref name="ring"/>, links the next one if nobody did and moves the tail to it.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private Ring Grow(Ring ring)
+    {
+        Ring next;
+        lock (ring)
+        {
+            ring.Freeze();
+            next = ring.Next ?? new Ring(Math.Min(ring.Slots.Length * 2, MaxRingLength));
+            Volatile.Write(ref ring.Next, next);
+        }
+
+        Interlocked.CompareExchange(ref _tail, next, ring);
+        return next;
     }
 
     private struct Slot
     {
         public T Item;
-        public int Published;
+        public int Sequence;
     }
 
-    private sealed class Segment(int length)
+    private sealed class Ring
     {
-        public readonly Slot[] Slots = new Slot[length];
-        public int Reserved;
-        public Segment? Next;
+        public readonly Slot[] Slots;
+        public readonly int Mask;
+        public Ring? Next;          // written under the ring's lock, read without it
+        private int _tail;          // the next position to claim; plus FreezeOffset once frozen
+        private volatile bool _frozen;
+
+        public Ring(int length)
+        {
+            Slots = new Slot[length];
+            Mask = length - 1;
+            for (var i = 0; i < length; i++)
+            {
+                Slots[i].Sequence = i;
+            }
+        }
+
+        /// <summary>Added to the tail to freeze the ring: two laps, so no slot's sequence can match a claim.</summary>
+        private int FreezeOffset => Slots.Length * 2;
+
+        /// <summary>How many positions were claimed (published or about to be).</summary>
+        public int Claimed
+        {
+            get
+            {
+                // Read the flag first: once it is set, the tail holds the offset.
+                var frozen = _frozen;
+                var tail = Volatile.Read(ref _tail);
+                return frozen ? tail - FreezeOffset : tail;
+            }
+        }
+
+        public bool TryEnqueue(T item)
+        {
+            var slots = Slots;
+            var position = Volatile.Read(ref _tail);
+            while (true)
+            {
+                ref var slot = ref slots[position & Mask];
+                var difference = Volatile.Read(ref slot.Sequence) - position;
+                if (difference == 0)
+                {
+                    var seen = Interlocked.CompareExchange(ref _tail, position + 1, position);
+                    if (seen == position)
+                    {
+                        slot.Item = item;
+                        Volatile.Write(ref slot.Sequence, position + 1);
+                        return true;
+                    }
+
+                    position = seen;
+                }
+                else if (difference < 0)
+                {
+                    return false; // full, or frozen
+                }
+                else
+                {
+                    position = Volatile.Read(ref _tail); // another producer claimed it first
+                }
+            }
+        }
+
+        /// <summary>Stops all further claims; under the ring's lock, at most once.</summary>
+        public void Freeze()
+        {
+            if (!_frozen)
+            {
+                Interlocked.Add(ref _tail, FreezeOffset);
+                _frozen = true;
+            }
+        }
+
+        /// <summary>Whether the ring is frozen and the consumer, at <paramref name="position"/>, took everything claimed in it.</summary>
+        public bool IsDrainedAt(int position) => _frozen && position == Volatile.Read(ref _tail) - FreezeOffset;
     }
 }

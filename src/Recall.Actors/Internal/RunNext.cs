@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 namespace Recall.Actors.Internal;
 
 /// <summary>
@@ -71,6 +72,7 @@ internal sealed class RunNext
     }
 
     /// <summary>Runs a turn of <paramref name="first"/>, then the turns of the actors it and its followers kept.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Run(ActorCell first)
     {
         var cell = first;
