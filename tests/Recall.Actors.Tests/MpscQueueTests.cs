@@ -163,12 +163,15 @@ public sealed class MpscQueueStressTests
     }
 
     [Theory]
-    [InlineData(0)]
-    [InlineData(16)]
-    public async Task Four_producers_of_100k_items_each_deliver_every_item_once_in_per_producer_order(int burst)
+    [InlineData(0, 0)]
+    [InlineData(16, 0)]
+    [InlineData(0, 5_000)]
+    public async Task Four_producers_of_100k_items_each_deliver_every_item_once_in_per_producer_order(int burst, int consumerPause)
     {
         // burst > 0: each producer pauses after every burst items, so the consumer often finds the
-        // queue empty while producers keep reserving slots.
+        // queue empty while producers keep claiming slots. consumerPause > 0: the consumer rests after
+        // every that many items, so the producers fill ring after ring while it is away (frozen rings
+        // are linked, claimed across and left by the consumer, all at once).
         var box = new Box<long>();
         const int producers = 4, perProducer = 100_000;
         var start = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -202,6 +205,11 @@ public sealed class MpscQueueStressTests
                     {
                         spin.SpinOnce();
                         continue;
+                    }
+
+                    if (consumerPause > 0 && received % consumerPause == 0)
+                    {
+                        Thread.Sleep(1);
                     }
 
                     var producer = (int)(item >> 32);

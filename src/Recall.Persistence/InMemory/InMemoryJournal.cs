@@ -54,24 +54,32 @@ public sealed class InMemoryJournal(EventSerialization serialization, InMemorySn
     public ValueTask<IReadOnlyList<Exception?>> WriteAsync(IReadOnlyList<AtomicWrite> writes, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(writes);
-        var results = new Exception?[writes.Count];
+        Exception?[]? results = null; // made at the first refusal: all stored is the usual case
         for (var i = 0; i < writes.Count; i++)
         {
             var write = writes[i];
-            var payloads = new SerializedPayload[write.Events.Count];
+            SerializedPayload[]? payloads = null; // kept objects need no array: their manifests are looked up again below
             try
             {
-                for (var j = 0; j < payloads.Length; j++)
+                if (serialize)
                 {
-                    var payload = write.Events[j].Payload;
-                    payloads[j] = serialize
-                        ? serialization.Serialize(payload)
-                        : new SerializedPayload(serialization.Registry.ManifestOf(payload.GetType()), null!); // an unregistered type is refused all the same
+                    payloads = new SerializedPayload[write.Events.Count];
+                    for (var j = 0; j < payloads.Length; j++)
+                    {
+                        payloads[j] = serialization.Serialize(write.Events[j].Payload);
+                    }
+                }
+                else
+                {
+                    for (var j = 0; j < write.Events.Count; j++)
+                    {
+                        serialization.Registry.ManifestOf(write.Events[j].Payload.GetType()); // an unregistered type is refused all the same
+                    }
                 }
             }
             catch (Exception exception)
             {
-                results[i] = exception;
+                (results ??= new Exception?[writes.Count])[i] = exception;
                 continue;
             }
 
@@ -84,13 +92,13 @@ public sealed class InMemoryJournal(EventSerialization serialization, InMemorySn
 
                 if (write.FencingToken is { } token && token < history.FencingToken)
                 {
-                    results[i] = new FencedWriteException(write.PersistenceId, write.LowestSequenceNumber, token);
+                    (results ??= new Exception?[writes.Count])[i] = new FencedWriteException(write.PersistenceId, write.LowestSequenceNumber, token);
                     continue;
                 }
 
                 if (write.LowestSequenceNumber <= history.Highest)
                 {
-                    results[i] = new SequenceConflictException(write.PersistenceId, write.LowestSequenceNumber);
+                    (results ??= new Exception?[writes.Count])[i] = new SequenceConflictException(write.PersistenceId, write.LowestSequenceNumber);
                     continue;
                 }
 
@@ -101,7 +109,9 @@ public sealed class InMemoryJournal(EventSerialization serialization, InMemorySn
 
                 for (var j = 0; j < write.Events.Count; j++)
                 {
-                    var stored = new StoredEvent(write.Events[j], payloads[j], _all.Count + 1);
+                    var repr = write.Events[j];
+                    var payload = payloads?[j] ?? new SerializedPayload(serialization.Registry.ManifestOf(repr.Payload.GetType()), null!);
+                    var stored = new StoredEvent(repr, payload, _all.Count + 1);
                     history.Events.Add(stored);
                     _all.Add(stored);
                 }
@@ -111,7 +121,7 @@ public sealed class InMemoryJournal(EventSerialization serialization, InMemorySn
         }
 
         Writes.Notify();
-        return ValueTask.FromResult<IReadOnlyList<Exception?>>(results);
+        return ValueTask.FromResult<IReadOnlyList<Exception?>>(results ?? WriteResults.AllStored(writes.Count));
     }
 
     /// <inheritdoc />

@@ -333,9 +333,9 @@ internal sealed class JournalFront(IJournal journal, PersistenceOptions options,
             refused = results[offset + i] is not null;
         }
 
-        if (!refused && count < AllStored.Length)
+        if (!refused)
         {
-            return AllStored[count];
+            return WriteResults.AllStored(count);
         }
 
         var own = new Exception?[count];
@@ -346,9 +346,6 @@ internal sealed class JournalFront(IJournal journal, PersistenceOptions options,
 
         return own;
     }
-
-    // Results of requests of up to 15 writes that were all stored; read only, so shared.
-    private static readonly Exception?[][] AllStored = [.. Enumerable.Range(0, 16).Select(count => new Exception?[count])];
 
     // Started: when the write began (a Stopwatch timestamp), or 0 when not measured.
     private sealed record BatchCompleted(List<WriteRequest> Batch, IReadOnlyList<Exception?>? Results, Exception? Failure, long Started);
