@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Diagnostics;
 using Microsoft.Extensions.Logging;
 using Recall.Actors;
@@ -159,6 +160,7 @@ internal sealed partial class EventSourcedRuntime
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public PersistentRepr ToRepr(object @event, long sequenceNumber)
     {
         var adapters = Options.Adapters;

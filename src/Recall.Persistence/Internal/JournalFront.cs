@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Diagnostics;
 using Recall.Actors;
 using Recall.Persistence.Journal;
@@ -35,6 +36,7 @@ internal sealed class JournalFront(IJournal journal, PersistenceOptions options,
     private int _writing; // batches in the store
     private HashSet<string>? _writingIds; // their persistence ids, when several may be in the store at once
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     protected override void Receive(object message)
     {
         switch (message)
@@ -66,6 +68,7 @@ internal sealed class JournalFront(IJournal journal, PersistenceOptions options,
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Flush()
     {
         while (_gathered.Count > 0 && _writing < options.MaxConcurrentWrites)
@@ -166,6 +169,7 @@ internal sealed class JournalFront(IJournal journal, PersistenceOptions options,
         return size;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private List<WriteRequest> TakeBatch(out int events)
     {
         events = 0;
@@ -234,6 +238,7 @@ internal sealed class JournalFront(IJournal journal, PersistenceOptions options,
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Complete(List<WriteRequest> batch, IReadOnlyList<Exception?>? results, Exception? failure, long started)
     {
         if (failure is null && results is not null && results.Count != CountWrites(batch))
@@ -301,6 +306,7 @@ internal sealed class JournalFront(IJournal journal, PersistenceOptions options,
         return count;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Respond(List<WriteRequest> batch, IReadOnlyList<Exception?>? results, Exception? failure)
     {
         var offset = 0;

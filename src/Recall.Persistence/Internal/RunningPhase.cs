@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Recall.Actors;
 using Recall.Actors.Internal;
 using Recall.Persistence.Journal;
@@ -43,6 +44,7 @@ internal sealed class RunningPhase(EventSourcedRuntime runtime, Recovered recove
 
     private PersistTracing Tracing => _tracing ??= new PersistTracing(runtime, this);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Receive(object message)
     {
         if (message is WriteResponse response)
@@ -74,6 +76,7 @@ internal sealed class RunningPhase(EventSourcedRuntime runtime, Recovered recove
     }
 
     /// <summary>Persists the event of <paramref name="invocation"/> as an atomic write of its own.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Persist(Invocation invocation)
     {
         invocation.SequenceNumber = ++_assignedSequenceNumber;
@@ -144,6 +147,7 @@ internal sealed class RunningPhase(EventSourcedRuntime runtime, Recovered recove
     /// <see cref="PersistenceOptions.MaxBatchSize"/> writes: fewer, larger requests, which the journal
     /// front would have put into one batch anyway (an id's writes never overlap).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void SendPersisted(bool answered = false)
     {
         if (_batch is not { Count: > 0 } batch || runtime.IsStopping)
@@ -160,6 +164,7 @@ internal sealed class RunningPhase(EventSourcedRuntime runtime, Recovered recove
     }
 
     /// <summary>Adds a write to what is sent next; what waits goes first when the write would take it past <see cref="PersistenceOptions.MaxBatchSize"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Add(AtomicWrite write, int events)
     {
         var batch = _batch ??= [];
@@ -172,6 +177,7 @@ internal sealed class RunningPhase(EventSourcedRuntime runtime, Recovered recove
         _batchEvents += events;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Send(List<AtomicWrite> batch)
     {
         // The request gets an array of its own; the list stays for the next handler.
@@ -230,6 +236,7 @@ internal sealed class RunningPhase(EventSourcedRuntime runtime, Recovered recove
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void HandleCommand(object command)
     {
         if (ReferenceEquals(command, GracefulStop.Instance))
@@ -259,12 +266,14 @@ internal sealed class RunningPhase(EventSourcedRuntime runtime, Recovered recove
     }
 
     /// <summary>Runs the actor's command handler, then sends what it persisted.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void RunCommand(object command)
     {
         runtime.Behavior.HandleCommand(command);
         SendPersisted();
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Enqueue(Invocation invocation)
     {
         (_pending ??= new Queue<Invocation>()).Enqueue(invocation);
@@ -274,6 +283,7 @@ internal sealed class RunningPhase(EventSourcedRuntime runtime, Recovered recove
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void StashCurrent()
     {
         var stash = _stash ??= new Queue<Envelope>();
@@ -293,6 +303,7 @@ internal sealed class RunningPhase(EventSourcedRuntime runtime, Recovered recove
         throw new StashOverflowException(runtime.Cell.Self.Path, runtime.Options.InternalStashCapacity);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void OnWriteResponse(WriteResponse response)
     {
         if (response.Incarnation != runtime.Incarnation || runtime.IsStopping)
@@ -319,6 +330,7 @@ internal sealed class RunningPhase(EventSourcedRuntime runtime, Recovered recove
     }
 
     /// <summary>Handles an answered request (<see cref="HandleWriteResponse"/>), then stops counting it as in flight.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public Exception? HandleAnswered(WriteResponse response)
     {
         try
@@ -342,6 +354,7 @@ internal sealed class RunningPhase(EventSourcedRuntime runtime, Recovered recove
     /// Runs the handlers of one answered request and sends what they persisted. Returns the failure
     /// that stopped the actor (then nothing more is handled), or null.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private Exception? HandleWriteResponse(WriteResponse response)
     {
         var pending = _pending!;
@@ -398,6 +411,7 @@ internal sealed class RunningPhase(EventSourcedRuntime runtime, Recovered recove
         return null;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void RunDeferredHandlers(Queue<Invocation> pending)
     {
         while (pending.TryPeek(out var head) && head.Deferred)
@@ -444,6 +458,7 @@ internal sealed class RunningPhase(EventSourcedRuntime runtime, Recovered recove
         return null;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void DrainStash()
     {
         var stash = _stash;
