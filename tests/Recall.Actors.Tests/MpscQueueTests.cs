@@ -129,6 +129,37 @@ public sealed class MpscQueueTests
     }
 
     [Fact]
+    public void The_approximate_count_is_exact_on_a_ring_used_for_many_laps_and_then_outgrown()
+    {
+        var box = new Box<int>();
+        for (var lap = 0; lap < 100_000; lap++)
+        {
+            for (var i = 0; i < 10; i++)
+            {
+                box.Queue.Enqueue(i); // the ring grows to 16 once, then serves every lap
+            }
+
+            Assert.Equal(10, box.Queue.ApproximateCount);
+            while (box.Queue.TryDequeue(out _))
+            {
+            }
+        }
+
+        for (var i = 0; i < 3_000; i++)
+        {
+            box.Queue.Enqueue(i); // freezes the 16-slot ring, then rings of 32 ... 1024, 1024
+        }
+
+        Assert.Equal(3_000, box.Queue.ApproximateCount);
+        for (var i = 0; i < 2_990; i++)
+        {
+            Assert.True(box.Queue.TryDequeue(out _));
+        }
+
+        Assert.Equal(10, box.Queue.ApproximateCount);
+    }
+
+    [Fact]
     public void Dequeued_references_are_released()
     {
         var box = new Box<object>();
@@ -239,6 +270,71 @@ public sealed class MpscQueueStressTests
 
         Assert.Equal(Enumerable.Repeat((long)perProducer, producers), counts);
         Assert.False(box.Queue.TryDequeue(out _));
+    }
+
+    [Fact]
+    public async Task A_reader_on_another_thread_sees_a_bounded_count_while_rings_grow_and_are_left()
+    {
+        // The producer and consumer share one thread (so the counts are exact) and alternate many
+        // short laps on one ring (10,000 items through it) with bursts that outgrow it; a second
+        // thread reads the count and HasItems meanwhile. A read that mixed one ring's tail with the
+        // next ring's position would count the first ring's whole history; a read that raced the
+        // consumer may overcount by at most the lengths of the rings it walked (1,024 + 1,024 here).
+        var box = new Box<int>();
+        long enqueued = 0, dequeued = 0;
+        var stop = false;
+        var reading = Task.Factory.StartNew(
+            () =>
+            {
+                var worst = 0L;
+                while (!Volatile.Read(ref stop))
+                {
+                    var before = Volatile.Read(ref dequeued);
+                    var count = box.Queue.ApproximateCount;
+                    _ = box.Queue.HasItems;
+                    var after = Volatile.Read(ref enqueued);
+                    worst = Math.Max(worst, count - (after - before));
+                }
+
+                return worst;
+            },
+            CancellationToken.None,
+            TaskCreationOptions.LongRunning,
+            TaskScheduler.Default);
+
+        for (var cycle = 0; cycle < 60; cycle++)
+        {
+            for (var lap = 0; lap < 2_000; lap++)
+            {
+                for (var i = 0; i < 5; i++)
+                {
+                    box.Queue.Enqueue(i);
+                    Volatile.Write(ref enqueued, enqueued + 1);
+                }
+
+                while (box.Queue.TryDequeue(out _))
+                {
+                    Volatile.Write(ref dequeued, dequeued + 1);
+                }
+            }
+
+            for (var i = 0; i < 1_500; i++)
+            {
+                box.Queue.Enqueue(i);
+                Volatile.Write(ref enqueued, enqueued + 1);
+            }
+
+            while (box.Queue.TryDequeue(out _))
+            {
+                Volatile.Write(ref dequeued, dequeued + 1);
+            }
+        }
+
+        Volatile.Write(ref stop, true);
+        var excess = await reading;
+
+        Assert.Equal(enqueued, dequeued);
+        Assert.True(excess <= 4_096, $"A concurrent read counted {excess} more items than could be waiting (at most the rings' lengths are allowed).");
     }
 
     [Fact]

@@ -3,7 +3,7 @@ using System.Runtime.CompilerServices;
 namespace Recall.Actors.Internal;
 
 /// <summary>
-/// An unbounded lock-free queue for many producers and one consumer: a ring of reused slots that
+/// An unbounded queue for many producers and one consumer, lock-free but for growing: a ring of reused slots that
 /// grows into a larger ring when it fills, so that a mailbox whose actor keeps up allocates nothing.
 /// </summary>
 /// <remarks>
@@ -99,10 +99,11 @@ internal struct MpscQueue<T>
     }
 
     /// <summary>
-    /// Whether a published item is waiting. Meant for the consumer thread, but also safe (never
-    /// throws, may answer true spuriously) while another thread consumes: the end of a turn asks
-    /// after clearing the scheduled flag, when the next turn may already run elsewhere and move
-    /// the head to another ring between the reads of <c>_head</c> and <c>_headPosition</c>.
+    /// Whether a published item is waiting. Exact on the consumer thread. Also safe (never throws)
+    /// while another thread consumes, but then either answer may be wrong (a head moved to another
+    /// ring between the reads of <c>_head</c> and <c>_headPosition</c>): the end of a turn asks after
+    /// clearing the scheduled flag, and if the next turn already runs elsewhere, that turn takes the
+    /// item or finds it in its own last look.
     /// </summary>
     public bool HasItems
     {
@@ -141,10 +142,10 @@ internal struct MpscQueue<T>
             }
 
             // Positions count from 0 in every ring and wrap; the consumer's is in the first ring.
-            long count = ring.Claimed - Volatile.Read(ref _headPosition);
+            long count = ring.Waiting(Volatile.Read(ref _headPosition));
             for (var next = Volatile.Read(ref ring.Next); next is not null; next = Volatile.Read(ref next.Next))
             {
-                count += (uint)next.Claimed;
+                count += next.Waiting(0);
             }
 
             return (int)Math.Clamp(count, 0, int.MaxValue);
@@ -203,16 +204,22 @@ internal struct MpscQueue<T>
         /// <summary>Added to the tail to freeze the ring: two laps, so no slot's sequence can match a claim.</summary>
         private int FreezeOffset => Slots.Length * 2;
 
-        /// <summary>How many positions were claimed (published or about to be).</summary>
-        public int Claimed
+        /// <summary>
+        /// How many claimed items wait in this ring, the consumer being at <paramref name="consumed"/>:
+        /// between 0 and the ring's length whatever the reads see (a frozen tail holds the two-lap
+        /// offset; a position read from another ring, by a reader racing the consumer, gives nonsense
+        /// that is clamped, so the error stays under one ring).
+        /// </summary>
+        public int Waiting(int consumed)
         {
-            get
+            var length = Slots.Length;
+            var waiting = Volatile.Read(ref _tail) - consumed;
+            if ((uint)waiting >= (uint)FreezeOffset)
             {
-                // Read the flag first: once it is set, the tail holds the offset.
-                var frozen = _frozen;
-                var tail = Volatile.Read(ref _tail);
-                return frozen ? tail - FreezeOffset : tail;
+                waiting -= FreezeOffset;
             }
+
+            return Math.Clamp(waiting, 0, length);
         }
 
         public bool TryEnqueue(T item)
