@@ -18,6 +18,7 @@ internal sealed class SqliteDatabase : IAsyncDisposable
     private readonly BlockingCollection<Action>? _writes;
     private readonly Thread? _writerThread;
     private readonly TaskCompletionSource _writerStopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly List<Action> _closingWriter = [];
     private SqliteConnection? _writer;
     private int _disposed;
 
@@ -72,6 +73,18 @@ internal sealed class SqliteDatabase : IAsyncDisposable
 
     /// <summary>Notified after every committed write batch of a journal on this database: wakes the live streams of every read store on it.</summary>
     public WriteNotifier Writes { get; } = new();
+
+    /// <summary>
+    /// Runs <paramref name="close"/> on the writer thread just before the writer connection closes:
+    /// for what a writer keeps on it beyond one call, such as its own prepared statements.
+    /// </summary>
+    public void OnWriterClosing(Action close)
+    {
+        lock (_closingWriter)
+        {
+            _closingWriter.Add(close);
+        }
+    }
 
     /// <summary>Runs <paramref name="work"/> on the writer thread with the writer connection.</summary>
     public Task<T> WriteAsync<T>(Func<SqliteConnection, T> work)
@@ -157,6 +170,14 @@ internal sealed class SqliteDatabase : IAsyncDisposable
         }
         finally
         {
+            lock (_closingWriter)
+            {
+                foreach (var close in _closingWriter)
+                {
+                    close();
+                }
+            }
+
             _writer?.Dispose();
             _writer = null;
             _writerStopped.TrySetResult();

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Microsoft.Data.Sqlite;
+using SQLitePCL;
 using Recall.Persistence.Journal;
 using Recall.Persistence.Query;
 using Recall.Persistence.Serialization;
@@ -34,6 +35,11 @@ public sealed class SqliteJournal : IJournal, IFencingJournal, IAsyncDisposable
         _serialization = serialization;
         _ownsDatabase = ownsDatabase;
         Reads = new SqliteReadJournalStore(database, serialization, ownsDatabase: false);
+        database.OnWriterClosing(() =>
+        {
+            _statements?.Dispose();
+            _statements = null;
+        });
     }
 
     /// <summary>The full path of the database file.</summary>
@@ -219,30 +225,36 @@ public sealed class SqliteJournal : IJournal, IFencingJournal, IAsyncDisposable
 
     private sealed record Row(PersistentRepr Repr, SerializedPayload Payload, string? Tags, string EntityType, int Slice);
 
-    /// <summary>The writer connection's prepared statements, reused for every batch.</summary>
+    /// <summary>
+    /// The writer connection's prepared statements, reused for every batch. The two inserts of every
+    /// event are SQLite statements bound and stepped directly (parameters by position, no data
+    /// reader per row): a third of the per-row cost of a command executed through ADO.NET. The rest
+    /// (fencing, savepoints) are commands.
+    /// </summary>
     private sealed class WriterStatements : IDisposable
     {
-        private readonly SqliteCommand _insert;
-        private readonly SqliteCommand _insertTag;
+        private readonly sqlite3 _db;
+        private readonly sqlite3_stmt _insert;
+        private readonly sqlite3_stmt _insertTag;
         private readonly SqliteCommand _fence;
-        private readonly SqliteParameter _pid, _seq, _writer, _ts, _manifest, _payload, _tags, _entity, _slice, _tag, _fencePid, _fenceToken;
+        private readonly int _pid, _seq, _writer, _ts, _manifest, _payload, _tags, _entity, _slice, _tag;
+        private readonly SqliteParameter _fencePid, _fenceToken;
 
         public WriterStatements(SqliteConnection connection)
         {
-            _insert = connection.CreateCommand();
-            _insert.CommandText = SqliteJournalSql.Insert;
-            _pid = _insert.Parameters.Add("$pid", SqliteType.Text);
-            _seq = _insert.Parameters.Add("$seq", SqliteType.Integer);
-            _writer = _insert.Parameters.Add("$writer", SqliteType.Text);
-            _ts = _insert.Parameters.Add("$ts", SqliteType.Integer);
-            _manifest = _insert.Parameters.Add("$manifest", SqliteType.Text);
-            _payload = _insert.Parameters.Add("$payload", SqliteType.Blob);
-            _tags = _insert.Parameters.Add("$tags", SqliteType.Text);
-            _entity = _insert.Parameters.Add("$entity", SqliteType.Text);
-            _slice = _insert.Parameters.Add("$slice", SqliteType.Integer);
-            _insertTag = connection.CreateCommand();
-            _insertTag.CommandText = SqliteJournalSql.InsertTag;
-            _tag = _insertTag.Parameters.Add("$tag", SqliteType.Text);
+            _db = connection.Handle!;
+            _insert = Prepare(SqliteJournalSql.Insert);
+            _insertTag = Prepare(SqliteJournalSql.InsertTag);
+            _pid = Parameter(_insert, "$pid");
+            _seq = Parameter(_insert, "$seq");
+            _writer = Parameter(_insert, "$writer");
+            _ts = Parameter(_insert, "$ts");
+            _manifest = Parameter(_insert, "$manifest");
+            _payload = Parameter(_insert, "$payload");
+            _tags = Parameter(_insert, "$tags");
+            _entity = Parameter(_insert, "$entity");
+            _slice = Parameter(_insert, "$slice");
+            _tag = Parameter(_insertTag, "$tag");
             _fence = connection.CreateCommand();
             _fence.CommandText = SqliteJournalSql.Fence;
             _fencePid = _fence.Parameters.Add("$pid", SqliteType.Text);
@@ -260,8 +272,6 @@ public sealed class SqliteJournal : IJournal, IFencingJournal, IAsyncDisposable
 
         public void Enlist(SqliteTransaction transaction)
         {
-            _insert.Transaction = transaction;
-            _insertTag.Transaction = transaction;
             _fence.Transaction = transaction;
             Savepoint.Transaction = transaction;
             Release.Transaction = transaction;
@@ -270,20 +280,30 @@ public sealed class SqliteJournal : IJournal, IFencingJournal, IAsyncDisposable
 
         public void Insert(Row row)
         {
-            _pid.Value = row.Repr.PersistenceId;
-            _seq.Value = row.Repr.SequenceNumber;
-            _writer.Value = row.Repr.WriterId;
-            _ts.Value = row.Repr.Timestamp.UtcTicks;
-            _manifest.Value = row.Payload.Manifest;
-            _payload.Value = row.Payload.Data;
-            _tags.Value = (object?)row.Tags ?? DBNull.Value;
-            _entity.Value = row.EntityType;
-            _slice.Value = row.Slice;
-            _insert.ExecuteNonQuery();
-            foreach (var tag in row.Repr.Tags)
+            var repr = row.Repr;
+            raw.sqlite3_bind_text(_insert, _pid, repr.PersistenceId);
+            raw.sqlite3_bind_int64(_insert, _seq, repr.SequenceNumber);
+            raw.sqlite3_bind_text(_insert, _writer, repr.WriterId);
+            raw.sqlite3_bind_int64(_insert, _ts, repr.Timestamp.UtcTicks);
+            raw.sqlite3_bind_text(_insert, _manifest, row.Payload.Manifest);
+            raw.sqlite3_bind_blob(_insert, _payload, row.Payload.Data);
+
+            if (row.Tags is null)
             {
-                _tag.Value = tag;
-                _insertTag.ExecuteNonQuery();
+                raw.sqlite3_bind_null(_insert, _tags);
+            }
+            else
+            {
+                raw.sqlite3_bind_text(_insert, _tags, row.Tags);
+            }
+
+            raw.sqlite3_bind_text(_insert, _entity, row.EntityType);
+            raw.sqlite3_bind_int(_insert, _slice, row.Slice);
+            Step(_insert);
+            foreach (var tag in repr.Tags)
+            {
+                raw.sqlite3_bind_text(_insertTag, _tag, tag);
+                Step(_insertTag);
             }
         }
 
@@ -297,12 +317,41 @@ public sealed class SqliteJournal : IJournal, IFencingJournal, IAsyncDisposable
 
         public void Dispose()
         {
-            _fence.Dispose();
             _insert.Dispose();
             _insertTag.Dispose();
+            _fence.Dispose();
             Savepoint.Dispose();
             Release.Dispose();
             RollbackToSavepoint.Dispose();
+        }
+
+        private sqlite3_stmt Prepare(string sql)
+        {
+            SqliteException.ThrowExceptionForRC(raw.sqlite3_prepare_v2(_db, sql, out var statement), _db);
+            return statement;
+        }
+
+        private static int Parameter(sqlite3_stmt statement, string name)
+        {
+            var index = raw.sqlite3_bind_parameter_index(statement, name);
+            return index > 0 ? index : throw new InvalidOperationException($"The journal's statement has no parameter {name}.");
+        }
+
+        /// <summary>Runs an insert; a failure (a constraint, a full disk) is a <see cref="SqliteException"/> with SQLite's codes and message, as a command's would be.</summary>
+        private void Step(sqlite3_stmt statement)
+        {
+            var result = raw.sqlite3_step(statement);
+            try
+            {
+                if (result != raw.SQLITE_DONE)
+                {
+                    SqliteException.ThrowExceptionForRC(result, _db);
+                }
+            }
+            finally
+            {
+                raw.sqlite3_reset(statement);
+            }
         }
 
         private static SqliteCommand Command(SqliteConnection connection, string sql)
