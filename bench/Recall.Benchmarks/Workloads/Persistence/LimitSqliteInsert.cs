@@ -1,6 +1,7 @@
 using System.Text;
 using Microsoft.Data.Sqlite;
 using Recall.Persistence.Query;
+using SQLitePCL;
 
 namespace Recall.Benchmarks.Workloads.Persistence;
 
@@ -8,7 +9,8 @@ namespace Recall.Benchmarks.Workloads.Persistence;
 /// limit-sqlite-insert: the rows of persist-many (1,000 ids × 100 events, interleaved as group
 /// commit sees them) inserted by bare SQLite, with the store's durability (WAL, synchronous=FULL),
 /// prepared statements and transactions of 1,000 rows, into the store's journal table of schema
-/// version 2 (entity type and slice columns and their index). The physical ceiling for the SQLite store.
+/// version 2 (entity type and slice columns and their index), each row bound and stepped directly
+/// as the store's writer does. The physical ceiling for the SQLite store.
 /// </summary>
 internal sealed class LimitSqliteInsert(BenchOptions options) : IWorkload
 {
@@ -42,41 +44,47 @@ internal sealed class LimitSqliteInsert(BenchOptions options) : IWorkload
 
         var ids = Enumerable.Range(0, _ids).Select(i => $"bench-{i}").ToArray();
         var clock = RunClock.StartNew();
-        using var insert = connection.CreateCommand();
-        insert.CommandText = "INSERT INTO journal (persistence_id, sequence_number, writer_id, timestamp, manifest, payload, entity_type, slice) VALUES ($p, $s, 'w', $t, 'int32', $b, $e, $l)";
-        var p = insert.Parameters.Add("$p", SqliteType.Text);
-        var s = insert.Parameters.Add("$s", SqliteType.Integer);
-        var t = insert.Parameters.Add("$t", SqliteType.Integer);
-        var b = insert.Parameters.Add("$b", SqliteType.Blob);
-        var e = insert.Parameters.Add("$e", SqliteType.Text);
-        var l = insert.Parameters.Add("$l", SqliteType.Integer);
-        var row = 0L;
-        SqliteTransaction? transaction = null;
-        for (var sequenceNumber = 1; sequenceNumber <= 100; sequenceNumber++)
-        {
-            foreach (var id in ids)
-            {
-                if (row % Batch == 0)
-                {
-                    transaction?.Commit();
-                    transaction?.Dispose();
-                    transaction = connection.BeginTransaction();
-                    insert.Transaction = transaction;
-                    insert.Prepare();
-                }
 
-                p.Value = id;
-                s.Value = sequenceNumber;
-                t.Value = row++;
-                b.Value = payload;
-                e.Value = Slices.EntityTypeOf(id);
-                l.Value = Slices.Of(id);
-                insert.ExecuteNonQuery();
+        // Bound by position and stepped directly, as the store's writer does: the floor, without
+        // ADO.NET's data reader and by-name binding per row.
+        var db = connection.Handle!;
+        SqliteException.ThrowExceptionForRC(
+            raw.sqlite3_prepare_v2(db, "INSERT INTO journal (persistence_id, sequence_number, writer_id, timestamp, manifest, payload, entity_type, slice) VALUES (?1, ?2, 'w', ?3, 'int32', ?4, ?5, ?6)", out var insert),
+            db);
+        using (insert)
+        {
+            var row = 0L;
+            SqliteTransaction? transaction = null;
+            for (var sequenceNumber = 1; sequenceNumber <= 100; sequenceNumber++)
+            {
+                foreach (var id in ids)
+                {
+                    if (row % Batch == 0)
+                    {
+                        transaction?.Commit();
+                        transaction?.Dispose();
+                        transaction = connection.BeginTransaction();
+                    }
+
+                    raw.sqlite3_bind_text(insert, 1, id);
+                    raw.sqlite3_bind_int64(insert, 2, sequenceNumber);
+                    raw.sqlite3_bind_int64(insert, 3, row++);
+                    raw.sqlite3_bind_blob(insert, 4, payload);
+                    raw.sqlite3_bind_text(insert, 5, Slices.EntityTypeOf(id));
+                    raw.sqlite3_bind_int(insert, 6, Slices.Of(id));
+                    var result = raw.sqlite3_step(insert);
+                    raw.sqlite3_reset(insert);
+                    if (result != raw.SQLITE_DONE)
+                    {
+                        throw new BenchCheckException($"check failed: insert of row {row}: SQLite result {result}");
+                    }
+                }
             }
+
+            transaction?.Commit();
+            transaction?.Dispose();
         }
 
-        transaction?.Commit();
-        transaction?.Dispose();
         clock.Stop();
         using var count = connection.CreateCommand();
         count.CommandText = "SELECT count(*) FROM journal";
