@@ -58,7 +58,8 @@ public sealed class PostgreSqlSchemaTests : IAsyncLifetime
         await using var journal = new PostgreSqlJournal(options, Serialization());
         var error = await Assert.ThrowsAsync<PostgreSqlStoreException>(async () =>
             await journal.WriteAsync([new AtomicWrite(new PersistentRepr("a", 1, new Note("event")))], default));
-        Assert.Contains($"schema '{_schema}' of database 'recall_tests'", error.Message, StringComparison.Ordinal);
+        var database = new Npgsql.NpgsqlConnectionStringBuilder(PostgresServer.ConnectionString).Database;
+        Assert.Contains($"schema '{_schema}' of database '{database}'", error.Message, StringComparison.Ordinal);
         Assert.Contains($"version {PostgreSqlSchema.Version + 1}", error.Message, StringComparison.Ordinal);
         Assert.Contains("newer Recall", error.Message, StringComparison.Ordinal);
 
