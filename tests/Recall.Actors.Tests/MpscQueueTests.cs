@@ -111,24 +111,6 @@ public sealed class MpscQueueTests
     }
 
     [Fact]
-    public void The_approximate_count_follows_items_across_rings()
-    {
-        var box = new Box<int>();
-        for (var i = 0; i < 3_000; i++)
-        {
-            box.Queue.Enqueue(i);
-        }
-
-        Assert.Equal(3_000, box.Queue.ApproximateCount);
-        for (var i = 0; i < 2_990; i++)
-        {
-            Assert.True(box.Queue.TryDequeue(out _));
-        }
-
-        Assert.Equal(10, box.Queue.ApproximateCount);
-    }
-
-    [Fact]
     public void The_approximate_count_is_exact_on_a_ring_used_for_many_laps_and_then_outgrown()
     {
         var box = new Box<int>();
