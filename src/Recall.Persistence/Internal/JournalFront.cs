@@ -348,7 +348,7 @@ internal sealed class JournalFront(IJournal journal, PersistenceOptions options,
     }
 
     /// <summary>The results of one request: a shared all-stored list when nothing in it was refused (the usual case), else a copy.</summary>
-    private static Exception?[] Slice(IReadOnlyList<Exception?> results, int offset, int count)
+    private static IReadOnlyList<Exception?> Slice(IReadOnlyList<Exception?> results, int offset, int count)
     {
         var refused = false;
         for (var i = 0; i < count && !refused; i++)
