@@ -5,14 +5,34 @@ using Recall.Persistence.Journal;
 
 namespace Recall.Persistence.Internal;
 
-/// <summary>A persistent actor's writes of one command: atomic writes in sequence order.</summary>
-internal sealed record WriteRequest(IActorRef Writer, int Incarnation, IReadOnlyList<AtomicWrite> Writes);
-
 /// <summary>
-/// The outcome of a <see cref="WriteRequest"/>: one entry per atomic write (null = stored), or a
-/// failure of the whole request.
+/// A persistent actor's writes, atomic writes in sequence order, sent to the journal front. The front
+/// answers it in place: it sets the outcome (<see cref="Results"/> or <see cref="Failure"/>) and tells
+/// the request back to its writer: one message object for the way there and back, not one each way.
 /// </summary>
-internal sealed record WriteResponse(int Incarnation, IReadOnlyList<Exception?>? Results, Exception? Failure);
+internal sealed class WriteRequest(IActorRef writer, int incarnation, IReadOnlyList<AtomicWrite> writes)
+{
+    public IActorRef Writer { get; } = writer;
+
+    /// <summary>The writer's incarnation when it sent the request: an answer for an earlier one is ignored.</summary>
+    public int Incarnation { get; } = incarnation;
+
+    public IReadOnlyList<AtomicWrite> Writes { get; } = writes;
+
+    /// <summary>Once answered: one entry per atomic write (null = stored), or null when the whole request failed.</summary>
+    public IReadOnlyList<Exception?>? Results { get; private set; }
+
+    /// <summary>Once answered: the failure of the whole request, or null.</summary>
+    public Exception? Failure { get; private set; }
+
+    /// <summary>Sets the outcome and tells the request back to its writer; the front answers each request once.</summary>
+    public void Answer(IReadOnlyList<Exception?>? results, Exception? failure)
+    {
+        Results = results;
+        Failure = failure;
+        Writer.Tell(this, null); // the mailbox publishes what was set before
+    }
+}
 
 /// <summary>
 /// The actor in front of a journal (group commit). Requests from all persistent actors are
@@ -301,7 +321,7 @@ internal sealed class JournalFront(IJournal journal, PersistenceOptions options,
             {
                 if (abandoned.Of(write.PersistenceId) is not null)
                 {
-                    request.Writer.Tell(new WriteResponse(request.Incarnation, null, new JournalTimeoutException($"write of '{write.PersistenceId}' that timed out earlier", options.JournalCallTimeout)), null);
+                    request.Answer(null, new JournalTimeoutException($"write of '{write.PersistenceId}' that timed out earlier", options.JournalCallTimeout));
                     events -= request.Writes.Sum(w => w.Events.Count);
                     batch.RemoveAt(i);
                     break;
@@ -343,7 +363,7 @@ internal sealed class JournalFront(IJournal journal, PersistenceOptions options,
             }
 
             offset += request.Writes.Count;
-            request.Writer.Tell(new WriteResponse(request.Incarnation, slice, failure), null);
+            request.Answer(slice, failure);
         }
     }
 

@@ -74,11 +74,11 @@ internal sealed class PersistTracing(EventSourcedRuntime runtime, RunningPhase r
     }
 
     /// <summary>Measures an answered request and handles it (<see cref="RunningPhase.HandleAnswered"/>) inside its persist activity, which then ends.</summary>
-    public Exception? HandleAnswered(WriteResponse response, RequestTrace trace)
+    public Exception? HandleAnswered(WriteRequest answered, RequestTrace trace)
     {
         if (trace.Started != 0)
         {
-            PersistenceTelemetry.RecordDuration(PersistenceTelemetry.PersistDuration, trace.Started, runtime.Cell.System.Name, response.Failure);
+            PersistenceTelemetry.RecordDuration(PersistenceTelemetry.PersistDuration, trace.Started, runtime.Cell.System.Name, answered.Failure);
         }
 
         var activity = trace.Activity;
@@ -91,7 +91,7 @@ internal sealed class PersistTracing(EventSourcedRuntime runtime, RunningPhase r
                 Activity.Current = activity;
             }
 
-            var failure = running.HandleAnswered(response);
+            var failure = running.HandleAnswered(answered);
             if (failure is not null)
             {
                 PersistenceTelemetry.SetError(activity, failure);

@@ -47,9 +47,9 @@ internal sealed class RunningPhase(EventSourcedRuntime runtime, Recovered recove
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public void Receive(object message)
     {
-        if (message is WriteResponse response)
+        if (message is WriteRequest answered)
         {
-            OnWriteResponse(response);
+            OnAnswered(answered);
             return;
         }
 
@@ -304,17 +304,17 @@ internal sealed class RunningPhase(EventSourcedRuntime runtime, Recovered recove
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private void OnWriteResponse(WriteResponse response)
+    private void OnAnswered(WriteRequest answered)
     {
-        if (response.Incarnation != runtime.Incarnation || runtime.IsStopping)
+        if (answered.Incarnation != runtime.Incarnation || runtime.IsStopping)
         {
             return;
         }
 
         var request = ++_requestsAnswered;
         var failure = _tracing is { } tracing && tracing.TryTake(request, out var trace)
-            ? tracing.HandleAnswered(response, trace)
-            : HandleAnswered(response); // nobody listened when the request was sent: the usual case
+            ? tracing.HandleAnswered(answered, trace)
+            : HandleAnswered(answered); // nobody listened when the request was sent: the usual case
         if (failure is null && _pendingStashing == 0)
         {
             DrainStash();
@@ -329,13 +329,13 @@ internal sealed class RunningPhase(EventSourcedRuntime runtime, Recovered recove
         }
     }
 
-    /// <summary>Handles an answered request (<see cref="HandleWriteResponse"/>), then stops counting it as in flight.</summary>
+    /// <summary>Handles an answered request (<see cref="RunAnsweredHandlers"/>), then stops counting it as in flight.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public Exception? HandleAnswered(WriteResponse response)
+    public Exception? HandleAnswered(WriteRequest answered)
     {
         try
         {
-            return HandleWriteResponse(response);
+            return RunAnsweredHandlers(answered);
         }
         finally
         {
@@ -355,19 +355,19 @@ internal sealed class RunningPhase(EventSourcedRuntime runtime, Recovered recove
     /// that stopped the actor (then nothing more is handled), or null.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private Exception? HandleWriteResponse(WriteResponse response)
+    private Exception? RunAnsweredHandlers(WriteRequest answered)
     {
         var pending = _pending!;
-        if (response.Failure is not null)
+        if (answered.Failure is not null)
         {
-            Fail(response.Failure);
-            return response.Failure;
+            Fail(answered.Failure);
+            return answered.Failure;
         }
 
         var saved = runtime.Cell.CurrentEnvelope;
         try
         {
-            var results = response.Results!;
+            var results = answered.Results!;
             for (var r = 0; r < results.Count; r++)
             {
                 var result = results[r];
