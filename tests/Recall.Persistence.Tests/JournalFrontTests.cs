@@ -1,3 +1,4 @@
+using Recall.Persistence.InMemory;
 using static Recall.Persistence.Tests.Support.Ops;
 
 namespace Recall.Persistence.Tests;
@@ -153,6 +154,44 @@ public sealed class JournalFrontTests
     }
 
     [Fact]
+    public async Task Requests_waiting_in_the_fronts_mailbox_go_to_a_store_that_completes_at_once_as_one_call()
+    {
+        HoldingStore? store = null;
+        await using var h = PersistenceHarness.Create(store: s => store = new HoldingStore(new InMemoryJournal(s)));
+        var (a, _) = await h.SpawnRecoveredAsync("jf-a");
+        var others = new[] { "jf-b", "jf-c", "jf-d" };
+        var refs = new List<IActorRef>();
+        foreach (var id in others)
+        {
+            refs.Add((await h.SpawnRecoveredAsync(id)).Item1);
+        }
+
+        // The front's turn is held inside the store's synchronous write of a's event.
+        store!.HoldNextWrite();
+        a.Tell(new Cmd("a", PersistAsync("a")));
+        await store.Held.WaitAsync(TimeSpan.FromSeconds(30));
+        for (var i = 0; i < refs.Count; i++)
+        {
+            // The note is received after the command's turn sent its request: then it waits in the front's mailbox.
+            refs[i].Tell(new Cmd(others[i], PersistAsync(others[i])));
+            refs[i].Tell(new Cmd($"{others[i]}-sent", Note("sent")));
+            await h.Log.FishForMessageAsync<Received>(m => m.Command == $"{others[i]}-sent");
+        }
+
+        store.Release();
+        var handled = new HashSet<object>();
+        while (handled.Count < others.Length)
+        {
+            handled.Add((await h.Log.FishForMessageAsync<Handled>(m => others.Contains(m.Event))).Event);
+        }
+
+        // Each request alone would have been a call of its own: the store never had one in flight.
+        var call = Assert.Single(h.Recording.WriteCalls, c => c.Any(w => others.Contains(w.PersistenceId)));
+        Assert.Equal(others, call.Select(w => w.PersistenceId).Order());
+        Assert.Equal(2, h.Recording.WriteCalls.Count);
+    }
+
+    [Fact]
     public void One_batch_is_in_the_store_at_a_time_by_default_a_setting_wins_and_zero_is_refused()
     {
         Assert.Equal(1, new PersistenceOptions().UseInMemory().MaxConcurrentWrites);
@@ -160,4 +199,43 @@ public sealed class JournalFrontTests
         Assert.Equal(3, chosen.MaxConcurrentWrites);
         Assert.Throws<ArgumentOutOfRangeException>(() => PersistenceHarness.Create(p => p.MaxConcurrentWrites = 0));
     }
+}
+
+/// <summary>A store that completes at once, whose next write can be held on the caller's thread (the front's turn) until released.</summary>
+internal sealed class HoldingStore(IJournal inner) : IJournal
+{
+    private readonly ManualResetEventSlim _release = new(initialState: true);
+    private readonly TaskCompletionSource _held = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private int _holdNext;
+
+    /// <summary>Completes when a write is being held.</summary>
+    public Task Held => _held.Task;
+
+    public void HoldNextWrite()
+    {
+        _release.Reset();
+        Volatile.Write(ref _holdNext, 1);
+    }
+
+    public void Release() => _release.Set();
+
+    public ValueTask<IReadOnlyList<Exception?>> WriteAsync(IReadOnlyList<AtomicWrite> writes, CancellationToken cancellationToken)
+    {
+        if (Interlocked.Exchange(ref _holdNext, 0) == 1)
+        {
+            _held.TrySetResult();
+            _release.Wait(TimeSpan.FromSeconds(60), cancellationToken);
+        }
+
+        return inner.WriteAsync(writes, cancellationToken);
+    }
+
+    public IAsyncEnumerable<PersistentRepr> ReplayAsync(string persistenceId, long fromSequenceNumber, long toSequenceNumber, long max, CancellationToken cancellationToken) =>
+        inner.ReplayAsync(persistenceId, fromSequenceNumber, toSequenceNumber, max, cancellationToken);
+
+    public ValueTask<long> ReadHighestSequenceNumberAsync(string persistenceId, long fromSequenceNumber, CancellationToken cancellationToken) =>
+        inner.ReadHighestSequenceNumberAsync(persistenceId, fromSequenceNumber, cancellationToken);
+
+    public ValueTask DeleteToAsync(string persistenceId, long toSequenceNumber, CancellationToken cancellationToken) =>
+        inner.DeleteToAsync(persistenceId, toSequenceNumber, cancellationToken);
 }

@@ -99,6 +99,9 @@ internal sealed partial class ActorCell : IActorContext, IThreadPoolWorkItem
     /// <summary>About how many user messages wait in the mailbox; see <see cref="MpscQueue{T}.ApproximateCount"/>.</summary>
     public int MailboxDepth => _mailbox.ApproximateCount;
 
+    /// <summary>Whether a user message waits in the mailbox; exact when asked by the cell's own actor during its turn.</summary>
+    public bool HasUserMessageWaiting => _mailbox.HasItems;
+
     /// <summary>Async handlers (<see cref="RunTask"/>) in flight.</summary>
     public int PendingTaskCount => Volatile.Read(ref _pendingTasks);
 

@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Diagnostics;
 using Recall.Actors;
+using Recall.Actors.Internal;
 using Recall.Persistence.Journal;
 
 namespace Recall.Persistence.Internal;
@@ -67,7 +68,7 @@ internal sealed class JournalFront(IJournal journal, PersistenceOptions options,
             case WriteRequest request:
                 _gathered.Add(request);
                 _gatheredEvents += Size(request);
-                if (MaySend())
+                if (MaySend() && !MoreToGather())
                 {
                     Flush();
                 }
@@ -102,6 +103,14 @@ internal sealed class JournalFront(IJournal journal, PersistenceOptions options,
     private bool MaySend() =>
         _gathered.Count > 0
         && (_writing == 0 || (_writing < options.MaxConcurrentWrites && _gatheredEvents >= _lastBatchEvents));
+
+    /// <summary>
+    /// Whether more messages (requests, most likely) wait in the mailbox and the gathered ones do not fill a
+    /// batch yet: then they go out together once the mailbox is read, one journal call instead of
+    /// one per request (a store that completes at once, like the in-memory one, otherwise never batches).
+    /// </summary>
+    private bool MoreToGather() =>
+        _gatheredEvents < options.MaxBatchSize && ((ActorCell)Context).HasUserMessageWaiting;
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private void Flush()
