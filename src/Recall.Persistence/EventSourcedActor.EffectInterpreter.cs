@@ -104,15 +104,7 @@ public abstract partial class EventSourcedActor<TCommand, TEvent, TState>
             }
         }
 
-        private void RunSideEffects(Effect<TEvent, TState> effect)
-        {
-            // Indexed: a foreach over the interface would allocate an enumerator per effect.
-            var sideEffects = effect.SideEffects;
-            for (var i = 0; i < sideEffects.Count; i++)
-            {
-                sideEffects[i](actor._state, actor);
-            }
-        }
+        private void RunSideEffects(Effect<TEvent, TState> effect) => SideEffect<TState>.RunAll(effect.SideEffects, actor._state, actor);
     }
 
     /// <summary>One event of a persisted effect, waiting for its write (always stashing, as <c>Persist</c>).</summary>

@@ -68,6 +68,21 @@ public sealed class TypedApiTests
     }
 
     [Fact]
+    public async Task The_side_effects_of_one_effect_run_in_the_order_they_were_added_with_the_new_state()
+    {
+        await using var system = ActorSystem.Create("test", o => o.UsePersistence(p => p.UseInMemory()));
+        var probe = new TestProbe(system);
+        var door = system.Spawn(Props.Create(() => new Door("count-off", probe.Ref)));
+        probe.Watch(door);
+
+        door.Tell("count-off", null); // persists, then: run "one", run "two", stop, run "three"
+        Assert.Equal("one:open", await probe.ExpectMsgAsync<string>());
+        Assert.Equal("two:open", await probe.ExpectMsgAsync<string>());
+        Assert.Equal("three:open", await probe.ExpectMsgAsync<string>());
+        await probe.ExpectTerminatedAsync(door);
+    }
+
+    [Fact]
     public async Task An_async_command_handler_holds_later_commands_until_its_effect_is_applied()
     {
         await using var system = ActorSystem.Create("test", o => o.UsePersistence(p => p.UseInMemory()));
@@ -199,6 +214,11 @@ public sealed class TypedApiTests
             "knock" => Effect.None().ThenRun(s => probe.Tell($"knock-heard:{(s.Open ? "open" : "closed")}", null)),
             "unlock" => Effect.Persist(new Unlocked()).ThenRun(s => probe.Tell($"after-unlock:{(s.Open ? "open" : "closed")}", null)).ThenUnstashAll(),
             "stop" => Effect.Stop(),
+            "count-off" => Effect.Persist(new Unlocked())
+                .ThenRun(s => probe.Tell($"one:{(s.Open ? "open" : "closed")}", null))
+                .ThenRun(s => probe.Tell($"two:{(s.Open ? "open" : "closed")}", null))
+                .ThenStop()
+                .ThenRun(s => probe.Tell($"three:{(s.Open ? "open" : "closed")}", null)),
             _ => Effect.Unhandled(),
         };
 
