@@ -68,11 +68,6 @@ internal sealed class JournalFront(IJournal journal, PersistenceOptions options,
             case WriteRequest request:
                 _gathered.Add(request);
                 _gatheredEvents += Size(request);
-                if (MaySend() && !MoreToGather())
-                {
-                    Flush();
-                }
-
                 break;
             case BatchCompleted completed:
                 _writing--;
@@ -85,11 +80,16 @@ internal sealed class JournalFront(IJournal journal, PersistenceOptions options,
                 }
 
                 Complete(completed.Batch, completed.Results, completed.Failure, completed.Started);
-                Flush();
                 break;
             default:
                 Unhandled(message);
                 break;
+        }
+
+        // Whatever the message, what is gathered goes out now unless more messages wait: the last of them sends it.
+        if (MaySend() && !MoreToGather())
+        {
+            Flush();
         }
     }
 
