@@ -254,7 +254,7 @@ internal sealed class JournalFront(IJournal journal, PersistenceOptions options,
             return batch[0].Writes;
         }
 
-        var writes = new List<AtomicWrite>();
+        var writes = new List<AtomicWrite>(CountWrites(batch));
         foreach (var request in batch)
         {
             writes.AddRange(request.Writes);
