@@ -11,7 +11,9 @@ namespace Recall.Benchmarks.Workloads.Persistence;
 /// schema (created by <see cref="PostgreSqlSchema.CreateAsync"/>: primary key, ordering, transaction
 /// and slice indexes, entity type, slice and the tags column), 1,000 rows per statement through
 /// unnest of arrays, each statement its own transaction (one commit, the server's durability
-/// settings). The physical ceiling for the PostgreSQL store's persist-many.
+/// settings). Each row holds what the store's does (a writer id of 32 characters per persistence
+/// id, the manifest, sent as arrays like the other columns). The physical ceiling for the
+/// PostgreSQL store's persist-many.
 /// </summary>
 internal sealed class LimitPostgresInsert(BenchOptions options) : IWorkload
 {
@@ -37,6 +39,7 @@ internal sealed class LimitPostgresInsert(BenchOptions options) : IWorkload
             var ids = Enumerable.Range(0, _ids).Select(i => $"bench-{i}").ToArray();
             var entityType = Slices.EntityTypeOf(ids[0]);
             var slices = ids.Select(Slices.Of).ToArray();
+            var writers = ids.Select(_ => Guid.NewGuid().ToString("N")).ToArray();
             var batch = new Rows(Math.Min(Batch, (int)N));
             var clock = RunClock.StartNew();
             var row = 0;
@@ -44,7 +47,7 @@ internal sealed class LimitPostgresInsert(BenchOptions options) : IWorkload
             {
                 for (var i = 0; i < ids.Length; i++)
                 {
-                    batch.Set(row++, ids[i], sequenceNumber, payload, entityType, slices[i]);
+                    batch.Set(row++, ids[i], sequenceNumber, writers[i], payload, entityType, slices[i]);
                     if (row == batch.Capacity)
                     {
                         await InsertAsync(connection, schema, batch, row);
@@ -76,12 +79,14 @@ internal sealed class LimitPostgresInsert(BenchOptions options) : IWorkload
         await using var insert = new NpgsqlCommand(
             $"""
             INSERT INTO "{schema}".journal (persistence_id, sequence_number, writer_id, timestamp, manifest, payload, entity_type, slice)
-            SELECT p, s, 'w', t, 'int32', b, e, l FROM unnest($1::text[], $2::bigint[], $3::timestamptz[], $4::bytea[], $5::text[], $6::integer[]) AS u(p, s, t, b, e, l)
+            SELECT p, s, w, t, m, b, e, l FROM unnest($1::text[], $2::bigint[], $3::text[], $4::timestamptz[], $5::text[], $6::bytea[], $7::text[], $8::integer[]) AS u(p, s, w, t, m, b, e, l)
             """,
             connection);
         insert.Parameters.Add(new NpgsqlParameter { Value = Take(rows.Ids, count) });
         insert.Parameters.Add(new NpgsqlParameter { Value = Take(rows.SequenceNumbers, count) });
+        insert.Parameters.Add(new NpgsqlParameter { Value = Take(rows.Writers, count) });
         insert.Parameters.Add(new NpgsqlParameter { Value = Take(rows.Timestamps, count) });
+        insert.Parameters.Add(new NpgsqlParameter { Value = Take(rows.Manifests, count) });
         insert.Parameters.Add(new NpgsqlParameter { Value = Take(rows.Payloads, count) });
         insert.Parameters.Add(new NpgsqlParameter { Value = Take(rows.EntityTypes, count) });
         insert.Parameters.Add(new NpgsqlParameter { Value = Take(rows.Slices, count) });
@@ -99,7 +104,11 @@ internal sealed class LimitPostgresInsert(BenchOptions options) : IWorkload
 
         public long[] SequenceNumbers { get; } = new long[capacity];
 
+        public string[] Writers { get; } = new string[capacity];
+
         public DateTime[] Timestamps { get; } = new DateTime[capacity];
+
+        public string[] Manifests { get; } = new string[capacity];
 
         public byte[][] Payloads { get; } = new byte[capacity][];
 
@@ -107,11 +116,13 @@ internal sealed class LimitPostgresInsert(BenchOptions options) : IWorkload
 
         public int[] Slices { get; } = new int[capacity];
 
-        public void Set(int row, string id, long sequenceNumber, byte[] payload, string entityType, int slice)
+        public void Set(int row, string id, long sequenceNumber, string writer, byte[] payload, string entityType, int slice)
         {
             Ids[row] = id;
             SequenceNumbers[row] = sequenceNumber;
+            Writers[row] = writer;
             Timestamps[row] = DateTime.UtcNow;
+            Manifests[row] = "int32";
             Payloads[row] = payload;
             EntityTypes[row] = entityType;
             Slices[row] = slice;

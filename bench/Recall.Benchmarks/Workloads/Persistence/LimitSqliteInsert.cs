@@ -10,7 +10,9 @@ namespace Recall.Benchmarks.Workloads.Persistence;
 /// commit sees them) inserted by bare SQLite, with the store's durability (WAL, synchronous=FULL),
 /// prepared statements and transactions of 1,000 rows, into the store's journal table of schema
 /// version 2 (entity type and slice columns and their index), each row bound and stepped directly
-/// as the store's writer does. The physical ceiling for the SQLite store.
+/// as the store's writer does. Each row holds what the store's does: a writer id of 32 characters
+/// per persistence id (an actor's), the time in UTC ticks, the manifest. The physical ceiling for
+/// the SQLite store.
 /// </summary>
 internal sealed class LimitSqliteInsert(BenchOptions options) : IWorkload
 {
@@ -43,13 +45,14 @@ internal sealed class LimitSqliteInsert(BenchOptions options) : IWorkload
         }
 
         var ids = Enumerable.Range(0, _ids).Select(i => $"bench-{i}").ToArray();
+        var writers = ids.Select(_ => Guid.NewGuid().ToString("N")).ToArray();
         var clock = RunClock.StartNew();
 
         // Bound by position and stepped directly, as the store's writer does: the floor, without
         // ADO.NET's data reader and by-name binding per row.
         var db = connection.Handle!;
         SqliteException.ThrowExceptionForRC(
-            raw.sqlite3_prepare_v2(db, "INSERT INTO journal (persistence_id, sequence_number, writer_id, timestamp, manifest, payload, entity_type, slice) VALUES (?1, ?2, 'w', ?3, 'int32', ?4, ?5, ?6)", out var insert),
+            raw.sqlite3_prepare_v2(db, "INSERT INTO journal (persistence_id, sequence_number, writer_id, timestamp, manifest, payload, entity_type, slice) VALUES (?1, ?2, ?7, ?3, ?8, ?4, ?5, ?6)", out var insert),
             db);
         using (insert)
         {
@@ -57,8 +60,9 @@ internal sealed class LimitSqliteInsert(BenchOptions options) : IWorkload
             SqliteTransaction? transaction = null;
             for (var sequenceNumber = 1; sequenceNumber <= 100; sequenceNumber++)
             {
-                foreach (var id in ids)
+                for (var i = 0; i < ids.Length; i++)
                 {
+                    var id = ids[i];
                     if (row % Batch == 0)
                     {
                         transaction?.Commit();
@@ -68,7 +72,10 @@ internal sealed class LimitSqliteInsert(BenchOptions options) : IWorkload
 
                     raw.sqlite3_bind_text(insert, 1, id);
                     raw.sqlite3_bind_int64(insert, 2, sequenceNumber);
-                    raw.sqlite3_bind_int64(insert, 3, row++);
+                    raw.sqlite3_bind_int64(insert, 3, DateTime.UtcNow.Ticks);
+                    raw.sqlite3_bind_text(insert, 7, writers[i]);
+                    raw.sqlite3_bind_text(insert, 8, "int32");
+                    row++;
                     raw.sqlite3_bind_blob(insert, 4, payload);
                     raw.sqlite3_bind_text(insert, 5, Slices.EntityTypeOf(id));
                     raw.sqlite3_bind_int(insert, 6, Slices.Of(id));
