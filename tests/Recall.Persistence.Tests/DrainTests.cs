@@ -16,8 +16,9 @@ public sealed class DrainTests : IAsyncLifetime
     public async Task Drain_waits_until_a_write_in_flight_is_stored_and_its_handler_ran()
     {
         var handled = new TaskCompletionSource();
-        _h.System.Spawn(Props.Create(() => new Flagging("d-1", handled)), "flagging").Tell("go", null);
+        // The stall is in place before the command: set after it, a fast write could pass before it.
         _h.Journal.StallWrites("d-1", times: 1);
+        _h.System.Spawn(Props.Create(() => new Flagging("d-1", handled)), "flagging").Tell("go", null);
         await WaitUntilAsync(() => _h.Journal.StalledCount == 1);
 
         var drain = _h.Persistence.DrainAsync(TimeSpan.FromSeconds(30));
