@@ -99,6 +99,13 @@ internal sealed class ProjectionCatchUp(BenchOptions options) : IWorkload, IDisp
         });
     }
 
+    /// <summary>The events written for the runs go with the last run.</summary>
+    public Task CleanUpAsync(string store)
+    {
+        Dispose();
+        return Task.CompletedTask;
+    }
+
     public void Dispose()
     {
         _sqlite?.Dispose();

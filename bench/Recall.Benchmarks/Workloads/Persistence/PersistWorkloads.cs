@@ -154,7 +154,18 @@ internal sealed class RecoverWorkload(string name, int actors, int perActor, Ben
         return new RunResult(clock.Elapsed, new Dictionary<string, double> { ["cpu_seconds"] = clock.Cpu.TotalSeconds });
     }
 
-    public void Dispose() => _store?.Dispose();
+    /// <summary>The events written for the runs go with the last run: a PostgreSQL schema would otherwise stay in the database.</summary>
+    public Task CleanUpAsync(string store)
+    {
+        Dispose();
+        return Task.CompletedTask;
+    }
+
+    public void Dispose()
+    {
+        _store?.Dispose();
+        _store = null;
+    }
 }
 
 /// <summary>

@@ -1,4 +1,5 @@
 using Microsoft.Data.Sqlite;
+using Npgsql;
 using Recall.Actors;
 using Recall.Persistence;
 using Recall.Persistence.PostgreSql;
@@ -6,7 +7,7 @@ using Recall.Persistence.Sqlite;
 
 namespace Recall.Benchmarks.Workloads.Persistence;
 
-/// <summary>How a persistence workload reaches its store: configure a system, and clean up after.</summary>
+/// <summary>How a persistence workload reaches its store: configure a system, and clean up after (the SQLite folder, or the PostgreSQL schema).</summary>
 internal sealed class BenchStore : IDisposable
 {
     private readonly string? _folder;
@@ -60,6 +61,15 @@ internal sealed class BenchStore : IDisposable
 
     public void Dispose()
     {
+        if (_postgres is not null && _schema is not null)
+        {
+            // Each run's schema holds its 100,000 events: left behind, they pile up in the database.
+            using var connection = new NpgsqlConnection(_postgres);
+            connection.Open();
+            using var drop = new NpgsqlCommand($"DROP SCHEMA IF EXISTS \"{_schema}\" CASCADE", connection);
+            drop.ExecuteNonQuery();
+        }
+
         if (_folder is not null)
         {
             SqliteConnection.ClearAllPools();
