@@ -56,10 +56,20 @@ public sealed class RunNextTests : IAsyncDisposable
         var counter = _system.Spawn(Props.Create(() => new Counter()));
         var sender = _system.Spawn(Props.Create(() => new BurstUntilCounted(counter, probe.Ref)));
 
+        // The receiver has started and is idle, so the burst's first message wakes it from the sender's turn.
+        var started = new StrongBox<long>();
+        counter.Tell(started, null);
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(20);
+        while (Volatile.Read(ref started.Value) == 0 && DateTime.UtcNow < deadline)
+        {
+            await Task.Delay(5);
+        }
+
+        Assert.Equal(1, Volatile.Read(ref started.Value));
         sender.Tell("go", null);
 
-        var sentBeforeFirstCount = await probe.ExpectMsgAsync<long>(timeout: TimeSpan.FromSeconds(20));
-        Assert.True(sentBeforeFirstCount < BurstUntilCounted.Limit, "the receiver counted nothing until the sender's handler ended");
+        var ended = await probe.ExpectMsgAsync<BurstEnded>(timeout: TimeSpan.FromSeconds(30));
+        Assert.True(ended.Counted, $"the receiver counted nothing while the sender's handler sent {ended.Sent} messages");
     }
 
     private sealed class Signaller : Actor
@@ -117,21 +127,35 @@ public sealed class RunNextTests : IAsyncDisposable
         }
     }
 
+    private sealed record BurstEnded(long Sent, bool Counted);
+
     private sealed class BurstUntilCounted(IActorRef counter, IActorRef report) : Actor
     {
-        public const long Limit = 5_000_000;
+        public const long Limit = 20_000_000;
 
         protected override void Receive(object message)
         {
+            // Sends until the receiver counted one (or the limit, or 15 s): the receiver must run on
+            // another thread meanwhile. On a loaded machine that thread needs a core: the sender yields
+            // its own now and then, which lets it run but would not run an actor held in this thread's
+            // run-next slot (that runs only after this handler).
             var counted = new StrongBox<long>();
+            var deadline = Environment.TickCount64 + 15_000;
             long sent = 0;
             while (sent < Limit && Volatile.Read(ref counted.Value) == 0)
             {
                 counter.Tell(counted, Self);
-                sent++;
+                if (++sent % 10_000 == 0)
+                {
+                    Thread.Yield();
+                    if (Environment.TickCount64 > deadline)
+                    {
+                        break;
+                    }
+                }
             }
 
-            report.Tell(sent, Self);
+            report.Tell(new BurstEnded(sent, Volatile.Read(ref counted.Value) > 0), Self);
         }
     }
 }
