@@ -41,7 +41,8 @@ internal sealed class WriteRequest(IActorRef writer, int incarnation, IReadOnlyL
 /// the next batch (up to <see cref="PersistenceOptions.MaxBatchSize"/> events). With
 /// <see cref="PersistenceOptions.MaxConcurrentWrites"/> above 1, further batches go out meanwhile
 /// with the requests whose persistence id has no batch in the store (the others wait), once they
-/// hold as many events as the batch sent last. Requests of
+/// hold as many events as the batch sent last. Requests already waiting in the mailbox join the
+/// ones gathered before a batch goes out. Requests of
 /// one id keep their arrival order, so each actor's writes and responses stay in order. Each batch's size,
 /// write time and stored events are measured only while a meter listener is attached.
 /// </summary>
@@ -330,9 +331,9 @@ internal sealed class JournalFront(IJournal journal, PersistenceOptions options,
             {
                 if (abandoned.Of(write.PersistenceId) is not null)
                 {
-                    request.Answer(null, new JournalTimeoutException($"write of '{write.PersistenceId}' that timed out earlier", options.JournalCallTimeout));
-                    events -= request.Writes.Sum(w => w.Events.Count);
+                    events -= Size(request);
                     batch.RemoveAt(i);
+                    request.Answer(null, new JournalTimeoutException($"write of '{write.PersistenceId}' that timed out earlier", options.JournalCallTimeout));
                     break;
                 }
             }

@@ -52,7 +52,7 @@ internal sealed class LimitSqliteInsert(BenchOptions options) : IWorkload
         // ADO.NET's data reader and by-name binding per row.
         var db = connection.Handle!;
         SqliteException.ThrowExceptionForRC(
-            raw.sqlite3_prepare_v2(db, "INSERT INTO journal (persistence_id, sequence_number, writer_id, timestamp, manifest, payload, entity_type, slice) VALUES (?1, ?2, ?7, ?3, ?8, ?4, ?5, ?6)", out var insert),
+            raw.sqlite3_prepare_v2(db, "INSERT INTO journal (persistence_id, sequence_number, writer_id, timestamp, manifest, payload, entity_type, slice) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)", out var insert),
             db);
         using (insert)
         {
@@ -72,13 +72,13 @@ internal sealed class LimitSqliteInsert(BenchOptions options) : IWorkload
 
                     raw.sqlite3_bind_text(insert, 1, id);
                     raw.sqlite3_bind_int64(insert, 2, sequenceNumber);
-                    raw.sqlite3_bind_int64(insert, 3, DateTime.UtcNow.Ticks);
-                    raw.sqlite3_bind_text(insert, 7, writers[i]);
-                    raw.sqlite3_bind_text(insert, 8, "int32");
+                    raw.sqlite3_bind_text(insert, 3, writers[i]);
+                    raw.sqlite3_bind_int64(insert, 4, DateTime.UtcNow.Ticks);
+                    raw.sqlite3_bind_text(insert, 5, "int32");
+                    raw.sqlite3_bind_blob(insert, 6, payload);
+                    raw.sqlite3_bind_text(insert, 7, Slices.EntityTypeOf(id));
+                    raw.sqlite3_bind_int(insert, 8, Slices.Of(id));
                     row++;
-                    raw.sqlite3_bind_blob(insert, 4, payload);
-                    raw.sqlite3_bind_text(insert, 5, Slices.EntityTypeOf(id));
-                    raw.sqlite3_bind_int(insert, 6, Slices.Of(id));
                     var result = raw.sqlite3_step(insert);
                     raw.sqlite3_reset(insert);
                     if (result != raw.SQLITE_DONE)
